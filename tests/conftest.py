@@ -1,0 +1,55 @@
+"""Shared fixtures: run the CLI as a user would, and the real embedded model (session-wide)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("HF_DATASETS_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``instructkit ARGS`` in a subprocess of this interpreter; returns the completed process."""
+    return subprocess.run([sys.executable, "-m", "instructkit", *map(str, args)], capture_output=True,
+                          text=True, env=cli_env(env), timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def local_backend():
+    """One embedded llama.cpp backend for the whole test session (loading it costs ~1 s)."""
+    # no skip: a missing llama-cpp-python must fail CI, not hide the real-model tests
+    from instructkit.llm.local import LocalBackend
+
+    return LocalBackend()
+
+
+@pytest.fixture
+def local_llm(local_backend, tmp_path):
+    """The embedded model behind the door, with a fresh cache per test."""
+    from instructkit.llm import LLM
+    from instructkit.llm.cache import ResponseCache
+
+    return LLM(local_backend, cache=ResponseCache(tmp_path / "cache.sqlite"))
