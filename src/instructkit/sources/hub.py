@@ -1,0 +1,85 @@
+"""Hugging Face hub datasets via ``datasets`` (imported here only: it is heavy and optional).
+
+Metadata (description, license, features, splits) comes from ``load_dataset_builder``, which
+reads only the card and dataset info; rows come from ``load_dataset(..., split=...)``, streamed
+when only the first N are wanted so a big dataset is not downloaded whole. Without network and
+without a copy in the local HF cache this fails with a one-line UserError that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from instructkit.errors import UserError
+from instructkit.sources.card import DatasetCard
+from instructkit.sources.cardfile import prose_description
+from instructkit.sources.datafiles import order_splits
+from instructkit.sources.features import from_hf_dict, infer_types, to_feature
+
+_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in _OFFLINE_VARS)
+
+
+def _fail(name: str, err: BaseException) -> UserError:
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    hint = ("offline: HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set and the local HF cache has no copy" if _offline()
+            else f"{type(err).__name__}: {first}")
+    return UserError(f"{name}: not a local file or folder, and loading it from the Hugging Face Hub failed "
+                     f"({hint}); check the name, connect to the network, or pass a local copy "
+                     "(a dataset folder or a .jsonl/.csv/.parquet file)")
+
+
+def _import_datasets():
+    try:
+        import datasets
+    except ImportError:
+        raise UserError("loading Hugging Face datasets needs the 'datasets' package: "
+                        "pip install 'instructkit[hf]'") from None
+    return datasets
+
+
+def load_hub(name: str, *, config: str | None = None, split: str | None = None, rows: int | None = None,
+             description: str | None = None) -> list[DatasetCard]:
+    """One card per config of hub dataset ``name`` (only ``config`` when given)."""
+    datasets = _import_datasets()
+    try:
+        configs = [config] if config is not None else list(datasets.get_dataset_config_names(name) or [None])
+    except Exception as e:  # noqa: BLE001 - network/hub errors come in many types
+        raise _fail(name, e) from None
+    return [_load_config(datasets, name, cfg, split=split, rows=rows, description=description)
+            for cfg in configs]
+
+
+def _load_config(datasets: Any, name: str, config: str | None, *, split: str | None, rows: int | None,
+                 description: str | None) -> DatasetCard:
+    try:
+        builder = datasets.load_dataset_builder(name, config)
+    except Exception as e:  # noqa: BLE001
+        raise _fail(name if config is None else f"{name} (config {config})", e) from None
+    info = builder.info
+    splits = order_splits(list((info.splits or {}).keys()))
+    if split is not None and splits and split not in splits:
+        raise UserError(f"{name}: no split '{split}'; it has: {', '.join(splits)}")
+    chosen = split or ("train" if "train" in splits or not splits else splits[0])
+    try:
+        if rows is not None:
+            stream = datasets.load_dataset(name, config, split=chosen, streaming=True)
+            data = [dict(r) for r in stream.take(rows)]
+        else:
+            data = [dict(r) for r in datasets.load_dataset(name, config, split=chosen)]
+    except Exception as e:  # noqa: BLE001
+        raise _fail(f"{name} (split {chosen})", e) from None
+    types = {k: from_hf_dict(v) for k, v in (info.features.to_dict() if info.features else {}).items()}
+    for col, t in infer_types(data).items():
+        types.setdefault(col, t)
+    split_info = (info.splits or {}).get(chosen)
+    desc = description if description is not None else prose_description(info.description or "")
+    lic = info.license or None
+    return DatasetCard(name=name, source=name, config=None if config in (None, "default") else config,
+                       split=chosen, description=desc, license=lic,
+                       features=[to_feature(c, t) for c, t in types.items()], splits=splits or [chosen],
+                       rows=data, num_rows=getattr(split_info, "num_examples", None) or None)
