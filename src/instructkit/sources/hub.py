@@ -9,11 +9,12 @@ without a copy in the local HF cache this fails with a one-line UserError that s
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.sources.card import DatasetCard
-from instructkit.sources.cardfile import prose_description
+from instructkit.sources.cardfile import CardFile, prose_description, read_card
 from instructkit.sources.datafiles import order_splits
 from instructkit.sources.features import from_hf_dict, infer_types, to_feature
 
@@ -42,6 +43,19 @@ def _import_datasets():
     return datasets
 
 
+def _hub_card(name: str) -> CardFile | None:
+    """The dataset's README card (builder info rarely carries the description or license)."""
+    try:
+        local = Path(name) / "README.md"
+        if local.is_file():
+            return read_card(local)
+        from huggingface_hub import hf_hub_download
+
+        return read_card(Path(hf_hub_download(name, "README.md", repo_type="dataset")))
+    except Exception:  # noqa: BLE001 - no card, or an odd one: the builder info still serves
+        return None
+
+
 def load_hub(name: str, *, config: str | None = None, split: str | None = None, rows: int | None = None,
              description: str | None = None) -> list[DatasetCard]:
     """One card per config of hub dataset ``name`` (only ``config`` when given)."""
@@ -50,11 +64,12 @@ def load_hub(name: str, *, config: str | None = None, split: str | None = None, 
         configs = [config] if config is not None else list(datasets.get_dataset_config_names(name) or [None])
     except Exception as e:  # noqa: BLE001 - network/hub errors come in many types
         raise _fail(name, e) from None
-    return [_load_config(datasets, name, cfg, split=split, rows=rows, description=description)
+    card = _hub_card(name)
+    return [_load_config(datasets, name, cfg, card, split=split, rows=rows, description=description)
             for cfg in configs]
 
 
-def _load_config(datasets: Any, name: str, config: str | None, *, split: str | None, rows: int | None,
+def _load_config(datasets: Any, name: str, config: str | None, card: CardFile | None, *, split: str | None, rows: int | None,
                  description: str | None) -> DatasetCard:
     try:
         builder = datasets.load_dataset_builder(name, config)
@@ -77,9 +92,11 @@ def _load_config(datasets: Any, name: str, config: str | None, *, split: str | N
     for col, t in infer_types(data).items():
         types.setdefault(col, t)
     split_info = (info.splits or {}).get(chosen)
-    desc = description if description is not None else prose_description(info.description or "")
-    lic = info.license or None
+    desc = description if description is not None else (
+        (card.description if card is not None else "") or prose_description(info.description or ""))
+    lic = info.license or (card.license if card is not None else None)
     return DatasetCard(name=name, source=name, config=None if config in (None, "default") else config,
                        split=chosen, description=desc, license=lic,
                        features=[to_feature(c, t) for c, t in types.items()], splits=splits or [chosen],
-                       rows=data, num_rows=getattr(split_info, "num_examples", None) or None)
+                       rows=data, num_rows=getattr(split_info, "num_examples", None) or None,
+                       pretty_name=card.pretty_name if card is not None else None)
