@@ -34,10 +34,13 @@ def register(app: typer.Typer) -> None:
         """Print the DatasetCard of SOURCE: name, config, splits, license, description, the fields with
         their types, ClassLabel names and whether they can be used as text, and the first rows.
 
-        Examples:
-          instructkit inspect examples/news_topics --rows 3
-          instructkit inspect reviews.csv --description "Hotel reviews with a 1-5 star rating."
-          instructkit inspect ag_news --json      (needs the network or the HF cache)
+        A SOURCE is a dataset folder with a README.md card, a .jsonl/.csv/.parquet file (with an optional sidecar FILE.md or FILE.description.txt) or a Hugging Face dataset name.
+
+        Example: instructkit inspect examples/news_topics --rows 3
+
+        Example: instructkit inspect reviews.csv --description "Hotel reviews with a 1-5 star rating."
+
+        Example: instructkit inspect ag_news --json   (needs the network or the local HF cache)
         """
         from instructkit.sources import load_source
 

@@ -46,6 +46,7 @@ def load_source(source: str, *, config: str | None = None, split: str | None = N
         raise UserError("empty source name; give a dataset folder, a data file or a Hugging Face dataset name")
     path = Path(src).expanduser()
     if path.is_dir():
+        src = src.rstrip("/\\") or src  # "examples/news/" and "examples/news" are one source
         return _load_folder(path, src, config=config, split=split, rows=rows, description=description)
     if path.exists():
         return [_load_file(path, src, config=config, split=split, rows=rows, description=description)]
