@@ -380,3 +380,33 @@ def test_hub_code_path_through_datasets(monkeypatch, tmp_path: Path):
     assert card.feature("choices").dtype == "list<string>"
     local = load_source(str(EXAMPLES / "science_mc"), rows=3)[0]
     assert card.rows == local.rows  # both paths agree on the rows, letters mapped to the same ids
+
+
+def test_json_files(tmp_path: Path):
+    (tmp_path / "arr.json").write_text(json.dumps([{"q": "a?", "n": 1}, {"q": "b?", "n": 2}]))
+    (card,) = load_source(str(tmp_path / "arr.json"))
+    assert card.rows == [{"q": "a?", "n": 1}, {"q": "b?", "n": 2}] and card.name == "arr"
+    (tmp_path / "wrapped.json").write_text(json.dumps({"version": 2, "data": [{"q": "c?"}]}))
+    assert load_source(str(tmp_path / "wrapped.json"))[0].rows == [{"q": "c?"}]
+    (tmp_path / "lines.json").write_text('{"q": "d?"}\n{"q": "e?"}\n')
+    assert load_source(str(tmp_path / "lines.json"))[0].num_rows == 2
+    (tmp_path / "broken.json").write_text('[{"q": "d?"},\n')
+    with pytest.raises(UserError, match=r"broken\.json:2: not valid JSON"):
+        load_source(str(tmp_path / "broken.json"))
+
+
+def test_save_to_disk_folder(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf_cache"))
+    import datasets
+
+    feats = datasets.Features({"text": datasets.Value("string"),
+                               "label": datasets.ClassLabel(names=["no", "yes"])})
+    dd = datasets.DatasetDict({
+        "test": datasets.Dataset.from_dict({"text": ["t"], "label": [0]}, features=feats),
+        "train": datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [1, 0, 1]}, features=feats)})
+    dd.save_to_disk(str(tmp_path / "saved"))
+    assert expand_sources([str(tmp_path)]) == [str(tmp_path / "saved")]
+    (card,) = load_source(str(tmp_path / "saved"), rows=2)
+    assert (card.split, card.splits, card.num_rows) == ("train", ["train", "test"], 3)
+    assert card.rows == [{"text": "a", "label": 1}, {"text": "b", "label": 0}]
+    assert card.feature("label").label_names == ["no", "yes"]

@@ -1,4 +1,4 @@
-"""Read rows from one data file (JSONL, CSV, Parquet) and find which split a file belongs to.
+"""Read rows from one data file (JSONL, JSON, CSV, Parquet) and find which split a file belongs to.
 
 Every problem is a one-line ``UserError`` naming the file (and line) and what to do.
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from instructkit.errors import UserError
 
-DATA_EXTENSIONS = (".jsonl", ".csv", ".parquet")
+DATA_EXTENSIONS = (".jsonl", ".json", ".csv", ".parquet")
 _ALIASES = {".ndjson": ".jsonl", ".tsv": ".csv", ".pq": ".parquet"}
 
 # file/folder name words that name a split, as the HF hub recognizes them
@@ -35,8 +35,13 @@ def data_kind(path: Path) -> str | None:
     return ext if ext in DATA_EXTENSIONS else None
 
 
+# JSON files that describe a dataset rather than hold its rows (HF save_to_disk, legacy infos)
+_METADATA_JSON = {"dataset_info.json", "dataset_infos.json", "state.json", "dataset_dict.json"}
+
+
 def is_data_file(path: Path) -> bool:
-    return path.is_file() and data_kind(path) is not None and not path.name.startswith(".")
+    return (path.is_file() and data_kind(path) is not None and not path.name.startswith(".")
+            and path.name.lower() not in _METADATA_JSON)
 
 
 def split_of(path: Path, root: Path) -> str | None:
@@ -73,7 +78,7 @@ def _check_file(path: Path) -> str:
     kind = data_kind(path)
     if kind is None:
         raise UserError(f"{path}: unknown file type '{path.suffix or '(none)'}'; "
-                        "use .jsonl, .csv or .parquet (or a dataset folder)")
+                        "use .jsonl, .json, .csv or .parquet (or a dataset folder)")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: file is empty; add rows or remove it")
     return kind
@@ -100,6 +105,29 @@ def _read_jsonl(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], in
         except UnicodeDecodeError:
             raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     return rows, total
+
+
+def _read_json(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """A .json file: a list of objects, an object holding one (``{"data": [...]}``), or JSON Lines."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        if text.lstrip().startswith("{") and e.msg == "Extra data":
+            return _read_jsonl(path, limit)  # JSON Lines saved as .json (the HF hub accepts those too)
+        raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        data = lists[0] if len(lists) == 1 else [data]
+    if not isinstance(data, list):
+        raise UserError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
+    for i, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise UserError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
+    return (data[:limit] if limit is not None else data), len(data)
 
 
 def _coerce_csv_column(values: list[str | None]) -> list[Any]:
@@ -179,6 +207,9 @@ def read_rows(path: str | Path, limit: int | None = None) -> tuple[list[dict[str
     kind = _check_file(path)
     if kind == ".jsonl":
         rows, total = _read_jsonl(path, limit)
+        return rows, total, None
+    if kind == ".json":
+        rows, total = _read_json(path, limit)
         return rows, total, None
     if kind == ".csv":
         rows, total = _read_csv(path, limit)

@@ -100,3 +100,40 @@ def _load_config(datasets: Any, name: str, config: str | None, card: CardFile | 
                        features=[to_feature(c, t) for c, t in types.items()], splits=splits or [chosen],
                        rows=data, num_rows=getattr(split_info, "num_examples", None) or None,
                        pretty_name=card.pretty_name if card is not None else None)
+
+
+def is_saved_dataset(folder: Path) -> bool:
+    """A folder written by ``datasets``' ``save_to_disk`` (Arrow files + state.json/dataset_dict.json)."""
+    return (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()
+
+
+def load_saved(folder: Path, source: str, *, split: str | None = None, rows: int | None = None,
+               description: str | None = None) -> DatasetCard:
+    """A ``save_to_disk`` folder (one dataset or a DatasetDict of splits) as one card."""
+    datasets = _import_datasets()
+    try:
+        ds = datasets.load_from_disk(str(folder))
+    except Exception as e:  # noqa: BLE001
+        raise UserError(f"{folder}: not a readable saved dataset ({type(e).__name__}); "
+                        "re-save it with save_to_disk or pass its data files") from None
+    if isinstance(ds, datasets.DatasetDict):
+        splits = order_splits(list(ds.keys()))
+        if split is not None and split not in splits:
+            raise UserError(f"{source}: no split '{split}'; it has: {', '.join(splits)}")
+        chosen = split or ("train" if "train" in splits else splits[0])
+        ds = ds[chosen]
+    else:
+        chosen = split or (str(ds.split) if ds.split else "train")
+        splits = [chosen]
+    if len(ds) == 0:
+        raise UserError(f"{folder}: has no rows; add rows or pass another split")
+    data = [dict(r) for r in ds.select(range(min(len(ds), rows)) if rows is not None else range(len(ds)))]
+    types = {k: from_hf_dict(v) for k, v in ds.features.to_dict().items()}
+    info = ds.info
+    card = _hub_card(str(folder))
+    desc = description if description is not None else (
+        (card.description if card is not None else "") or prose_description(info.description or ""))
+    return DatasetCard(name=folder.resolve().name, source=source, split=chosen, description=desc,
+                       license=info.license or (card.license if card is not None else None),
+                       features=[to_feature(c, t) for c, t in types.items()], splits=splits, rows=data,
+                       num_rows=len(ds), pretty_name=card.pretty_name if card is not None else None)

@@ -7,7 +7,7 @@
 ['examples/news_topics', ..., 'my.jsonl']
 
 A source is, in the order tried: an existing folder (a dataset folder with a README.md card
-and/or data files), an existing file (``.jsonl``, ``.csv``, ``.parquet``; its description from
+and/or data files), an existing file (``.jsonl``, ``.json``, ``.csv``, ``.parquet``; its description from
 ``description=`` or a sidecar ``FILE.md`` / ``FILE.description.txt``), else a Hugging Face dataset
 name (needs the network or the local HF cache). One card per config; rows come from one split
 (``train`` when present, else the first).
@@ -111,6 +111,8 @@ def is_dataset_folder(path: Path) -> bool:
             return True
     if any(is_data_file(f) for f in path.iterdir()):
         return True
+    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+        return True  # written by datasets' save_to_disk
     data = path / "data"
     return data.is_dir() and any(is_data_file(f) for f in data.rglob("*"))
 
@@ -209,6 +211,14 @@ def _discovered_configs(folder: Path, where: str) -> dict[str | None, dict[str, 
 
 def _load_folder(folder: Path, src: str, *, config: str | None, split: str | None, rows: int | None,
                  description: str | None) -> list[DatasetCard]:
+    from instructkit.sources.hub import is_saved_dataset
+
+    if is_saved_dataset(folder):
+        if config not in (None, "default"):
+            raise UserError(f"{src}: a saved dataset has no configs (asked for '{config}'); drop --config")
+        from instructkit.sources.hub import load_saved
+
+        return [load_saved(folder, src, split=split, rows=rows, description=description)]
     readme = folder / "README.md"
     card = read_card(readme) if readme.is_file() else CardFile()
     where = str(readme) if readme.is_file() else str(folder)
