@@ -135,6 +135,9 @@ def test_folder_configs_from_subfolders_and_card(tmp_path: Path):
     (d / "README.md").write_text("---\nconfigs:\n- config_name: all\n  data_files: '*/*.jsonl'\n---\nMaths.\n")
     (card,) = load_source(str(d))
     assert card.config == "all" and card.num_rows == 3 and card.description == "Maths."
+    (d / "README.md").write_text("---\nconfigs:\n- config_name: hard_only\n  data_dir: hard\n---\n")
+    (card,) = load_source(str(d))
+    assert (card.config, card.split, card.num_rows) == ("hard_only", "test", 1)
 
 
 def test_card_declares_missing_data_file(tmp_path: Path):

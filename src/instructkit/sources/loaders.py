@@ -157,6 +157,14 @@ def _declared_configs(folder: Path, card: CardFile, where: str) -> dict[str | No
             raise UserError(f"{where}: each 'configs' entry must be a mapping with config_name and data_files")
         name = str(entry.get("config_name") or "default")
         df = entry.get("data_files")
+        if df is None and entry.get("data_dir"):
+            sub = folder / str(entry["data_dir"])
+            if not sub.is_dir():
+                raise UserError(f"{where}: config '{name}' names data_dir '{entry['data_dir']}', "
+                                f"but {sub} is not a folder; create it or fix the card")
+            found = _discovered_configs(sub, where)
+            out[None if name == "default" else name] = next(iter(found.values()))
+            continue
         if df is None:
             raise UserError(f"{where}: config '{name}' has no data_files; list its files per split")
         per_split: dict[str, list[str]] = {}
