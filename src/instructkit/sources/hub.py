@@ -82,8 +82,12 @@ def _load_config(datasets: Any, name: str, config: str | None, card: CardFile | 
     chosen = split or ("train" if "train" in splits or not splits else splits[0])
     try:
         if rows is not None:
-            stream = datasets.load_dataset(name, config, split=chosen, streaming=True)
-            data = [dict(r) for r in stream.take(rows)]
+            try:
+                stream = datasets.load_dataset(name, config, split=chosen, streaming=True)
+                data = [dict(r) for r in stream.take(rows)]
+            except (NotImplementedError, ValueError):
+                # some datasets cannot stream: download the split, keep its first rows
+                data = [dict(r) for r in datasets.load_dataset(name, config, split=f"{chosen}[:{rows}]")]
         else:
             data = [dict(r) for r in datasets.load_dataset(name, config, split=chosen)]
     except Exception as e:  # noqa: BLE001
