@@ -21,7 +21,7 @@ from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.sources.card import DatasetCard
-from instructkit.sources.cardfile import CardFile, parse_card_text, read_card
+from instructkit.sources.cardfile import CardFile, read_card
 from instructkit.sources.datafiles import is_data_file, order_splits, read_rows, split_of
 from instructkit.sources.features import (TypeTree, from_hf_dict, from_yaml_features, infer_types,
                                           to_feature)
@@ -357,4 +357,4 @@ def _labels_to_ids(rows: list[dict[str, Any]], features: list, origins: list[tup
                                 f"label names ({', '.join(names)}); fix the row or the card's class_label names") from None
 
 
-__all__ = ["load_source", "expand_sources", "is_dataset_folder", "parse_card_text"]
+__all__ = ["load_source", "expand_sources", "is_dataset_folder"]
