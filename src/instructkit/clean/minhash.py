@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instructkit.clean.text import hash64, mix64, ngram_hashes, normalize_many
+from instructkit.clean.text import hash64, mix64, ngram_hashes, normalize_many, word_tokens
 from instructkit.errors import UserError
 
 MERSENNE_31 = (1 << 31) - 1
@@ -54,26 +54,16 @@ def shingle_hashes(texts: Sequence[str], unit: str = "word", n: int = 3) -> tupl
     """
     normalized = normalize_many(list(texts))
     if unit == "word":
-        vocab: dict[str, int] = {}
-        flat: list[int] = []
-        lengths = np.empty(len(normalized), dtype=np.int64)
-        for i, t in enumerate(normalized):
-            ws = t.split()
-            lengths[i] = len(ws)
-            for w in ws:
-                h = vocab.get(w)
-                if h is None:
-                    h = vocab[w] = hash64(w)
-                flat.append(h)
-        tokens = np.array(flat, dtype=np.uint64)
+        tokens, offsets = word_tokens(normalized)
     elif unit == "char":
         lengths = np.array([len(t) for t in normalized], dtype=np.int64)
         codes = np.frombuffer("".join(normalized).encode("utf-32-le"), dtype=np.uint32)
         tokens = mix64(codes.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        offsets = np.zeros(len(normalized) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
     else:
         raise UserError(f"shingle unit '{unit}' not understood; use word or char")
-    offsets = np.zeros(len(normalized) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    lengths = np.diff(offsets)
     hashes, owner = ngram_hashes(tokens, offsets, n)
     empty = np.flatnonzero(lengths == 0)
     if len(empty):

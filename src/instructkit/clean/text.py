@@ -80,7 +80,21 @@ def hash64(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+def word_tokens(normalized: Sequence[str], vocab: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(flat uint64 word hashes, offsets) of already-normalized texts; ``vocab`` caches word hashes."""
+    vocab = {} if vocab is None else vocab
+    flat: list[int] = []
+    offsets = np.zeros(len(normalized) + 1, dtype=np.int64)
+    for i, t in enumerate(normalized):
+        ws = t.split()
+        offsets[i + 1] = offsets[i] + len(ws)
+        for w in ws:
+            h = vocab.get(w)
+            if h is None:
+                h = vocab[w] = hash64(w)
+            flat.append(h)
+    return np.array(flat, dtype=np.uint64), offsets
+
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -96,13 +110,14 @@ def mix64(x: np.ndarray) -> np.ndarray:
 
 
 def ngram_hashes(token_hashes: np.ndarray, offsets: np.ndarray, n: int,
-                 short_as_one: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 short_as_one: bool = True, with_positions: bool = False) -> tuple[np.ndarray, ...]:
     """Hash every run of ``n`` consecutive tokens inside each record, for all records at once.
 
     ``token_hashes`` is the flat uint64 array of all records' tokens, record ``r`` owning
     ``token_hashes[offsets[r]:offsets[r+1]]``. Returns ``(hashes, owner)``: one uint64 per n-gram and
     the record it belongs to. A record with fewer than ``n`` tokens (but at least one) yields one
-    hash of all its tokens when ``short_as_one``, else nothing.
+    hash of all its tokens when ``short_as_one``, else nothing. ``with_positions`` adds a third
+    array: the index of each n-gram's first token within its record.
     """
     total = int(offsets[-1])
     counts = np.diff(offsets)
@@ -116,10 +131,14 @@ def ngram_hashes(token_hashes: np.ndarray, offsets: np.ndarray, n: int,
         for j in range(n):
             inside = pos + j < end
             shifted = np.zeros(total, dtype=np.uint64)
-            shifted[: total - j] = token_hashes[j:] if j else token_hashes
+            if j < total:
+                shifted[: total - j] = token_hashes[j:]
             acc += np.where(inside, shifted * mults[j], np.uint64(0))
     full = pos + n <= end
     if short_as_one:
         starts = offsets[:-1][owner_tok] if total else np.zeros(0, dtype=np.int64)
         full |= (pos == starts) & (counts[owner_tok] < n)
-    return mix64(acc[full] ^ np.uint64(n)), owner_tok[full]
+    hashes, owner = mix64(acc[full] ^ np.uint64(n)), owner_tok[full]
+    if with_positions:
+        return hashes, owner, pos[full] - offsets[:-1][owner]
+    return hashes, owner

@@ -77,10 +77,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("decontaminate")
     def decontaminate_cmd(
-        input: InputArg,
+        paths: Annotated[list[Path], typer.Argument(
+            metavar="INPUT [BENCH...]", help="Examples (any format dedup reads); paths after the first are "
+                                              "more evaluation sets, so `--against A B C` works.")],
         against: Annotated[list[Path], typer.Option(
-            "--against", help="Evaluation set(s): JSONL, JSON, Parquet, CSV or HF dataset folders. Repeat "
-                              "the flag or list several paths after it.")],
+            "--against", help="Evaluation set(s): JSONL, JSON, Parquet, CSV or HF dataset folders.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Output directory: clean.jsonl, "
                                           "contaminated.jsonl, manifest.json.")],
         ngram: Annotated[int, typer.Option(min=1, help="Shared word n-gram length that counts as contamination.")] = 13,
@@ -109,8 +110,9 @@ def register(app: typer.Typer) -> None:
         cfg = DecontamConfig(ngram=ngram, fields=parse_fields(fields), min_exact_chars=min_exact_chars,
                              bench_fields=[s.strip() for s in bench_fields.split(",") if s.strip()]
                              if bench_fields else None)
+        input, benches = paths[0], list(against) + list(paths[1:])
         exs = _load(input)
-        result = decontaminate(exs, against, cfg)
+        result = decontaminate(exs, benches, cfg)
         counts = write_decontam(exs, result, out, cfg)
         per = ", ".join(f"{k}: {v}" for k, v in counts["per_benchmark"].items()) or "none"
         ui.info(f"decontaminate: {counts['contaminated']:,} of {counts['input']:,} examples collide with "
