@@ -27,6 +27,9 @@ from instructkit.records import Example, stable_hash
 
 METHODS = ("exact", "minhash", "semantic")
 DEFAULT_THRESHOLD = {"exact": 1.0, "minhash": 0.7, "semantic": 0.9}
+# LSH bands/rows weigh a missed duplicate above a spurious candidate: every candidate is verified
+# against the threshold afterwards, so a false candidate costs a comparison, never a wrong merge
+LSH_FN_WEIGHT = 0.8
 
 
 @dataclass
@@ -99,7 +102,7 @@ def _minhash_pairs(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.n
     from instructkit.clean import minhash as mh
 
     unit, n = mh.parse_shingle(cfg.shingle)
-    bands, rows = (cfg.bands, cfg.rows) if cfg.bands else mh.lsh_params(cfg.threshold, cfg.num_perm)
+    bands, rows = (cfg.bands, cfg.rows) if cfg.bands else mh.lsh_params(cfg.threshold, cfg.num_perm, fn_weight=LSH_FN_WEIGHT)
     hashes, owner = mh.shingle_hashes(texts, unit, n)
     hasher = mh.MinHasher(cfg.num_perm, seed=cfg.seed)
     with ui.progress("minhash signatures", total=len(texts)) as bar:
