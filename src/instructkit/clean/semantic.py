@@ -66,7 +66,7 @@ def similar_pairs(vectors: np.ndarray, threshold: float, flat_max: int = 20000, 
     for s in range(0, n, block):
         q = x[s:s + block]
         lims, dist, ids = index.range_search(q, radius)
-        owner = np.repeat(np.arange(s, s + len(q)), np.diff(lims))
+        owner = np.repeat(np.arange(s, s + len(q)), np.diff(lims.astype(np.int64)))
         keep = ids != owner  # never a vector with itself
         a, b = owner[keep], ids[keep].astype(np.int64)
         found_i.append(np.minimum(a, b))
