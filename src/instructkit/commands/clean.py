@@ -51,8 +51,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove duplicate examples, keeping one representative per group.
 
-        Representative: the highest quality (meta.quality / meta.score / --quality-field), ties and
-        no quality -> the first in input order.
+        Kept: the highest quality (meta.quality, meta.score or --quality-field), else the first.
 
         Example: instructkit dedup runs/glan/examples.jsonl --out runs/dedup --method minhash --threshold 0.7
         """
@@ -96,9 +95,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Drop examples that share a long n-gram (or an exact text) with an evaluation set.
 
-        Text is normalized first (Unicode, case, whitespace, punctuation), so reformatted copies of
-        benchmark items are caught too. Each dropped example records the benchmark file, row and
-        field it collided with.
+        Text is normalized first (Unicode, case, whitespace, punctuation): reformatted copies are caught.
+
+        Each dropped example records the benchmark file, row and field it collided with.
 
         Example: instructkit decontaminate runs/glan/examples.jsonl --against gsm8k_test.jsonl mmlu/ --out runs/decontam
         """
@@ -134,10 +133,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write examples in a format training tools take directly.
 
-        alpaca: instruction/input/output (JSON list or JSONL by the extension of --out);
-        sharegpt: conversations with from human/gpt/system and value;
-        messages: OpenAI-style chat JSONL, what TRL's SFTTrainer takes;
-        hf: an HF dataset folder (load_from_disk) with data/train.parquet and a README.md dataset card.
+        alpaca: instruction/input/output, a JSON list (.json) or JSONL (.jsonl).
+
+        sharegpt: conversations with from human/gpt/system and value.
+
+        messages: OpenAI-style chat JSONL, what TRL's SFTTrainer takes.
+
+        hf: an HF dataset folder (load_from_disk) + data/train.parquet + README.md dataset card.
 
         Example: instructkit export runs/dedup/kept.jsonl --format messages --out train.jsonl
         """
