@@ -36,7 +36,8 @@ from typing import Any
 
 from instructkit.errors import UserError
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
+# key names that hold secrets; "token" alone would also hit usage counts like prompt_tokens
+_SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|authorization|credential|(^|[_-])token$|^token)", re.I)
 _SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{8,}|Bearer\s+\S+)")
 
 
