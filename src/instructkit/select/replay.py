@@ -208,8 +208,8 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
     config = {"stages": list(stage_paths), "budget": budget, "strategy": strategy, "objective": objective,
               "embedder": embedder, "seed": seed, "max_per_task": max_per_task}
     with RunDir(out, command="replay", config=config, argv=argv) as run:
-        with ui.progress("embedding tasks", total=None):
-            plans = plan_replay(stages, budget, strategy, objective, embedder, seed)
+        ui.info(f"embedding {len(seen)} tasks' instructions and instances ({embedder}) ...")
+        plans = plan_replay(stages, budget, strategy, objective, embedder, seed)
         summary: list[dict[str, Any]] = []
         for plan in plans:
             d = run.path / f"stage_{plan.stage}"
