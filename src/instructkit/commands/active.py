@@ -51,9 +51,9 @@ def register_select(select_app: typer.Typer) -> None:
     ) -> None:
         """Score tasks by prompt uncertainty with the current model and select the next K (Active-IT).
 
-        Writes OUT/scores.jsonl (PU, PP, perplexity per task; resumable), OUT/selected.jsonl,
-        OUT/selected_examples.jsonl (ready to train) and OUT/manifest.json. Re-running on the same
-        OUT with another --strategy re-uses the scores; --strategy random needs no scores at all.
+        Writes OUT/scores.jsonl (PU, PP, perplexity per task; resumable), OUT/selected.jsonl, OUT/selected_examples.jsonl (ready to train) and OUT/manifest.json.
+
+        Re-running on the same OUT with another --strategy re-uses the scores; --strategy random needs no scores at all. PU = mean |p(y|I0,x) - p(y|Ik,x)| over n instances and K word-dropped instructions; PP = mean p(y|I0,x).
 
         Example: instructkit select active examples/active --k 4 --out runs/round1 --instances 3 --perturbations 3
         """
@@ -125,8 +125,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Choose which earlier tasks to replay at each continual-learning stage and write train files.
 
-        Writes OUT/stage_<t>/train.jsonl (stage t's examples + replayed ones) and
-        OUT/stage_<t>/replay_tasks.jsonl; the manifest holds each replay set's diversity objectives.
+        Writes OUT/stage_<t>/train.jsonl (stage t's examples + replayed ones) and OUT/stage_<t>/replay_tasks.jsonl; the manifest holds each replay set's diversity objectives.
 
         Example: instructkit replay stage1/ stage2/ stage3/ --budget 5 --out runs/replay
         """
