@@ -276,7 +276,7 @@ class RunDir:
         from instructkit.records import stable_hash
 
         rec = {"id": stable_hash("rejected", item_id, stage, reason), "item_id": item_id,
-               "stage": stage, "reason": reason, **redact(details)}
+               "stage": stage, "reason": redact(reason), **redact(details)}
         return self.stream("rejected").append(rec)
 
     @property
