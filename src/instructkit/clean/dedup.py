@@ -12,7 +12,7 @@ on ties or without quality, the first in input order. The result does not depend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,8 +143,14 @@ def _semantic_pairs(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.
     return found.pairs, found.similarity, info
 
 
-def dedup(examples: Sequence[Example], config: DedupConfig | None = None) -> DedupResult:
-    """Group duplicates among ``examples`` and pick each group's representative."""
+def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
+          finder: Callable[[list[str], DedupConfig], tuple[np.ndarray, np.ndarray, dict[str, Any]]] | None = None
+          ) -> DedupResult:
+    """Group duplicates among ``examples`` and pick each group's representative.
+
+    ``finder`` replaces the built-in pair finder of minhash/semantic (an executor's distributed
+    one: :mod:`instructkit.executors`); it must return the same pairs for the same texts.
+    """
     cfg = config or DedupConfig()
     cfg.validate()
     n = len(examples)
@@ -154,7 +160,7 @@ def dedup(examples: Sequence[Example], config: DedupConfig | None = None) -> Ded
         info: dict[str, Any] = {"_to_rep": lambda i, j: np.ones(len(i))}
     else:
         texts = [example_text(ex, cfg.fields) for ex in examples]
-        finder = _minhash_pairs if cfg.method == "minhash" else _semantic_pairs
+        finder = finder or (_minhash_pairs if cfg.method == "minhash" else _semantic_pairs)
         pairs, _, info = finder(texts, cfg)
     labels = components(n, pairs)
     quality, qfield = quality_scores(examples, cfg.quality_field)

@@ -148,35 +148,55 @@ def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.5) -> tuple
     return best
 
 
+def band_keys(sig: np.ndarray, bands: int, rows: int, band_ids: Sequence[int] | None = None) -> np.ndarray:
+    """(n × len(band_ids)) uint64 bucket key of every record in each band (the band number is mixed in)."""
+    mults = mix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
+    ids = range(bands) if band_ids is None else band_ids
+    out = np.empty((sig.shape[0], len(ids)), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c, band in enumerate(ids):
+            cols = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
+            out[:, c] = mix64((cols * mults[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(band))
+    return out
+
+
+def run_pairs(members: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Pairs within buckets, given record ids sorted by bucket and ``same[k]`` = member k shares
+    member k-1's bucket: each member pairs with its bucket's first member and its predecessor."""
+    n = len(members)
+    if n == 0 or not same.any():
+        return np.zeros((0, 2), dtype=np.int64)
+    pos = np.arange(n)
+    first = np.maximum.accumulate(np.where(same, 0, pos))  # start of each bucket run
+    idx = np.flatnonzero(same)
+    prev = idx[first[idx] != idx - 1]
+    return np.concatenate([np.stack([members[first[idx]], members[idx]], axis=1),
+                           np.stack([members[prev - 1], members[prev]], axis=1)]).astype(np.int64)
+
+
+def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Pairs as ``i < j``, sorted and without repeats."""
+    if len(pairs) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.sort(pairs.astype(np.int64), axis=1)
+    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
+
+
 def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(m × 2) int64 pairs ``i < j`` of records that share a bucket in at least one band."""
     n = sig.shape[0]
     if bands * rows > sig.shape[1]:
         raise UserError(f"--bands × --rows = {bands * rows} exceeds --num-perm {sig.shape[1]}")
-    mults = mix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
     found: list[np.ndarray] = []
-    with np.errstate(over="ignore"):
-        for band in range(bands):
-            cols = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
-            key = mix64((cols * mults[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(band))
-            order = np.argsort(key, kind="stable")
-            ks = key[order]
-            same = np.zeros(n, dtype=bool)
-            same[1:] = ks[1:] == ks[:-1]
-            if not same.any():
-                continue
-            pos = np.arange(n)
-            first = np.maximum.accumulate(np.where(same, 0, pos))  # start of each bucket run
-            idx = np.flatnonzero(same)
-            found.append(np.stack([order[first[idx]], order[idx]], axis=1))
-            prev = idx[first[idx] != idx - 1]
-            found.append(np.stack([order[prev - 1], order[prev]], axis=1))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found).astype(np.int64)
-    pairs.sort(axis=1)
-    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
-    return np.stack([code // n, code % n], axis=1)
+    for band in range(bands):
+        key = band_keys(sig, bands, rows, [band])[:, 0]
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        same = np.zeros(n, dtype=bool)
+        same[1:] = ks[1:] == ks[:-1]
+        found.append(run_pairs(order, same))
+    return unique_pairs(np.concatenate(found) if found else np.zeros((0, 2)), n)
 
 
 def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, block: int = 65536) -> np.ndarray:

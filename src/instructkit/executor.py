@@ -1,0 +1,113 @@
+"""Where heavy stages run: in this process (``local``) or on a Ray cluster (``ray``).
+
+Stages stay plain functions of records (Dynosaur's ``process_dataset``, GLAN's per-node calls,
+``embed_texts``, ``score_examples``, the MinHash signatures, ``qdit_select``); an executor only
+decides where they run. Both executors give the same ids and records for the same inputs (order
+may differ), so ``--executor`` is a deployment choice, never a change of results. The one
+documented exception: QDIT on a pool split into several partitions is GreeDi (an approximation
+whose objective is reported against single-machine selection); a pool that fits one partition
+is selected exactly as locally.
+
+Ray is imported only when a Ray executor is made, so ``instructkit --help`` never loads it.
+
+>>> ex = get_executor("local")
+>>> ex.name
+'local'
+>>> ex.embed(["a cat", "a dog"]).shape       # doctest: +SKIP
+(2, 384)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from instructkit.errors import UserError
+
+if TYPE_CHECKING:
+    from instructkit.clean.dedup import DedupConfig
+    from instructkit.records import Example
+
+EXECUTORS = ("local", "ray")
+
+
+class Executor(Protocol):
+    """What a heavy stage asks of the place it runs on."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
+        """(n, d) unit float32 vectors, row i for ``texts[i]``."""
+
+    def score(self, examples: list["Example"], spec: str, model: str | None = None,
+              cache_path: str | None = None, concurrency: int = 8) -> Any:
+        """A ``ScoreReport`` (one quality score per example, in input order)."""
+
+    def dedup_finder(self, method: str) -> Any:
+        """A pair finder ``(texts, cfg) -> (pairs, similarity, info)`` for ``dedup``, or None (built-in)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about where the work ran."""
+
+    def close(self) -> None:
+        ...
+
+
+class LocalExecutor:
+    """Everything in this process: the stages' own code paths, unchanged."""
+
+    name = "local"
+
+    def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
+        from instructkit.embed import embed_texts
+
+        return embed_texts(list(texts), embedder=embedder)
+
+    def score(self, examples: list["Example"], spec: str, model: str | None = None,
+              cache_path: str | None = None, concurrency: int = 8) -> Any:
+        from instructkit.score import needs_model, score_examples
+
+        llm = None
+        if needs_model(spec):
+            from instructkit.llm import open_model
+
+            llm = open_model(model or "local", cache=cache_path, concurrency=concurrency)
+        return score_examples(examples, spec, llm=llm)
+
+    def dedup_finder(self, method: str) -> Any:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "local"}
+
+    def close(self) -> None:
+        pass
+
+
+def get_executor(kind: str = "local", address: str | None = None, workers: int | None = None,
+                 num_cpus: int | None = None) -> Executor:
+    """The executor named by ``--executor`` (``local`` | ``ray``).
+
+    ``address``: a Ray cluster (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``); None starts a
+    local Ray (``num_cpus`` of this machine) or joins the one this process already started.
+    ``workers``: parallel actors/tasks per stage (default: the cluster's CPUs).
+    """
+    kind = (kind or "local").strip().lower()
+    if kind == "local":
+        if address:
+            raise UserError("--ray-address is only used with --executor ray")
+        return LocalExecutor()
+    if kind == "ray":
+        from instructkit.executors.ray_exec import RayExecutor
+
+        return RayExecutor(address=address, workers=workers, num_cpus=num_cpus)
+    raise UserError(f"--executor '{kind}' not understood; use {' or '.join(EXECUTORS)}")
+
+
+def dedup_with(examples: list["Example"], cfg: "DedupConfig", executor: Executor) -> Any:
+    """``clean.dedup.dedup`` with the executor's pair finder (MinHash band bucketing / embeddings on Ray)."""
+    from instructkit.clean.dedup import dedup
+
+    return dedup(examples, cfg, finder=executor.dedup_finder(cfg.method))

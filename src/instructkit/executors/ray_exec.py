@@ -1,0 +1,263 @@
+"""The Ray executor: connect to (or start) a Ray cluster and run the heavy stages there.
+
+* embeddings and quality scores: Ray Data ``map_batches`` over actor classes that load the model
+  once per actor (``EmbedActor``, ``ScoreActor``); rows carry their index, so the driver puts
+  the results back in input order whatever order blocks finish in;
+* MinHash near-dedup: distributed band bucketing (:mod:`instructkit.executors.ray_minhash`);
+* LLM stages (Dynosaur, GLAN, judge/IFD scores): :mod:`instructkit.executors.ray_llm` keeps one
+  global concurrency limit and one response cache for the whole cluster;
+* QDIT: GreeDi (:mod:`instructkit.executors.ray_qdit`).
+
+What stays on the driver: reading inputs, the run directory (every record is appended by the
+driver, so resume works exactly as with the local executor), union-find and the final greedy.
+
+>>> ex = RayExecutor(num_cpus=2)                 # doctest: +SKIP
+>>> ex.embed(["a cat", "a dog"]).shape           # doctest: +SKIP
+(2, 384)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from instructkit.errors import UserError
+
+if TYPE_CHECKING:
+    from instructkit.records import Example
+
+EMBED_BATCH = 256
+
+
+def package_root() -> str:
+    """The folder holding the ``instructkit`` package this driver runs."""
+    import instructkit
+
+    return str(Path(instructkit.__file__).resolve().parent.parent)
+
+
+def runtime_env() -> dict[str, Any]:
+    """Workers import the driver's instructkit (a source checkout is not on their path otherwise)."""
+    root = package_root()
+    paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    env = {"PYTHONPATH": os.pathsep.join(paths)}
+    for k in ("INSTRUCTKIT_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    return {"env_vars": env}
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join the cluster at ``address`` (or this process's running Ray, or start a local one)."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray; run: pip install 'instructkit[ray]'") from None
+    _quiet_ray_data()
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"runtime_env": runtime_env(), "include_dashboard": False,
+                              "logging_level": logging.WARNING, "log_to_driver": False}
+    if address:
+        kwargs["address"] = address
+        kwargs.pop("include_dashboard")
+    elif num_cpus:
+        kwargs["num_cpus"] = int(num_cpus)
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as e:
+        raise UserError(f"--ray-address {address}: cannot reach a Ray cluster there ({e}); "
+                        "start one with `ray start --head` or leave the flag out for a local Ray") from None
+
+
+def _quiet_ray_data() -> None:
+    # Ray Data logs a progress table per dataset at INFO; our own bars say what is going on
+    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+class EmbedActor:
+    """Holds one sentence-embedding model per actor (loaded in ``__init__``, once)."""
+
+    def __init__(self, embedder: str):
+        from instructkit.embed import _load_model, resolve_embedder
+
+        self.embedder = embedder
+        _load_model(resolve_embedder(embedder)[1])  # the process-wide model the calls below reuse
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from instructkit.embed import embed_texts
+
+        vecs = embed_texts([str(t) for t in batch["text"]], embedder=self.embedder)
+        return {"idx": batch["idx"], "vec": vecs}
+
+
+class ScoreActor:
+    """Holds one quality scorer per actor: a reward model, or an LLM (judge / IFD) behind the gate."""
+
+    def __init__(self, spec: str, model: str | None, cache_path: str | None, gate: Any):
+        from instructkit.score import needs_model
+
+        self.spec, self.llm = spec, None
+        if needs_model(spec):
+            from instructkit.executors.ray_llm import worker_llm
+
+            self.llm = worker_llm(model or "local", cache_path, gate)
+        elif spec.startswith("reward:"):
+            from instructkit.score.reward import load_reward_model  # noqa: F401  (warm the model once)
+
+            load_reward_model(spec[len("reward:"):])
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import json
+
+        from instructkit.records import Example
+        from instructkit.score import score_examples
+
+        exs = [Example.from_dict(json.loads(r)) for r in batch["record"]]
+        rep = score_examples(exs, self.spec, llm=self.llm)
+        details = [json.dumps(d, default=str) for d in rep.details]
+        return {"idx": batch["idx"], "score": np.asarray(rep.scores, dtype=np.float64),
+                "details": np.array(details, dtype=object)}
+
+
+class RayExecutor:
+    """Runs stages on Ray. ``workers``: actors / tasks in flight per stage (default: cluster CPUs)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, num_cpus: int | None = None):
+        connect(address, num_cpus)
+        import ray
+
+        self.address = address
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = max(1, int(workers or cpus))
+        self._gate = None
+
+    # -- embeddings ----------------------------------------------------------------------------
+    def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
+        """Ray Data ``map_batches`` over :class:`EmbedActor`; rows back in input order."""
+        import ray
+
+        from instructkit.embed import resolve_embedder
+
+        resolve_embedder(embedder)  # a bad spec fails here, on the driver, with the usual message
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, 384), dtype=np.float32)
+        ds = ray.data.from_items([{"idx": i, "text": str(t)} for i, t in enumerate(texts)],
+                                 override_num_blocks=self._blocks(n, EMBED_BATCH))
+        out = ds.map_batches(EmbedActor, fn_constructor_kwargs={"embedder": embedder}, batch_size=EMBED_BATCH,
+                             compute=_pool(min(self.workers, self._blocks(n, EMBED_BATCH))), num_cpus=1,
+                             batch_format="numpy")
+        return _gather(out, n, "vec").astype(np.float32, copy=False)
+
+    # -- quality scores ------------------------------------------------------------------------
+    def score(self, examples: list["Example"], spec: str, model: str | None = None,
+              cache_path: str | None = None, concurrency: int = 8) -> Any:
+        """``score_examples`` as ``map_batches`` over :class:`ScoreActor` (column scores stay local)."""
+        import json
+
+        import ray
+
+        from instructkit.score import needs_model, score_examples
+        from instructkit.score.llm_scorers import ScoreReport
+
+        if not (needs_model(spec) or spec.startswith("reward:")):
+            return score_examples(examples, spec)  # a column read: nothing worth shipping
+        n = len(examples)
+        gate = self.gate(concurrency) if needs_model(spec) else None
+        batch = 16 if needs_model(spec) else 64
+        ds = ray.data.from_items([{"idx": i, "record": json.dumps(ex.to_dict())} for i, ex in enumerate(examples)],
+                                 override_num_blocks=self._blocks(n, batch))
+        out = ds.map_batches(ScoreActor, fn_constructor_kwargs={"spec": spec, "model": model,
+                                                                "cache_path": cache_path, "gate": gate},
+                             batch_size=batch, compute=_pool(min(self.workers, self._blocks(n, batch))),
+                             num_cpus=1, batch_format="numpy")
+        rows = _gather_rows(out, n, ("score", "details"))
+        details = [json.loads(d) for d in rows["details"]]
+        counts: dict[str, int] = {}
+        for d in details:
+            m = str(d.get("method", spec)) if isinstance(d, dict) else spec
+            counts[m] = counts.get(m, 0) + 1
+        return ScoreReport(scores=np.asarray(rows["score"], dtype=np.float64), details=details, counts=counts)
+
+    # -- dedup ---------------------------------------------------------------------------------
+    def dedup_finder(self, method: str) -> Any:
+        if method == "minhash":
+            from instructkit.executors.ray_minhash import minhash_pairs
+
+            return lambda texts, cfg: minhash_pairs(texts, cfg, workers=self.workers)
+        if method == "semantic":
+            return self._semantic_pairs
+        return None
+
+    def _semantic_pairs(self, texts: list[str], cfg: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        from instructkit.clean.semantic import similar_pairs
+
+        x = self.embed(texts, cfg.embedder)
+        found = similar_pairs(x, cfg.threshold, seed=cfg.seed)
+        info = {"embedder": cfg.embedder, "index": found.index, "similar_pairs": int(len(found.pairs)),
+                "_to_rep": lambda i, j: np.einsum("ij,ij->i", x[i], x[j]).astype(np.float64)}
+        return found.pairs, found.similarity, info
+
+    # -- LLM stages ----------------------------------------------------------------------------
+    def gate(self, concurrency: int) -> Any:
+        """The cluster-wide LLM gate (global concurrency limit + in-flight registry), made once."""
+        if self._gate is None:
+            from instructkit.executors.ray_llm import make_gate
+
+            self._gate = make_gate(concurrency)
+        return self._gate
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _blocks(self, n: int, batch: int) -> int:
+        # a few blocks per worker: enough to balance, few enough that per-block overhead stays small
+        return max(1, min(-(-n // batch), 4 * self.workers))
+
+    def describe(self) -> dict[str, Any]:
+        import ray
+
+        res = ray.cluster_resources()
+        return {"executor": "ray", "ray_address": self.address or "local", "workers": self.workers,
+                "cluster_cpus": res.get("CPU", 0), "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
+                "ray_version": ray.__version__}
+
+    def close(self) -> None:
+        if self._gate is not None:
+            import ray
+
+            ray.kill(self._gate)
+            self._gate = None
+
+
+def _gather(ds: Any, n: int, column: str) -> np.ndarray:
+    return _gather_rows(ds, n, (column,))[column]
+
+
+def _gather_rows(ds: Any, n: int, columns: tuple[str, ...]) -> dict[str, Any]:
+    """Collect ``columns`` of a dataset whose rows carry ``idx``; every index must come back once."""
+    parts: dict[str, list[Any]] = {c: [] for c in columns}
+    idx_parts: list[np.ndarray] = []
+    for b in ds.iter_batches(batch_format="numpy", batch_size=None):
+        idx_parts.append(np.asarray(b["idx"], dtype=np.int64))
+        for c in columns:
+            parts[c].append(np.asarray(b[c]))
+    idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int64)
+    if len(idx) != n or not np.array_equal(np.sort(idx), np.arange(n)):
+        raise RuntimeError(f"ray stage returned {len(idx)} rows for {n} inputs")  # never silently lose rows
+    order = np.argsort(idx, kind="stable")
+    return {c: np.concatenate(parts[c])[order] for c in columns}
+
+
+def _pool(size: int) -> Any:
+    """A fixed pool of ``size`` actors (each loads its model once and serves many batches)."""
+    import ray.data
+
+    return ray.data.ActorPoolStrategy(size=max(1, size))
