@@ -64,6 +64,7 @@ class HFBackend(Backend):
             if self._model is None:
                 import time
 
+                hf_load.prepare_torch()
                 import torch
 
                 if self.n_threads:
