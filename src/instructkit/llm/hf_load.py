@@ -133,6 +133,17 @@ def prepare_torch() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _quiet_transformers() -> None:
+    """transformers' own tqdm bars and deprecation chatter would interleave with our progress bars."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\b.*")
+
+
 def _embedded_cache_folder(gguf: Path) -> Path:
     from instructkit.embed import default_cache_dir
 
@@ -150,6 +161,9 @@ def _from_gguf(gguf: Path, cache: bool):
         import gguf as _gguf  # noqa: F401 - transformers needs it and says so less clearly
     except ImportError:
         raise UserError("loading a GGUF with transformers needs: pip install 'instructkit[train]'") from None
+    from instructkit import ui
+
+    ui.info(f"converting {gguf.name} to float32 for transformers (once; ~20-40 s)")
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
     _forget_gguf_origin(model)
@@ -193,6 +207,7 @@ def load(ref: ModelRef, merge: bool = True, cache: bool = True):
     weights, otherwise the PeftModel is returned (for further training).
     """
     prepare_torch()
+    _quiet_transformers()
     if ref.kind in ("embedded", "gguf"):
         model, tok = _from_gguf(ref.path, cache=cache)
     elif ref.kind == "full":
