@@ -57,7 +57,7 @@ class EvalTask:
         if not refs or any(len(r.split()) > 3 for r in refs):
             return False
         distinct = {normalize(r) for r in refs}
-        return len(distinct) <= min(20, max(2, len(refs) // 2))
+        return len(distinct) <= min(20, max(1, len(refs) // 2))
 
 
 # -- loading -----------------------------------------------------------------------------------
