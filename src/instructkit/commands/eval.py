@@ -18,8 +18,10 @@ def register(app: typer.Typer) -> None:
                                              "openai:MODEL[@URL] | local:/path.gguf")],
         tasks: Annotated[list[Path], typer.Option("--tasks", "-t", help="Super-NI task .json files, our "
                                                   "tasks.jsonl (instances.jsonl beside it), or folders of "
-                                                  "either; repeat or list several.")],
+                                                  "either; list several after one --tasks.")],
         out: OutOpt,
+        more_tasks: Annotated[Optional[list[Path]], typer.Argument(
+            hidden=True, help="Further task files after --tasks (so --tasks a.json b.json works).")] = None,
         instances: Annotated[Optional[int], typer.Option(min=1, help="First N instances per task "
                                                          "[default: all].")] = None,
         demos: Annotated[int, typer.Option(min=0, max=2, help="Demonstrations shown before the input "
@@ -31,7 +33,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate MODEL on held-out tasks: ROUGE-L for all, exact match for classification tasks.
 
-        Example: instructkit eval hf:my-model --tasks superni/tasks/ --out eval-my-model --instances 20
+        Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --instances 20
 
         Writes DIR/results.json (per-task and overall) and DIR/predictions.jsonl; re-running resumes.
         """
@@ -41,7 +43,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.evaluate import evaluate, format_table, load_tasks
 
         setup(quiet)
-        task_list = load_tasks(list(tasks), instances=instances)
+        task_list = load_tasks(list(tasks) + list(more_tasks or []), instances=instances)
         t0 = time.perf_counter()
         results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,
                            concurrency=concurrency, argv=sys.argv[1:])
