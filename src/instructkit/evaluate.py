@@ -246,6 +246,14 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
     from instructkit.commands.common import open_llm
     from instructkit.runs import RunDir, atomic_write_json
 
+    if llm is None:  # a bad spec is a one-line error before anything is written
+        from instructkit.llm import parse_spec
+
+        kind, name, _ = parse_spec(model)
+        if kind == "hf":
+            from instructkit.llm.hf_load import resolve
+
+            resolve(name)
     config = {"model": model, "tasks": sorted(t.id for t in tasks), "demos": demos, "max_tokens": max_tokens,
               "prompt": PROMPT_VERSION}
     with RunDir(out, command="eval", config=config, argv=argv) as run:
