@@ -40,11 +40,12 @@ class _Bar:
     def __init__(self, progress: Any, task_id: Any, ledger: "UsageLedger | None"):
         self._p, self._t, self._ledger = progress, task_id, ledger
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, note: str = "") -> None:
+        """Move on by ``n``; ``note`` (e.g. a training loss) replaces the ledger figures when given."""
         if self._p is None:
             return
-        extra = ""
-        if self._ledger is not None:
+        extra = note
+        if self._ledger is not None and not note:
             extra = (f"{self._ledger.total_tokens:,} tok · {self._ledger.calls} calls · "
                      f"{self._ledger.cache_hits} cached")
         self._p.update(self._t, advance=n, extra=extra)

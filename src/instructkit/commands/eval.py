@@ -1,0 +1,54 @@
+"""``instructkit eval``: Super-NI-style evaluation of any model on held-out tasks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from instructkit.commands.common import ConcurrencyOpt, DebugOpt, OutOpt, QuietOpt, setup
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_cmd(
+        model: Annotated[str, typer.Argument(help="Model spec: local | hf:embedded | hf:MODEL_DIR | "
+                                             "openai:MODEL[@URL] | local:/path.gguf")],
+        tasks: Annotated[list[Path], typer.Option("--tasks", "-t", help="Super-NI task .json files, our "
+                                                  "tasks.jsonl (instances.jsonl beside it), or folders of "
+                                                  "either; list several after one --tasks.")],
+        out: OutOpt,
+        more_tasks: Annotated[Optional[list[Path]], typer.Argument(
+            hidden=True, help="Further task files after --tasks (so --tasks a.json b.json works).")] = None,
+        instances: Annotated[Optional[int], typer.Option(min=1, help="First N instances per task "
+                                                         "[default: all].")] = None,
+        demos: Annotated[int, typer.Option(min=0, max=2, help="Demonstrations shown before the input "
+                                           "(Super-NI uses 2).")] = 2,
+        max_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 64,
+        concurrency: ConcurrencyOpt = 4,
+        quiet: QuietOpt = False,
+        debug: DebugOpt = False,
+    ) -> None:
+        """Evaluate MODEL on held-out tasks: ROUGE-L for all, exact match for classification tasks.
+
+        Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --instances 20
+
+        Writes DIR/results.json (per-task and overall) and DIR/predictions.jsonl; re-running resumes.
+        """
+        import time
+
+        from instructkit import ui
+        from instructkit.evaluate import evaluate, format_table, load_tasks
+
+        setup(quiet)
+        task_list = load_tasks(list(tasks) + list(more_tasks or []), instances=instances)
+        t0 = time.perf_counter()
+        results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,
+                           concurrency=concurrency, argv=sys.argv[1:])
+        if quiet:
+            return
+        typer.echo(format_table(results))
+        ui.info(f"{results['overall']['instances']} answers from {model} in {time.perf_counter() - t0:.1f} s; "
+                f"results in {out / 'results.json'}")
