@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned to the local CPU wheel, so no other package pulls a CUDA build
-	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[all,dev]"
+	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[all,ray,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

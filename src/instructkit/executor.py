@@ -86,6 +86,16 @@ class LocalExecutor:
         pass
 
 
+def check_executor(kind: str, address: str | None = None) -> str:
+    """Validate ``--executor`` / ``--ray-address`` before any work (no Ray import)."""
+    kind = (kind or "local").strip().lower()
+    if kind not in EXECUTORS:
+        raise UserError(f"--executor '{kind}' not understood; use {' or '.join(EXECUTORS)}")
+    if kind == "local" and address:
+        raise UserError("--ray-address is only used with --executor ray")
+    return kind
+
+
 def get_executor(kind: str = "local", address: str | None = None, workers: int | None = None,
                  num_cpus: int | None = None) -> Executor:
     """The executor named by ``--executor`` (``local`` | ``ray``).
@@ -94,16 +104,11 @@ def get_executor(kind: str = "local", address: str | None = None, workers: int |
     local Ray (``num_cpus`` of this machine) or joins the one this process already started.
     ``workers``: parallel actors/tasks per stage (default: the cluster's CPUs).
     """
-    kind = (kind or "local").strip().lower()
-    if kind == "local":
-        if address:
-            raise UserError("--ray-address is only used with --executor ray")
+    if check_executor(kind, address) == "local":
         return LocalExecutor()
-    if kind == "ray":
-        from instructkit.executors.ray_exec import RayExecutor
+    from instructkit.executors.ray_exec import RayExecutor
 
-        return RayExecutor(address=address, workers=workers, num_cpus=num_cpus)
-    raise UserError(f"--executor '{kind}' not understood; use {' or '.join(EXECUTORS)}")
+    return RayExecutor(address=address, workers=workers, num_cpus=num_cpus)
 
 
 def dedup_with(examples: list["Example"], cfg: "DedupConfig", executor: Executor) -> Any:

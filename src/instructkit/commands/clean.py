@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import DebugOpt, QuietOpt, setup
+from instructkit.commands.common import DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, open_executor, setup
 
 InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or ShareGPT "
                                           "JSONL, Parquet, CSV, an HF dataset folder or a run directory.")]
@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
             "--quality-field", help="meta key (dotted path) whose highest value wins a group; default: "
                                     "meta.quality or meta.score when present, else the first example.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations / k-means.")] = 1,
+        executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -54,10 +56,14 @@ def register(app: typer.Typer) -> None:
         Kept: the highest quality (meta.quality, meta.score or --quality-field), else the first.
 
         Example: instructkit dedup runs/glan/examples.jsonl --out runs/dedup --method minhash --threshold 0.7
+
+        On a Ray cluster (MinHash band bucketing / embeddings spread over the workers):
+        instructkit dedup big.jsonl --out runs/dedup --executor ray --ray-address auto
         """
         from instructkit import ui
         from instructkit.clean.dedup import DedupConfig, dedup, write_dedup
         from instructkit.clean.text import parse_fields
+        from instructkit.executor import check_executor
 
         setup(quiet)
         cfg = DedupConfig(method=method, threshold=threshold, fields=parse_fields(fields), num_perm=num_perm,
@@ -68,8 +74,14 @@ def register(app: typer.Typer) -> None:
             from instructkit.clean.minhash import parse_shingle
 
             parse_shingle(shingle)
+        check_executor(executor, ray_address)
         exs = _load(input)
-        result = dedup(exs, cfg)
+        ex = open_executor(executor, ray_address)
+        try:
+            result = dedup(exs, cfg, finder=ex.dedup_finder(method))
+            result.info["executor"] = ex.describe()
+        finally:
+            ex.close()
         counts = write_dedup(exs, result, out, cfg)
         ui.info(f"{method} dedup: kept {counts['kept']:,} of {counts['input']:,}, dropped {counts['dropped']:,} "
                 f"in {counts['groups']:,} groups (largest {counts['largest_group']}) -> {out}/kept.jsonl")

@@ -38,3 +38,18 @@ def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int = 8) -> "L
     ledger = UsageLedger()
     return open_model(spec, cache=run.cache_path if run is not None else None, ledger=ledger,
                       concurrency=concurrency)
+
+
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where the heavy work runs: local (this process) or ray (a Ray cluster; "
+                       "pip install 'instructkit[ray]'). Same outputs either way.")]
+RayAddressOpt = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="With --executor ray: the cluster to join (auto, HOST:PORT or "
+                          "ray://HOST:PORT); default: start a Ray on this machine.")]
+
+
+def open_executor(kind: str = "local", address: str | None = None):
+    """The executor named by ``--executor`` / ``--ray-address`` (Ray is imported only for ``ray``)."""
+    from instructkit.executor import get_executor
+
+    return get_executor(kind, address)
