@@ -75,17 +75,6 @@ def ray_exec(ray_address):
     ex.close()
 
 
-def test_embeddings_map_batches_equal_local(ray_exec):
-    from instructkit.embed import embed_texts
-
-    texts = texts_for(1, 160)
-    got = ray_exec.embed(texts)
-    want = embed_texts(texts, cache=False)  # computed here, not read from what the workers cached
-    assert got.shape == want.shape == (160, 384)
-    assert np.abs(got - want).max() < 1e-4
-    assert ray_exec.describe()["workers"] == 2
-
-
 @pytest.mark.parametrize("verify", ["estimate", "exact"])
 def test_minhash_band_bucketing_equals_local(ray_exec, verify):
     exs = planted_examples()
@@ -111,3 +100,60 @@ def test_dedup_cli_ray_equals_local(ray_address, tmp_path):
     assert len(outs["local"]["dropped.jsonl"]) >= 60
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["details"]["executor"]["executor"] == "ray"
+
+
+def _kill_when(match: str, ready, killed: list[int], timeout: float = 150) -> None:
+    """SIGKILL the first process whose title contains ``match`` once ``ready()`` says the stage is under way."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ready():
+            for p in psutil.process_iter(["pid", "cmdline"]):
+                if match in " ".join(p.info["cmdline"] or []):
+                    os.kill(p.info["pid"], signal.SIGKILL)
+                    killed.append(p.info["pid"])
+                    return
+        time.sleep(0.1)
+
+
+def test_embedding_actor_killed_mid_stage(ray_exec, monkeypatch):
+    """Embeddings as ``map_batches`` over model-holding actors equal the local ones, even when an
+    embedding actor is killed after some batches are done: Ray restarts it and retries its
+    batch; every row comes back exactly once (``_gather_rows`` checks) with the local vectors."""
+    import os
+    import sqlite3
+    import threading
+    from pathlib import Path
+
+    from instructkit.embed import embed_texts
+    from instructkit.executors import ray_exec as rx
+
+    monkeypatch.setattr(rx, "EMBED_BATCH", 4)
+    texts = texts_for(11, 120)
+    db = Path(os.environ["INSTRUCTKIT_CACHE"]) / "embeddings.sqlite"
+    before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM vectors").fetchone()[0] if db.exists() else 0
+    done_at_kill: list[int] = []
+
+    def some_batches_done() -> bool:
+        if not db.exists():
+            return False
+        n = sqlite3.connect(db, timeout=30).execute("SELECT COUNT(*) FROM vectors").fetchone()[0] - before
+        done_at_kill[:] = [n]
+        return n >= 8
+
+    killed: list[int] = []
+    t = threading.Thread(target=_kill_when, args=("EmbedActor", some_batches_done, killed))
+    t.start()
+    got = ray_exec.embed(texts)
+    t.join()
+    assert killed, "no embedding actor was found to kill"
+    assert 8 <= done_at_kill[0] < len(texts)  # killed mid-stage, not before or after
+    assert got.shape == (len(texts), 384)
+    # the same vectors as computed here, in input order (not read back from the workers' cache)
+    assert np.abs(got - embed_texts(texts, cache=False)).max() < 1e-4
+    assert ray_exec.describe()["workers"] == 2
