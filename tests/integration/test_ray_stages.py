@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -56,6 +57,8 @@ def ray_address(tmp_path_factory):
     os.environ["INSTRUCTKIT_CACHE"] = str(tmp_path_factory.mktemp("raycache"))  # workers' caches start empty
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), logging_level=logging.WARNING,
              log_to_driver=False)
+    # helpers defined here travel by value (workers cannot import this test module)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -157,3 +160,32 @@ def test_embedding_actor_killed_mid_stage(ray_exec, monkeypatch):
     # the same vectors as computed here, in input order (not read back from the workers' cache)
     assert np.abs(got - embed_texts(texts, cache=False)).max() < 1e-4
     assert ray_exec.describe()["workers"] == 2
+
+
+def _ask(spec: str, cache_path: str, gate, prompt: str) -> tuple[str, bool]:
+    import asyncio
+
+    from instructkit.executors.ray_llm import worker_llm
+
+    llm = worker_llm(spec, cache_path, gate)
+    comp = asyncio.run(llm.chat([{"role": "user", "content": prompt}], max_tokens=12, template="ray-test-v1"))
+    return comp.text, comp.cached
+
+
+def test_llm_gate_one_paid_call_per_prompt_and_global_limit(ray_exec, tmp_path):
+    """Workers racing on one prompt pay for it once; different prompts never exceed the limit."""
+    import ray
+
+    from instructkit.executors.ray_llm import make_gate
+
+    cache = str(tmp_path / "cache.sqlite")
+    gate = make_gate(concurrency=1)
+    ask = ray.remote(_ask).options(num_cpus=1)
+    same = ray.get([ask.remote("local", cache, gate, "Name one colour.") for _ in range(4)])
+    assert len({text for text, _ in same}) == 1
+    assert sum(not cached for _, cached in same) == 1  # one paid call, three cache answers
+    prompts = [f"Name one {w}." for w in ("fruit", "animal", "tool", "city")]
+    ray.get([ask.remote("local", cache, gate, p) for p in prompts])
+    stats = ray.get(gate.stats.remote())
+    assert stats["acquired"] == 5 and stats["max_in_flight"] == 1 and stats["in_flight"] == 0
+    ray.kill(gate)
