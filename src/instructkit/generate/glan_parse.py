@@ -37,10 +37,12 @@ LIST_KEYS = {
     "sessions": ("sessions", "syllabus", "classes", "lectures", "schedule", "weeks", "items", "data"),
 }
 MAX_NAME = 160
+MAX_SUBTOPICS = 30
 
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)]|#{1,4})\s+(?P<body>.+?)\s*$")
 _SESSION_LINE = re.compile(r"^\s*(?:#{1,4}\s*)?(?:\*\*)?(?:session|class|lecture|week)\s*\d{1,3}\s*[:.\-–]?\s*(?P<title>.*?)(?:\*\*)?\s*$", re.I)
 _STRIP = re.compile(r"^[\s\"'*_`]+|[\s\"'*_`:.;,]+$")
+_ENUM = re.compile(r"^(?:\(?\d{1,3}[.)]|\(?[a-hA-H][.)]|[-*•])\s+")
 
 
 @dataclass
@@ -64,11 +66,13 @@ def _pick(d: dict[str, Any], synonyms: tuple[str, ...]) -> Any:
     return None
 
 
-def clean_text(value: Any) -> str:
-    """One-line text of a scalar (markdown emphasis, quotes and trailing punctuation removed)."""
+def clean_text(value: Any, sentence: bool = False) -> str:
+    """One-line text of a scalar (markdown emphasis, quotes and, for names, trailing punctuation removed)."""
     if value is None or isinstance(value, (dict, list)):
         return ""
-    return _STRIP.sub("", " ".join(str(value).split()))
+    if sentence:
+        return " ".join(str(value).split()).strip("*_` ")
+    return _STRIP.sub("", _ENUM.sub("", _STRIP.sub("", " ".join(str(value).split()))))
 
 
 def as_list(value: Any) -> list[str]:
@@ -112,10 +116,57 @@ def _candidate_dicts(text: str, list_key: str) -> tuple[list[Any], str, list[str
                 continue
     readings.append((jl, "jsonl"))
     readings.append((_complete_objects(text), "objects"))
+    repaired = repair_truncated(text)
+    readings.append((_items_in(repaired, list_key) if repaired is not None else [], "repaired"))
     best, how = max(readings, key=lambda r: len(r[0]))  # max keeps the first of equals
     if not best:
         return [], "none", []
-    return best, how, (["truncated_or_broken_json"] if how == "objects" else [])
+    return best, how, (["truncated_or_broken_json"] if how in ("objects", "repaired") else [])
+
+
+def repair_truncated(text: str) -> Any:
+    """Parse a JSON document cut off mid-way: keep it up to its last complete value, close the rest.
+
+    >>> repair_truncated('{"sessions": [{"title": "Atoms", "key_concepts": ["a", "b", "c')
+    {'sessions': [{'title': 'Atoms', 'key_concepts': ['a', 'b']}]}
+    """
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return None
+    stack: list[str] = []
+    safe: tuple[int, tuple[str, ...]] | None = None
+    in_str = esc = False
+    for pos in range(start, len(text)):
+        ch = text[pos]
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]":
+            if not stack or "{[".index(stack[-1]) != "}]".index(ch):
+                break  # not JSON any more
+            stack.pop()
+            safe = (pos + 1, tuple(stack))
+            if not stack:
+                break  # a complete document: nothing to repair
+        elif ch == "," and stack:
+            safe = (pos, tuple(stack))  # everything before a comma is complete
+    if safe is None:
+        return None
+    end, open_ = safe
+    closing = "".join("}" if c == "{" else "]" for c in reversed(open_))
+    try:
+        return json.loads(text[start:end] + closing)
+    except json.JSONDecodeError:
+        return None
 
 
 def _items_in(value: Any, list_key: str) -> list[Any]:
@@ -187,7 +238,7 @@ def parse_subjects(text: str, fallback_text: str = "") -> Parsed:
         seen.add(name.lower())
         level = clean_text(_pick(r, SUBJECT_KEYS["level"])) or "unspecified"
         items.append({"name": name, "level": level[:60],
-                      "subtopics": as_list(_pick(r, SUBJECT_KEYS["subtopics"]))})
+                      "subtopics": as_list(_pick(r, SUBJECT_KEYS["subtopics"]))[:MAX_SUBTOPICS]})
     if raw and len(items) < len(raw):
         problems.append(f"dropped_{len(raw) - len(items)}_items_without_usable_name")
     if not items and fallback_text:
@@ -215,7 +266,7 @@ def parse_sessions(text: str, fallback_text: str = "") -> Parsed:
         if not title or len(title) > MAX_NAME * 2:
             continue
         desc = _pick(r, SESSION_KEYS["description"])
-        items.append({"title": title, "description": clean_text(desc) if not isinstance(desc, list)
+        items.append({"title": title, "description": clean_text(desc, sentence=True) if not isinstance(desc, list)
                       else "; ".join(as_list(desc)),
                       "key_concepts": as_list(_pick(r, SESSION_KEYS["key_concepts"]))})
     if raw and len(items) < len(raw):

@@ -66,13 +66,16 @@ def _eligible(sessions: Sequence[Sequence[str]]) -> list[int]:
     return [i for i, cs in enumerate(sessions) if len(cs) > 0]
 
 
-def draw_one(sessions: Sequence[Sequence[str]], rng: random.Random, two_session_ratio: float,
+def draw_one(sessions: Sequence[Sequence[str]], rng: random.Random, requested: str,
              attempt: int = 0) -> Draw | None:
-    """One draw with ``rng``; None when no session has any concept."""
+    """One draw of the ``requested`` strategy with ``rng``; None when no session has any concept.
+
+    A two-session request on a syllabus with fewer than two usable sessions gives a
+    single-session draw (``requested`` records what was asked).
+    """
     eligible = _eligible(sessions)
     if not eligible:
         return None
-    requested = TWO if rng.random() < two_session_ratio else SINGLE
     if requested == TWO and len(eligible) >= 2:
         a, b = sorted(rng.sample(eligible, 2))
         union = [(a, c) for c in sessions[a]] + [(b, c) for c in sessions[b]]
@@ -103,15 +106,22 @@ def draw_questions(syllabus_id: str, sessions: Sequence[Sequence[str]], n: int, 
     seen: set[tuple] = set()
     out: list[Draw | None] = []
     for i in range(n):
+        # the strategy coin has its own generator, so redraws never shift the mix
+        coin = random.Random(question_seed(syllabus_id, i, seed, -1)).random()
+        requested = TWO if coin < two_session_ratio else SINGLE
         got = None
-        for attempt in range(MAX_ATTEMPTS):
-            d = draw_one(sessions, random.Random(question_seed(syllabus_id, i, seed, attempt)),
-                         two_session_ratio, attempt)
-            if d is None:
+        # redraw within the requested strategy; when its draws are used up, try the other one
+        for strategy, offset in ((requested, 0), (SINGLE if requested == TWO else TWO, MAX_ATTEMPTS)):
+            for attempt in range(offset, offset + MAX_ATTEMPTS):
+                d = draw_one(sessions, random.Random(question_seed(syllabus_id, i, seed, attempt)),
+                             strategy, attempt)
+                if d is None or d.key not in seen:
+                    got = d
+                    break
+            if got is not None or d is None:
                 break
-            if d.key not in seen:
-                got = d
-                break
+        if got is not None and got.requested != requested:
+            got = Draw(got.strategy, got.sessions, got.concepts, requested, got.attempt)
         if got is not None:
             seen.add(got.key)
         out.append(got)
