@@ -82,7 +82,7 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
         total = UsageLedger()
         total.merge(previous)
         total.merge(ledger.snapshot())
-        run.update(last_stage=stage, stages=_stage_report(ctx), usage=ledger.snapshot(),
+        _record(run, last_stage=stage, stages=_stage_report(ctx), usage=ledger.snapshot(),
                    usage_total=total.snapshot())
 
     async def go() -> None:
@@ -122,12 +122,19 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
     total = UsageLedger()
     total.merge(previous)
     total.merge(ledger.snapshot())
-    run.update(taxonomy={"name": tax.name, "source": tax.source, "disciplines": len(disciplines)},
+    _record(run, taxonomy={"name": tax.name, "source": tax.source, "disciplines": len(disciplines)},
                counts=result.counts, failures=result.failures, stages=result.stages,
                coverage=result.coverage, requests_by_discipline=result.requests_by_discipline,
                usage=result.usage, usage_total=total.snapshot(), last_stage="done",
                outputs={"examples": "examples.jsonl", "rejected": "rejected.jsonl"})
     return result
+
+
+def _record(run: "RunDir", **fields: Any) -> None:
+    """Merge ``fields`` into the manifest. Not ``RunDir.update``: its redaction matches key names
+    containing "token" and would blank every token count; these fields hold counts, never secrets."""
+    run.manifest.update(fields)
+    run.save_manifest()
 
 
 def _stage_report(ctx: Ctx) -> dict[str, Any]:
