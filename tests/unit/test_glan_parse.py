@@ -117,4 +117,6 @@ def test_normalize_name_merges_variants():
 def test_clean_question():
     assert clean_question('Question 1: "What is the pH of pure water?"') == "What is the pH of pure water?"
     assert clean_question("**Homework question:** Explain osmosis.\n\nAnswer: water moves") == "Explain osmosis."
+    assert clean_question("Ex: What is a mortise?") == "What is a mortise?"
+    assert clean_question("Exothermic reactions release heat. Why?") == "Exothermic reactions release heat. Why?"
     assert clean_question("   ") == ""

@@ -19,7 +19,8 @@ from instructkit.records import stable_hash
 
 ANSWER_TEMPERATURE = 0.7
 QUESTION_TEMPERATURE = 1.0
-_LEAD = re.compile(r"^\s*(?:\*\*)?(?:homework\s+)?(?:question|problem|task)\s*(?:\d+)?\s*[:.)-]\s*(?:\*\*)?\s*", re.I)
+_LEAD = re.compile(r"^\s*(?:\*\*)?(?:(?:homework\s+)?(?:question|problem|task|exercise)\s*(?:\d+)?|ex|q\d*)"
+                   r"\s*[:.)-]\s*(?:\*\*)?\s*", re.I)
 
 
 def clean_question(text: str) -> str:
