@@ -19,7 +19,7 @@ import pytest
 
 from instructkit.generate.glan_taxonomy import discipline_id
 from instructkit.runs import read_jsonl
-from tests.conftest import cli_env, run_cli
+from conftest import cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +98,8 @@ def test_killed_run_resumes_to_the_same_ids(full_run):
                             env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     try:  # kill once the run is past its first stage but not finished
-        while time.time() < deadline and proc.poll() is None and not rows(out, "syllabi_raw"):
+        raw = out / "syllabi_raw.jsonl"  # polled as bytes: a line may be half-written right now
+        while time.time() < deadline and proc.poll() is None and not (raw.exists() and b"\n" in raw.read_bytes()):
             time.sleep(0.05)
     finally:
         if proc.poll() is None:

@@ -6,7 +6,7 @@ import pytest
 
 from instructkit.errors import UserError
 from instructkit.generate.glan_taxonomy import discipline_id, load_taxonomy, parse_taxonomy
-from tests.conftest import run_cli
+from conftest import run_cli
 
 USER_YAML = """\
 name: tiny
@@ -107,3 +107,10 @@ def test_cli_missing_file_and_list(tmp_path):
     r = run_cli("glan", "--list-disciplines", "--taxonomy", f)
     assert r.returncode == 0
     assert "Optics" in r.stdout and "tiny: 3 disciplines" in r.stdout
+
+
+def test_cli_bad_stage_and_missing_out(tmp_path):
+    r = run_cli("glan", "--out", tmp_path / "run", "--stages", "answers,grading")
+    assert r.returncode == 2 and "grading" in r.stderr and not (tmp_path / "run").exists()
+    r = run_cli("glan", "--disciplines", "Chemistry")
+    assert r.returncode == 2 and "--out" in r.stderr

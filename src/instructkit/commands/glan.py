@@ -76,8 +76,14 @@ def register(app: typer.Typer) -> None:
             return
         if out is None:
             raise UserError("--out DIR is required (the run directory; re-running resumes it)")
-        from instructkit.generate.glan import GlanConfig, run_glan
+        from instructkit.generate.glan import STAGES, GlanConfig, run_glan
         from instructkit.runs import RunDir
+
+        wanted = _split(stages) or []
+        bad = [s for s in wanted if s not in STAGES]
+        if bad or not wanted:
+            raise UserError(f"--stages: {', '.join(bad) or 'empty'} not understood; "
+                            f"use a comma-separated subset of {','.join(STAGES)}")
 
         cfg = GlanConfig(taxonomy=taxonomy, disciplines=_split(disciplines), subject_samples=subject_samples,
                          max_subjects=max_subjects, max_sessions=max_sessions,
@@ -85,7 +91,7 @@ def register(app: typer.Typer) -> None:
                          model=model, subject_model=subject_model, syllabus_model=syllabus_model,
                          question_model=question_model, answer_model=answer_model, seed=seed,
                          concurrency=concurrency, max_tokens=max_tokens,
-                         stages=tuple(_split(stages) or ()))
+                         stages=tuple(wanted))
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)
         with RunDir(out, command="glan", config=cfg.to_dict()) as run:

@@ -10,7 +10,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instructkit.errors import ModelError
@@ -164,7 +163,3 @@ async def run_jobs(desc: str, jobs: list[Callable[[], Awaitable[None]]], ledger:
             bar.advance()
 
         await asyncio.gather(*(one(j) for j in jobs))
-
-
-def out_path(run: "RunDir", name: str) -> Path:
-    return run.path / name

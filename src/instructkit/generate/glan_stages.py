@@ -9,7 +9,6 @@ extraction prompt re-extracts without paying for generation again.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
