@@ -120,3 +120,19 @@ def test_clean_question():
     assert clean_question("Ex: What is a mortise?") == "What is a mortise?"
     assert clean_question("Exothermic reactions release heat. Why?") == "Exothermic reactions release heat. Why?"
     assert clean_question("   ") == ""
+
+
+def test_sessions_without_title_are_named_from_their_content():
+    # grammar-ordered keys put "title" last; a cut-off answer then has none
+    text = ('{"sessions":[{"description":"Carbon capture: chemistry of CO2 removal","key_concepts":["sorbents",'
+            '"amines"],"title":"Capture"},{"description":"","key_concepts":["flue gas","scrubbers"]},'
+            '{"description":"Storage. Where CO2 goes","key_concepts":["aquifers","basal')
+    p = parse_sessions(text)
+    assert [s["title"] for s in p.items] == ["Capture", "flue gas", "Storage"]
+    assert p.items[2]["key_concepts"] == ["aquifers"]
+    assert "titles_derived_for_2_sessions" in p.problems
+
+
+def test_json_debris_is_not_a_subject_name():
+    p = parse_subjects('{"subjects":[{"name":"Field. Here is a list},{","level":"1"},{"name":"Optics"}]}')
+    assert names(p) == ["Optics"]

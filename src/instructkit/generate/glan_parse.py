@@ -36,7 +36,8 @@ LIST_KEYS = {
     "subjects": ("subjects", "subject_list", "courses", "items", "list", "data", "results"),
     "sessions": ("sessions", "syllabus", "classes", "lectures", "schedule", "weeks", "items", "data"),
 }
-MAX_NAME = 160
+MAX_NAME = 120
+_DEBRIS = re.compile(r'[{}\[\]]|":')
 MAX_SUBTOPICS = 30
 
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)]|#{1,4})\s+(?P<body>.+?)\s*$")
@@ -233,7 +234,7 @@ def parse_subjects(text: str, fallback_text: str = "") -> Parsed:
         if not isinstance(r, dict):
             continue
         name = clean_text(_pick(r, SUBJECT_KEYS["name"]))
-        if not name or len(name) > MAX_NAME or name.lower() in seen:
+        if not name or len(name) > MAX_NAME or name.lower() in seen or _DEBRIS.search(name):
             continue
         seen.add(name.lower())
         level = clean_text(_pick(r, SUBJECT_KEYS["level"])) or "unspecified"
@@ -257,18 +258,27 @@ def parse_sessions(text: str, fallback_text: str = "") -> Parsed:
     """
     raw, how, problems = _candidate_dicts(text or "", "sessions")
     items: list[dict[str, Any]] = []
+    derived = 0
     for r in raw:
         if isinstance(r, str):
             r = {"title": r}
         if not isinstance(r, dict):
             continue
         title = clean_text(_pick(r, SESSION_KEYS["title"]))
+        desc = _pick(r, SESSION_KEYS["description"])
+        desc = clean_text(desc, sentence=True) if not isinstance(desc, list) else "; ".join(as_list(desc))
+        concepts = as_list(_pick(r, SESSION_KEYS["key_concepts"]))
+        if not title and (desc or concepts):
+            # a title cut off (or ordered last by the grammar and never reached): name the
+            # session after its description's first clause, else its first concept
+            title = clean_text(re.split(r"[:.;,(]", desc, maxsplit=1)[0])[:80] if desc else concepts[0]
+            if title:
+                derived += 1
         if not title or len(title) > MAX_NAME * 2:
             continue
-        desc = _pick(r, SESSION_KEYS["description"])
-        items.append({"title": title, "description": clean_text(desc, sentence=True) if not isinstance(desc, list)
-                      else "; ".join(as_list(desc)),
-                      "key_concepts": as_list(_pick(r, SESSION_KEYS["key_concepts"]))})
+        items.append({"title": title, "description": desc, "key_concepts": concepts})
+    if derived:
+        problems.append(f"titles_derived_for_{derived}_sessions")
     if raw and len(items) < len(raw):
         problems.append(f"dropped_{len(raw) - len(items)}_sessions_without_title")
     if not items and fallback_text:
