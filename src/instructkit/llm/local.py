@@ -87,7 +87,9 @@ class LocalBackend(Backend):
         from llama_cpp import LlamaGrammar
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-        key = json.dumps(schema, sort_keys=True)
+        # keep the schema's own property order: the grammar emits keys in that order, and sorted
+        # keys would push e.g. a "title" after long fields where short completions never reach it
+        key = json.dumps(schema)
         cache = self.__dict__.setdefault("_grammars", {})
         if key not in cache:
             gbnf = json_schema_to_gbnf(key).replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
