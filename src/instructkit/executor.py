@@ -48,6 +48,16 @@ class Executor(Protocol):
     def dedup_finder(self, method: str) -> Any:
         """A pair finder ``(texts, cfg) -> (pairs, similarity, info)`` for ``dedup``, or None (built-in)."""
 
+    def llm_opener(self, concurrency: int) -> Any:
+        """An ``opener(spec) -> LLM`` for stages that take one (GLAN), or None (the stage's own)."""
+
+    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
+                        ledger: Any) -> list[Any] | None:
+        """Dynosaur: awaitable per-dataset results in ``todo`` order, or None (the stage's own loop)."""
+
+    def qdit_select(self, partitions: int | None = None) -> Any:
+        """A ``qdit_select``-compatible selection function."""
+
     def describe(self) -> dict[str, Any]:
         """What the manifest records about where the work ran."""
 
@@ -78,6 +88,18 @@ class LocalExecutor:
 
     def dedup_finder(self, method: str) -> Any:
         return None
+
+    def llm_opener(self, concurrency: int) -> Any:
+        return None
+
+    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
+                        ledger: Any) -> list[Any] | None:
+        return None
+
+    def qdit_select(self, partitions: int | None = None) -> Any:
+        from instructkit.select.qdit import qdit_select
+
+        return qdit_select
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "local"}

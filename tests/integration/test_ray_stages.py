@@ -189,3 +189,30 @@ def test_llm_gate_one_paid_call_per_prompt_and_global_limit(ray_exec, tmp_path):
     stats = ray.get(gate.stats.remote())
     assert stats["acquired"] == 5 and stats["max_in_flight"] == 1 and stats["in_flight"] == 0
     ray.kill(gate)
+
+
+GLAN_TAXONOMY = "Natural Sciences:\n  Physical Sciences: [Chemistry]\n"
+GLAN_ARGS = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "4", "--questions-per-syllabus", "2",
+             "--max-tokens", "96", "--model", "local", "--seed", "3", "--quiet"]
+GLAN_STREAMS = ("subjects_raw", "subjects_extracted", "syllabi_raw", "syllabi", "questions", "answers", "examples")
+
+
+def _records(path) -> list[str]:
+    return sorted(path.read_text().splitlines()) if path.exists() else []
+
+
+def test_glan_per_node_calls_on_ray_equal_local(ray_address, tmp_path):
+    tax = tmp_path / "tax.yaml"
+    tax.write_text(GLAN_TAXONOMY)
+    runs = {"local": ["--concurrency", "1"],
+            "ray": ["--concurrency", "2", "--executor", "ray", "--ray-address", ray_address]}
+    for name, extra in runs.items():
+        res = run_cli("glan", "--out", tmp_path / name, "--taxonomy", tax, *GLAN_ARGS, *extra)
+        assert res.returncode == 0, res.stderr[-2000:]
+    for stream in GLAN_STREAMS:  # the same node ids and records, whatever order they arrived in
+        local = _records(tmp_path / "local" / f"{stream}.jsonl")
+        assert local, f"{stream} is empty"
+        assert _records(tmp_path / "ray" / f"{stream}.jsonl") == local, stream
+    man = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert man["executor"]["executor"] == "ray"
+    assert man["usage"]["calls"] == json.loads((tmp_path / "local" / "manifest.json").read_text())["usage"]["calls"]

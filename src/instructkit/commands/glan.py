@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, QuietOpt, setup
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, QuietOpt, RayAddressOpt,
+                                         open_executor, setup)
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -51,6 +52,8 @@ def register(app: typer.Typer) -> None:
         list_disciplines: Annotated[bool, typer.Option(
             "--list-disciplines", help="Print the taxonomy (with discipline ids) and exit.")] = False,
         concurrency: ConcurrencyOpt = 8,
+        executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -64,9 +67,12 @@ def register(app: typer.Typer) -> None:
 
         Example (the embedded 135M model, tiny settings): instructkit glan --out runs/glan-tiny --disciplines Chemistry --subject-samples 1 --max-subjects 1 --max-sessions 5 --questions-per-syllabus 2 --max-tokens 128
 
+        On a Ray cluster (every node's model calls fanned out): add --executor ray --ray-address auto
+
         List the built-in taxonomy: instructkit glan --list-disciplines
         """
         from instructkit.errors import UserError
+        from instructkit.executor import check_executor
         from instructkit.generate.glan_taxonomy import format_tree, load_taxonomy
 
         setup(quiet)
@@ -94,8 +100,17 @@ def register(app: typer.Typer) -> None:
                          stages=tuple(wanted))
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)
-        with RunDir(out, command="glan", config=cfg.to_dict()) as run:
-            result = run_glan(run, cfg)
+        check_executor(executor, ray_address)
+        ex = open_executor(executor, ray_address)
+        try:
+            with RunDir(out, command="glan", config=cfg.to_dict()) as run:
+                # on Ray each node's model call is a task on the cluster; the driver still appends
+                # every result to the run directory's streams, so resume works as locally
+                result = run_glan(run, cfg, opener=ex.llm_opener(concurrency))
+                run.manifest["executor"] = ex.describe()
+                run.save_manifest()
+        finally:
+            ex.close()
         if not quiet:
             _summary(out, result)
 

@@ -216,6 +216,29 @@ class RayExecutor:
             self._gate = make_gate(concurrency)
         return self._gate
 
+    def llm_opener(self, concurrency: int) -> Any:
+        """``opener(spec) -> LLM`` whose calls run as Ray tasks behind the gate (GLAN's per-node calls)."""
+        from instructkit.executors.ray_llm import remote_opener
+
+        return remote_opener(self.gate(concurrency), concurrency)
+
+    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
+                        ledger: Any) -> list[Any]:
+        """Dynosaur: one Ray task per dataset-config; awaitable results in ``todo`` order."""
+        from instructkit.executors.ray_dynosaur import dataset_futures
+
+        return dataset_futures(todo, cfg, spec, cache_path, self.gate(concurrency), ledger)
+
+    # -- QDIT ----------------------------------------------------------------------------------
+    def qdit_select(self, partitions: int | None = None) -> Any:
+        """A ``qdit_select``-compatible function: GreeDi over ``partitions`` parts (auto: by pool size)."""
+        from instructkit.executors.ray_qdit import greedi_select
+
+        def select(emb: Any, quality: Any, k: int, **kw: Any) -> Any:
+            return greedi_select(emb, quality, k, partitions=partitions, workers=self.workers, **kw)
+
+        return select
+
     # -- bookkeeping ---------------------------------------------------------------------------
     def _blocks(self, n: int, batch: int) -> int:
         # a few blocks per worker: enough to balance, few enough that per-block overhead stays small

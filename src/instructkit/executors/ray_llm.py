@@ -142,8 +142,20 @@ _BACKENDS: dict[str, Backend] = {}
 
 
 def process_backend(spec: str) -> Backend:
+    """This worker's backend for ``spec``; an embedded model uses the CPUs Ray gave the worker,
+    not every core of the machine (two workers on two cores must not fight over four threads)."""
     if spec not in _BACKENDS:
-        _BACKENDS[spec] = make_backend(spec)
+        options: dict[str, Any] = {}
+        try:
+            import ray
+
+            if ray.is_initialized():
+                cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+                if cpus:
+                    options["n_threads"] = max(1, int(cpus))
+        except ImportError:  # pragma: no cover - only reached on Ray workers
+            pass
+        _BACKENDS[spec] = make_backend(spec, **options)
     return _BACKENDS[spec]
 
 
