@@ -9,7 +9,8 @@ from typing import Any
 @dataclass
 class Feature:
     """One column. ``dtype`` is a readable type: string, int64, float64, bool, list<string>,
-    dict, ClassLabel, image, audio, binary... ``label_names`` holds ClassLabel names in id order."""
+    dict, ClassLabel, list<ClassLabel>, image, audio, binary... ``label_names`` holds ClassLabel
+    names in id order (for ``list<ClassLabel>`` too: the list items are ids)."""
 
     name: str
     dtype: str
@@ -19,7 +20,15 @@ class Feature:
 
     @property
     def is_classlabel(self) -> bool:
-        return self.label_names is not None
+        """A single ClassLabel column (a list of ClassLabel ids is not one)."""
+        return self.label_names is not None and self.dtype == "ClassLabel"
+
+    def label_name(self, value: object) -> object:
+        """The name of a ClassLabel id (other values, and ids out of range, come back unchanged)."""
+        if self.label_names and isinstance(value, int) and not isinstance(value, bool) \
+                and 0 <= value < len(self.label_names):
+            return self.label_names[value]
+        return value
 
 
 @dataclass
@@ -41,6 +50,7 @@ class DatasetCard:
     splits: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     num_rows: int | None = None  # rows in the split, when known (may exceed len(rows))
+    pretty_name: str | None = None  # the card's human-readable title, when it has one
 
     @property
     def usable_features(self) -> list[Feature]:
