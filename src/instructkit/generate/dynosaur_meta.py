@@ -46,6 +46,8 @@ def field_problem(feature: Feature, rows: list[dict[str, Any]]) -> str | None:
     values = [r.get(feature.name) for r in rows if r.get(feature.name) is not None]
     if not values:
         return "no values in the loaded rows"
+    if is_identifier(feature.name, values):
+        return "identifier column (a unique key per row, nothing to learn from)"
     bad = 0
     for v in values:
         try:
@@ -68,6 +70,17 @@ def usable_fields(card: DatasetCard) -> tuple[list[Feature], dict[str, str]]:
         else:
             good.append(f)
     return good, bad
+
+
+_ID_NAMES = {"id", "idx", "guid", "uid", "uuid", "key", "row_id", "example_id"}
+
+
+def is_identifier(name: str, values: list[Any]) -> bool:
+    """An id column: named like one and unique per row (tasks over it would be nonsense)."""
+    n = name.lower()
+    if n not in _ID_NAMES and not n.endswith(("_id", "_idx", "_uuid")):
+        return False
+    return all(_is_scalar(v) for v in values) and len(set(map(str, values))) == len(values)
 
 
 # -- value rendering -----------------------------------------------------------------------------

@@ -12,8 +12,8 @@ schema whose ``enum`` lists the dataset's real field names, so a backend that en
 >>> msgs = build_messages(view, "aware")
 >>> [m["role"] for m in msgs]
 ['system', 'user', 'assistant', 'user', 'assistant', 'user']
->>> task_schema(view.field_names)["properties"]["tasks"]["items"]["properties"]["output_field"]["enum"]
-['text', 'stars']
+>>> [b["properties"]["input_fields"]["items"]["enum"] for b in task_schema(view.field_names)["properties"]["tasks"]["items"]["anyOf"]]
+[['stars'], ['text']]
 """
 
 from __future__ import annotations
@@ -95,29 +95,35 @@ def build_messages(view: MetaView, mode: str, max_tasks: int = 3) -> list[dict[s
     msgs = [{"role": "system", "content": system}]
     for demo_view, answer in _DEMOS:
         msgs.append({"role": "user", "content": render_dataset(demo_view, mode, max_tasks)})
-        msgs.append({"role": "assistant",
-                     "content": json.dumps({"tasks": answer[:max_tasks]}, ensure_ascii=False)})
+        tasks = [{"output_field": t["output_field"], "input_fields": t["input_fields"],
+                  "instruction": t["instruction"]} for t in answer[:max_tasks]]
+        msgs.append({"role": "assistant", "content": json.dumps({"tasks": tasks}, ensure_ascii=False)})
     msgs.append({"role": "user", "content": render_dataset(view, mode, max_tasks)})
     return msgs
 
 
 def task_schema(field_names: list[str], max_tasks: int = 3) -> dict[str, Any]:
-    """JSON schema of the answer: up to ``max_tasks`` tasks whose fields are real field names."""
+    """JSON schema of the answer: up to ``max_tasks`` tasks over the dataset's real field names.
+
+    Each task is ``anyOf`` one branch per possible output field, whose ``input_fields`` enum holds
+    only the *other* fields: a backend that enforces schemas then cannot make a field both input
+    and output, or name a field that does not exist. The output field comes first so the model
+    picks what to predict before it writes the instruction about it.
+    """
     names = list(field_names)
-    return {
-        "type": "object",
-        "properties": {"tasks": {
-            "type": "array", "minItems": 1, "maxItems": max_tasks,
-            "items": {
-                "type": "object",
+
+    def branch(out: str) -> dict[str, Any]:
+        others = [n for n in names if n != out] or names
+        return {"type": "object",
                 "properties": {
+                    "output_field": {"type": "string", "const": out},
+                    "input_fields": {"type": "array", "items": {"type": "string", "enum": others},
+                                     "minItems": 1, "maxItems": max(1, min(3, len(others)))},
                     "instruction": {"type": "string", "minLength": 10, "maxLength": 400},
-                    "input_fields": {"type": "array", "items": {"type": "string", "enum": names},
-                                     "minItems": 1, "maxItems": max(1, min(3, len(names) - 1))},
-                    "output_field": {"type": "string", "enum": names},
                 },
-                "required": ["instruction", "input_fields", "output_field"],
-            },
-        }},
-        "required": ["tasks"],
-    }
+                "required": ["output_field", "input_fields", "instruction"]}
+
+    return {"type": "object",
+            "properties": {"tasks": {"type": "array", "minItems": 1, "maxItems": max_tasks,
+                                     "items": {"anyOf": [branch(n) for n in names]}}},
+            "required": ["tasks"]}
