@@ -23,24 +23,52 @@ _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assi
          "system": "system", "model": "assistant"}
 
 
+def _meta_dict(meta: Any) -> dict[str, Any]:
+    """``meta`` as a dict: exports may carry it as a JSON string (Arrow needs one column type)."""
+    if isinstance(meta, str):
+        if not meta.strip():
+            return {}
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            return {"raw": meta}
+    return dict(meta) if isinstance(meta, dict) else ({} if meta is None else {"raw": meta})
+
+
+def split_user_turn(user: str, output: str = "", row_id: str = "") -> tuple[str, str]:
+    """(instruction, input) of a user turn written as ``instruction + "\\n\\n" + input``.
+
+    An instruction may itself contain blank lines, so when the row carries its content id the split
+    that reproduces that id wins; otherwise the first blank line splits.
+    """
+    if row_id and "\n\n" in user:
+        if Example(instruction=user, input="", output=output).id == row_id:
+            return user, ""
+        pos = user.find("\n\n")
+        while pos >= 0:
+            ins, inp = user[:pos], user[pos + 2:]
+            if Example(instruction=ins, input=inp, output=output).id == row_id:
+                return ins, inp
+            pos = user.find("\n\n", pos + 1)
+    instruction, _, inp = user.partition("\n\n")
+    return instruction, inp
+
+
 def row_to_example(row: dict[str, Any], where: str = "") -> Example:
     """Map one row of any supported format to an Example (raises UserError if it fits none)."""
     if "instruction" in row or "prompt" in row and "response" in row:
         if "instruction" not in row:
             row = {"instruction": row.get("prompt"), "output": row.get("response"), **row}
-        meta = row.get("meta")
-        if isinstance(meta, str):
-            try:
-                meta = json.loads(meta)
-            except json.JSONDecodeError:
-                meta = {"raw": meta}
-        meta = dict(meta or {})
+        meta = _meta_dict(row.get("meta"))
         for k, v in row.items():  # keep extra columns (quality scores, task ids...) in meta
             if k not in ("instruction", "input", "output", "meta", "id", "prompt", "response") and k not in meta:
                 meta[k] = v
         return Example(instruction=str(row.get("instruction") or ""), input=str(row.get("input") or ""),
                        output=str(row.get("output") or ""), meta=meta, id=str(row.get("id") or ""))
     turns = None
+    for key in ("messages", "conversations"):
+        if isinstance(row.get(key), list) and not all(isinstance(m, dict) for m in row[key]):
+            raise UserError(f"{where}: '{key}' must be a list of objects (role/content or from/value)")
     if isinstance(row.get("messages"), list):
         turns = [(_ROLE.get(str(m.get("role")), str(m.get("role"))), str(m.get("content") or ""))
                  for m in row["messages"]]
@@ -53,13 +81,27 @@ def row_to_example(row: dict[str, Any], where: str = "") -> Example:
         answers = [c for r, c in turns if r == "assistant"]
         if not users or not answers:
             raise UserError(f"{where}: conversation needs a user and an assistant turn")
-        meta = dict(row.get("meta") or {})
+        meta = _meta_dict(row.get("meta"))
         if system:
             meta["system"] = system
-        instruction, _, inp = users[0].partition("\n\n")
-        return Example(instruction=instruction, input=inp, output=answers[0], meta=meta,
-                       id=str(row.get("id") or ""))
+        rid = str(row.get("id") or "")
+        instruction, inp = split_user_turn(users[0], answers[0], rid)
+        return Example(instruction=instruction, input=inp, output=answers[0], meta=meta, id=rid)
     raise UserError(f"{where}: row has no instruction/output, messages or conversations fields")
+
+
+def _manifest_examples_file(folder: Path) -> Path | None:
+    """The examples file a run directory's manifest names (``"examples": "kept.jsonl"``), if any."""
+    mpath = folder / "manifest.json"
+    if not mpath.is_file():
+        return None
+    try:
+        name = json.loads(mpath.read_text(encoding="utf-8")).get("examples")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        return None
+    if isinstance(name, str) and name and (folder / name).is_file():
+        return folder / name
+    return None
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -79,7 +121,13 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
             for i, row in enumerate(ds):
                 yield f"{p}[{i}]", dict(row)
             return
-        files = sorted(list(p.glob("*.jsonl")) + list(p.glob("*.parquet")))
+        named = _manifest_examples_file(p)
+        if named is not None:
+            yield from iter_rows(named)
+            return
+        # a run directory also holds rejected items and temp files: those are not examples
+        files = sorted(f for f in list(p.glob("*.jsonl")) + list(p.glob("*.parquet"))
+                       if not f.name.startswith(".") and f.name != "rejected.jsonl")
         if not files:
             raise UserError(f"{p}: folder holds no dataset (no dataset_info.json, .jsonl or .parquet)")
         for f in files:

@@ -27,7 +27,7 @@ from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
 from instructkit.llm.cache import ResponseCache, cache_key
 from instructkit.llm.jsonutil import parse_structured
-from instructkit.llm.usage import UsageLedger
+from instructkit.llm.usage import UsageLedger, active_ledger
 from instructkit.records import stable_hash
 
 __all__ = ["LLM", "open_model", "parse_spec", "Completion", "Scored", "ModelError", "UsageLedger"]
@@ -152,7 +152,8 @@ class LLM:
                 return out
         async with self._semaphore():
             try:
-                out = await call()
+                with active_ledger(self.ledger):  # lets the backend count its retries here
+                    out = await call()
             except ModelError as e:
                 self.ledger.record_failure(e.kind)
                 raise

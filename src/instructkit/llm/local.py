@@ -76,6 +76,24 @@ class LocalBackend(Backend):
         return self._gen
 
     # -- chat --------------------------------------------------------------------------------
+    def _grammar(self, schema: dict[str, Any]):
+        """A llama.cpp grammar for ``schema``, built once per schema.
+
+        llama-cpp-python's converter lets a string hold raw control characters (newlines), which is
+        not JSON; small models then ramble inside a string until max_tokens. The string character
+        rule is tightened to what JSON allows."""
+        import json
+
+        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        key = json.dumps(schema, sort_keys=True)
+        cache = self.__dict__.setdefault("_grammars", {})
+        if key not in cache:
+            gbnf = json_schema_to_gbnf(key).replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x7F\\x00-\\x1F]')
+            cache[key] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return cache[key]
+
     def _chat_sync(self, req: ChatRequest) -> Completion:
         with self._lock:
             llm = self._context(logits_all=req.logprobs > 0)
@@ -84,7 +102,7 @@ class LocalBackend(Backend):
                 top_k=0 if req.temperature > 0 else 40, min_p=0.0, max_tokens=req.max_tokens,
                 seed=req.seed, stop=list(req.stop) or None)
             if req.schema is not None:
-                kwargs["response_format"] = {"type": "json_object", "schema": req.schema}
+                kwargs["grammar"] = self._grammar(req.schema)
             if req.logprobs > 0:
                 kwargs["logprobs"] = True
                 kwargs["top_logprobs"] = req.logprobs

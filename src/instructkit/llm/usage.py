@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +42,7 @@ class UsageLedger:
     cached_completion_tokens: int = 0
     score_calls: int = 0
     failures: Counter = field(default_factory=Counter)
+    retries: Counter = field(default_factory=Counter)  # attempts that failed and were retried, by kind
     per_model: dict[str, dict[str, int]] = field(default_factory=dict)
     price_keys: dict[str, str | None] = field(default_factory=dict)
 
@@ -63,6 +67,9 @@ class UsageLedger:
     def record_failure(self, kind: str) -> None:
         self.failures[kind] += 1
 
+    def record_retry(self, kind: str) -> None:
+        self.retries[kind] += 1
+
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
@@ -84,11 +91,33 @@ class UsageLedger:
                   "cached_prompt_tokens", "cached_completion_tokens", "score_calls"):
             setattr(self, k, getattr(self, k) + int(other.get(k, 0)))
         self.failures.update(other.get("failures", {}))
+        self.retries.update(other.get("retries", {}))
 
     def snapshot(self) -> dict[str, Any]:
         return {"calls": self.calls, "cache_hits": self.cache_hits, "score_calls": self.score_calls,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "total_tokens": self.total_tokens, "cached_prompt_tokens": self.cached_prompt_tokens,
                 "cached_completion_tokens": self.cached_completion_tokens,
-                "failures": dict(self.failures), "per_model": self.per_model,
+                "failures": dict(self.failures), "retries": dict(self.retries), "per_model": self.per_model,
                 "estimated_cost_usd": self.cost_usd()}
+
+
+# The ledger of the call in progress: the door sets it around each backend call, so a backend can
+# report its retries without knowing which ledger (or whether any) is listening.
+_ACTIVE: ContextVar[UsageLedger | None] = ContextVar("instructkit_active_ledger", default=None)
+
+
+@contextmanager
+def active_ledger(ledger: UsageLedger | None) -> Iterator[None]:
+    token = _ACTIVE.set(ledger)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def note_retry(kind: str) -> None:
+    """Count a retried attempt in the ledger of the current call (no-op outside the door)."""
+    ledger = _ACTIVE.get()
+    if ledger is not None:
+        ledger.record_retry(kind)

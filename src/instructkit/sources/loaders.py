@@ -109,7 +109,8 @@ def is_dataset_folder(path: Path) -> bool:
             head = ""
         if head.startswith("---"):
             return True
-    if any(is_data_file(f) for f in path.iterdir()):
+    files = [f for f in path.iterdir() if is_data_file(f)]
+    if files and not _is_superni_task_folder(files):
         return True
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         return True  # written by datasets' save_to_disk
@@ -118,6 +119,17 @@ def is_dataset_folder(path: Path) -> bool:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+def _is_superni_task_folder(files: list[Path]) -> bool:
+    """Super-NaturalInstructions task files (JSON with a "Definition") are tasks, not datasets."""
+    if not all(f.suffix.lower() == ".json" for f in files):
+        return False
+    try:
+        head = files[0].read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    return '"Definition"' in head
+
 
 def _looks_like_path(src: str) -> bool:
     if src.startswith((".", "/", "~")) or "\\" in src or src.count("/") > 1:

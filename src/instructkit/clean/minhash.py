@@ -1,0 +1,218 @@
+"""Batch MinHash + LSH in numpy: signatures for many records at once, candidate pairs by band buckets.
+
+Why not one ``datasketch.MinHash`` per record: that pays Python and SHA-1 per shingle and numpy
+overhead per record. Here every step is one array operation over a chunk of records:
+
+1. shingles: word (or character) n-grams of the normalized text, hashed to uint64 in one pass over
+   all records (``text.ngram_hashes``); each distinct word is hashed once;
+2. permutations: ``h_k(x) = (a_k·x + b_k) mod p`` with the Mersenne prime ``p = 2^31 − 1``, computed
+   exactly on uint64 (``a_k·x + b_k < 2^62``, so nothing overflows; the modulo is two shift-and-add
+   folds, not a division), laid out (num_perm × shingles) so the per-record minimum is one
+   contiguous ``minimum.reduceat``;
+3. LSH: the signature is cut in ``bands × rows``; each band is hashed to a 64-bit key and records
+   sharing a key in any band become candidate pairs (each bucket member is paired with the bucket's
+   first member and its predecessor, so a bucket of k records costs O(k), never O(k²));
+4. candidates are kept when their estimated (or exact) Jaccard similarity reaches the threshold.
+
+>>> sh = shingle_hashes(["the cat sat on the mat", "the cat sat on a mat", "dogs bark"], "word", 2)
+>>> sig = MinHasher(num_perm=64).signatures(*sh, n_records=3)
+>>> sig.shape
+(3, 64)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from instructkit.clean.text import hash64, mix64, ngram_hashes, normalize_many, word_tokens
+from instructkit.errors import UserError
+
+MERSENNE_31 = (1 << 31) - 1
+_P = np.uint64(MERSENNE_31)
+_S31 = np.uint64(31)
+_EMPTY = hash64("\x00instructkit-empty-record")
+
+
+def parse_shingle(spec: str | int) -> tuple[str, int]:
+    """``"word:3"`` -> ("word", 3); ``"char:5"``; a bare number means words."""
+    s = str(spec).strip().lower()
+    unit, _, size = s.rpartition(":")
+    unit = unit or "word"
+    if unit not in ("word", "char") or not size.isdigit() or not 1 <= int(size) <= 64:
+        raise UserError(f"--shingle '{spec}' not understood; use word:N or char:N with N in 1..64 (e.g. word:3)")
+    return unit, int(size)
+
+
+def shingle_hashes(texts: Sequence[str], unit: str = "word", n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 shingle hashes, owning record index) for all ``texts``; sorted by owner.
+
+    A text shorter than ``n`` units is one shingle; an empty text gets a fixed sentinel shingle, so
+    all empty texts (which are identical) share a signature.
+    """
+    normalized = normalize_many(list(texts))
+    if unit == "word":
+        tokens, offsets = word_tokens(normalized)
+    elif unit == "char":
+        lengths = np.array([len(t) for t in normalized], dtype=np.int64)
+        codes = np.frombuffer("".join(normalized).encode("utf-32-le"), dtype=np.uint32)
+        tokens = mix64(codes.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        offsets = np.zeros(len(normalized) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+    else:
+        raise UserError(f"shingle unit '{unit}' not understood; use word or char")
+    lengths = np.diff(offsets)
+    hashes, owner = ngram_hashes(tokens, offsets, n)
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        hashes = np.concatenate([hashes, np.full(len(empty), _EMPTY, dtype=np.uint64)])
+        owner = np.concatenate([owner, empty])
+        order = np.argsort(owner, kind="stable")
+        hashes, owner = hashes[order], owner[order]
+    return hashes, owner
+
+
+class MinHasher:
+    """``num_perm`` hash functions ``(a·x + b) mod (2^31 − 1)``, drawn from ``seed``."""
+
+    def __init__(self, num_perm: int = 128, seed: int = 1, chunk: int = 8192):
+        if num_perm < 2:
+            raise UserError("--num-perm must be at least 2")
+        rng = np.random.default_rng(seed)
+        self.num_perm = num_perm
+        self.a = rng.integers(1, MERSENNE_31, size=num_perm, dtype=np.uint64)[:, None]
+        self.b = rng.integers(0, MERSENNE_31, size=num_perm, dtype=np.uint64)[:, None]
+        self.chunk = chunk  # shingles per block: (num_perm × chunk) uint64 stays cache-sized
+
+    def signatures(self, hashes: np.ndarray, owner: np.ndarray, n_records: int,
+                   advance: Callable[[int], None] | None = None) -> np.ndarray:
+        """(n_records × num_perm) uint32 signatures; every record must own at least one shingle."""
+        counts = np.bincount(owner, minlength=n_records)
+        if n_records and counts.min() == 0:
+            raise ValueError("every record needs at least one shingle (shingle_hashes guarantees it)")
+        offsets = np.zeros(n_records + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        x = hashes & _P  # inputs below p
+        sig = np.empty((n_records, self.num_perm), dtype=np.uint32)
+        buf = np.empty((self.num_perm, self.chunk), dtype=np.uint64)
+        tmp = np.empty_like(buf)
+        r0 = 0
+        while r0 < n_records:
+            # as many whole records as fit in one block (at least one)
+            r1 = int(np.searchsorted(offsets, offsets[r0] + self.chunk, side="right")) - 1
+            r1 = min(max(r1, r0 + 1), n_records)
+            s0, s1 = int(offsets[r0]), int(offsets[r1])
+            width = s1 - s0
+            if width > buf.shape[1]:
+                buf = np.empty((self.num_perm, width), dtype=np.uint64)
+                tmp = np.empty_like(buf)
+            v, t = buf[:, :width], tmp[:, :width]
+            np.multiply(self.a, x[s0:s1][None, :], out=v)
+            v += self.b
+            for _ in range(2):  # v mod (2^31-1) == (v & p) + (v >> 31), applied until below 2^31 + 1
+                np.right_shift(v, _S31, out=t)
+                v &= _P
+                v += t
+            mins = np.minimum.reduceat(v, offsets[r0:r1] - s0, axis=1)
+            sig[r0:r1] = mins.T
+            if advance is not None:
+                advance(r1 - r0)
+            r0 = r1
+        return sig
+
+
+_trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")
+
+
+def _false_rates(threshold: float, bands: int, rows: int) -> tuple[float, float]:
+    s = np.linspace(0.0, 1.0, 1001)
+    hit = 1.0 - (1.0 - s ** rows) ** bands
+    below, above = s <= threshold, s >= threshold
+    fp = _trapezoid(hit[below], s[below]) if below.sum() > 1 else 0.0
+    fn = _trapezoid(1.0 - hit[above], s[above]) if above.sum() > 1 else 0.0
+    return float(fp), float(fn)
+
+
+def lsh_params(threshold: float, num_perm: int, fn_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) with bands·rows ≤ num_perm minimizing the weighted false-positive and
+    false-negative areas of the LSH S-curve around ``threshold``."""
+    best, best_cost = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp, fn = _false_rates(threshold, b, r)
+            cost = (1 - fn_weight) * fp + fn_weight * fn
+            if cost < best_cost - 1e-12:
+                best, best_cost = (b, r), cost
+    return best
+
+
+def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(m × 2) int64 pairs ``i < j`` of records that share a bucket in at least one band."""
+    n = sig.shape[0]
+    if bands * rows > sig.shape[1]:
+        raise UserError(f"--bands × --rows = {bands * rows} exceeds --num-perm {sig.shape[1]}")
+    mults = mix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
+    found: list[np.ndarray] = []
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            cols = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
+            key = mix64((cols * mults[None, :]).sum(axis=1, dtype=np.uint64) ^ np.uint64(band))
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            same = np.zeros(n, dtype=bool)
+            same[1:] = ks[1:] == ks[:-1]
+            if not same.any():
+                continue
+            pos = np.arange(n)
+            first = np.maximum.accumulate(np.where(same, 0, pos))  # start of each bucket run
+            idx = np.flatnonzero(same)
+            found.append(np.stack([order[first[idx]], order[idx]], axis=1))
+            prev = idx[first[idx] != idx - 1]
+            found.append(np.stack([order[prev - 1], order[prev]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    pairs.sort(axis=1)
+    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
+
+
+def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, block: int = 65536) -> np.ndarray:
+    """Fraction of equal signature slots for each pair (an unbiased Jaccard estimate)."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    for s in range(0, len(pairs), block):
+        p = pairs[s:s + block]
+        out[s:s + block] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
+    return out
+
+
+def exact_jaccard(hashes: np.ndarray, owner: np.ndarray, n_records: int, pairs: np.ndarray) -> np.ndarray:
+    """True Jaccard similarity of the shingle sets of each pair."""
+    counts = np.bincount(owner, minlength=n_records)
+    offsets = np.zeros(n_records + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    sets: dict[int, np.ndarray] = {}
+
+    def get(i: int) -> np.ndarray:
+        if i not in sets:
+            sets[i] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+        return sets[i]
+
+    out = np.empty(len(pairs), dtype=np.float64)
+    for k, (i, j) in enumerate(pairs.tolist()):
+        a, b = get(i), get(j)
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        out[k] = inter / (len(a) + len(b) - inter)
+    return out
+
+
+@dataclass
+class MinHashResult:
+    pairs: np.ndarray         # (m × 2) verified similar pairs, i < j
+    similarity: np.ndarray    # their (estimated or exact) Jaccard similarity
+    candidates: int           # candidate pairs before verification
+    bands: int
+    rows: int
+    signatures: np.ndarray    # (n × num_perm) uint32
