@@ -99,6 +99,8 @@ def parse_tasks(text: str, mode: str = "") -> ParseResult:
             out.rejected.append((t, MALFORMED, "instruction must be a string, input_fields a list of "
                                                 "names, output_field a name"))
             continue
+        # a field named twice is one field (the 135M model repeats itself); order of first mention kept
+        ins = list(dict.fromkeys(x.strip() for x in ins))
         out.proposals.append(TaskProposal(instruction=" ".join(instr.split()), input_fields=ins,
                                           output_field=(outf or "").strip(), mode=mode, index=i, raw=t))
     return out

@@ -111,6 +111,8 @@ def answer_text(v: dict[str, Any]) -> str | None:
         if key in v:
             t = v[key]
             if isinstance(t, list):
+                if not t:
+                    return ""  # an answer dict with no answer (SQuAD v2 unanswerable): missing
                 t = next((x for x in t if _is_scalar(x) and str(x).strip()), None)
             if t is not None and _is_scalar(t):
                 return _scalar_text(t)
@@ -141,7 +143,7 @@ def render_value(v: Any, feature: Feature | None = None, as_output: bool = False
     if isinstance(v, dict):
         ans = answer_text(v)
         if ans is not None:
-            return ans if ans.strip() else None
+            return ans if ans.strip() else None  # "" = answer-like dict without an answer
         if as_output:
             raise Unrenderable("dict output")
         if not v:
