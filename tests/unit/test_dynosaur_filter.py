@@ -157,3 +157,10 @@ def test_with_suffix_adds_once_with_punctuation():
     s = F.with_suffix("Pick the label", "Answers must be one of: a, b.")
     assert s == "Pick the label. Answers must be one of: a, b."
     assert F.with_suffix(s, "Answers must be one of: a, b.") == s
+
+
+def test_instruction_quoting_an_example_row_is_rejected():
+    rows = [{"text": "The island nation declared a state of emergency as a cyclone hit.", "label": "world"}]
+    assert F.copies_row_value("Write about the island nation declared a state of emergency.", rows)
+    assert not F.copies_row_value("Give the section of the newspaper this news item belongs to.", rows)
+    assert not F.copies_row_value("Label it.", rows)  # shorter than the n-gram: nothing to copy

@@ -202,7 +202,8 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
     for p in proposals:
         pid = stable_hash("proposal", card.key, p.mode, p.index, p.raw)
         base = {"dataset": card.key, "mode": p.mode, "proposal": p.raw}
-        reason = F.check_fields(p, usable, all_fields) or dups.check(p)
+        reason = F.check_fields(p, usable, all_fields) or \
+            (F.COPIES_ROW if F.copies_row_value(p.instruction, view.examples) else None) or dups.check(p)
         if reason:
             rejections.append(Rejection(pid, reason, "task", base))
             continue

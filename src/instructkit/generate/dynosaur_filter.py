@@ -34,9 +34,10 @@ NON_SCALAR = "non_scalar_output"
 SINGLE_LABEL = "single_label"
 IMBALANCED = "imbalanced_labels"
 NO_INSTANCES = "no_instances"                  # every row was skipped
+COPIES_ROW = "instruction_copies_row_value"    # ours: the instruction is about one example row
 REASONS = (UNPARSEABLE, MALFORMED, EMPTY_INSTRUCTION, EMPTY_OUTPUT, UNKNOWN_FIELD, UNUSABLE_FIELD,
            NO_INPUT, INPUT_IS_OUTPUT, DUP_INSTRUCTION, DUP_ACROSS_MODES, NON_SCALAR, SINGLE_LABEL,
-           IMBALANCED, NO_INSTANCES)
+           IMBALANCED, NO_INSTANCES, COPIES_ROW)
 
 MAX_CLASSES = 10          # <= this many distinct output values: classification (paper)
 BALANCE_TWO = 0.70        # 2 labels: drop when the largest class exceeds 70% of rows (paper)
@@ -123,6 +124,22 @@ def check_fields(p: TaskProposal, usable: list[str], all_fields: list[str] | Non
     if p.output_field in p.input_fields:
         return INPUT_IS_OUTPUT
     return None
+
+
+def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def copies_row_value(instruction: str, examples: list[dict[str, str]], n: int = 5) -> bool:
+    """True when the instruction repeats ``n`` consecutive words of an example row's value.
+
+    Not a rule of the paper but of its spirit: an instruction must hold for every row, and one
+    that quotes a row ("Write about the island nation's state of emergency") holds for that row
+    only. Small models do this often.
+    """
+    grams = _ngrams(instruction, n)
+    return bool(grams) and any(grams & _ngrams(v, n) for row in examples for v in row.values())
 
 
 def normalize_instruction(text: str) -> str:
