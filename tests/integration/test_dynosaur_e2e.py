@@ -84,17 +84,23 @@ def test_report_only_and_growth_pays_only_for_the_new_dataset(reference, tmp_pat
     assert report.returncode == 0 and "tokens per instance" in report.stdout
     grown = tmp_path / "grown"
     shutil.copytree(reference, grown)
-    r = run_cli("dynosaur", NEWS, SQUAD, PAIRS, "--out", grown, *ARGS)  # old sources given again too
+    one_field = tmp_path / "one_field.jsonl"  # only one usable field: skipped with a reason, no call
+    one_field.write_text("".join(json.dumps({"id": f"r{i}", "text": f"line {i}"}) + "\n" for i in range(5)))
+    r = run_cli("dynosaur", NEWS, SQUAD, PAIRS, one_field, "--out", grown, *ARGS)  # old sources again too
     assert r.returncode == 0, r.stderr
     m = manifest(grown)
     assert m["this_run"]["usage"]["calls"] == 2            # one per mode, new dataset only
     assert m["this_run"]["usage"]["cache_hits"] == 0       # old datasets not even looked up
-    assert m["this_run"]["datasets"] == 1 and m["counts"]["datasets_seen"] == 3
+    assert m["this_run"]["datasets"] == 2 and m["counts"]["datasets_seen"] == 4
+    assert m["counts"]["datasets_skipped"] == 1
+    assert "1 usable field" in m["counts"]["skipped_datasets"]["one_field/default/train"]
+    assert any(x["stage"] == "dataset" and x["dataset"] == "one_field/default/train"
+               for x in lines(grown / "rejected.jsonl"))
     for name in FILES:  # the old collection is kept as it was and grows after it
         old, new = lines(reference / name), lines(grown / name)
         assert new[: len(old)] == old
         assert len({x["id"] for x in new}) == len(new)
-    assert lines(grown / "datasets.jsonl")[-1]["dataset"] == "sentence_pairs"
+    assert [d["dataset"] for d in lines(grown / "datasets.jsonl")][-2:] == ["sentence_pairs", "one_field"]
     assert m["usage"]["calls"] == 6  # the whole job's usage: 4 earlier + 2 now
 
 

@@ -80,6 +80,7 @@ class _Collection:
         self.tasks = run.stream("tasks")
         self.instances = run.stream("instances")
         self.datasets = run.stream("datasets")
+        run.stream("rejected")  # every file exists from the start, even when nothing is dropped
         done = {r["id"] for r in self.datasets.records()}
         # ids written by a dataset that was interrupted: on its redo they are "already mine", not duplicates
         self._owner: dict[str, str] = {}
