@@ -25,7 +25,6 @@ def format_summary(manifest: dict[str, Any]) -> str:
     """The printed summary of a dynosaur run directory (cumulative over all its runs)."""
     c = manifest.get("counts") or {}
     run = manifest.get("this_run") or {}
-    usage = manifest.get("usage") or {}
     rej = ", ".join(f"{k} {v}" for k, v in (c.get("tasks_rejected") or {}).items()) or "none"
     skipped = ", ".join(f"{k} {v}" for k, v in (c.get("instances_skipped") or {}).items()) or "none"
     cost = c.get("estimated_cost_usd")
@@ -47,7 +46,6 @@ def format_summary(manifest: dict[str, Any]) -> str:
         lines.append(f"skipped {key}: {reason}")
     for key, err in (run.get("failed_datasets") or {}).items():
         lines.append(f"FAILED {key}: {err}")
-    _ = usage
     return "\n".join(lines)
 
 

@@ -100,11 +100,12 @@ class DatasetResult:
 def fit_view(card: DatasetCard, cfg: DynosaurConfig) -> MetaView:
     """The paper's view (2 rows, values cut at 1000 chars), shrunk until the prompt fits a small context."""
     tries = [(cfg.n_examples, cfg.max_value_chars), (1, cfg.max_value_chars), (1, 400), (1, 150)]
-    view = build_meta(card, n_examples=tries[0][0], max_chars=tries[0][1])
+    view = None
     for n, chars in tries:
         view = build_meta(card, n_examples=n, max_chars=chars)
         if len(render_dataset(view, "aware", cfg.max_tasks)) <= PROMPT_CHAR_BUDGET:
             break
+    assert view is not None
     return view
 
 
