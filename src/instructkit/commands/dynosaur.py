@@ -7,7 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, OutOpt, QuietOpt, setup
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, OutOpt, QuietOpt,
+                                         RayAddressOpt, open_executor, setup)
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -70,6 +71,8 @@ def register(app: typer.Typer) -> None:
         description: Annotated[Optional[str], typer.Option(
             help="Description to use for the source(s) (for files without a dataset card).")] = None,
         concurrency: ConcurrencyOpt = 4,
+        executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -83,12 +86,15 @@ def register(app: typer.Typer) -> None:
         Example: instructkit dynosaur examples/ --out runs/dyno
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
+        On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
         """
         from instructkit.errors import UserError
+        from instructkit.executor import check_executor
         from instructkit.generate.dynosaur import DynosaurConfig
         from instructkit.generate.dynosaur_run import read_summary, run_dynosaur
 
         setup(quiet)
+        check_executor(executor, ray_address)
         if not sources:
             if not (out / "manifest.json").is_file():
                 raise UserError(f"--out {out}: no dynosaur run there; give SOURCE(s) to process")
@@ -99,7 +105,12 @@ def register(app: typer.Typer) -> None:
             return
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks)
         cards = _load_all(sources, rows, description)
-        manifest = run_dynosaur(cards, out, model=model, cfg=cfg, concurrency=concurrency)
+        ex = open_executor(executor, ray_address)
+        try:
+            manifest = run_dynosaur(cards, out, model=model, cfg=cfg, concurrency=concurrency,
+                                    executor=ex if ex.name != "local" else None)
+        finally:
+            ex.close()
         if not quiet:
             typer.echo(format_summary(manifest))
             typer.echo(f"wrote {out}/ (tasks.jsonl, instances.jsonl, rejected.jsonl, datasets.jsonl, manifest.json)")

@@ -139,6 +139,7 @@ class RayExecutor:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, int(workers or cpus))
         self._gate = None
+        self.lease_s: float | None = None  # LLM gate lease (None: ray_llm.LEASE_S)
 
     # -- embeddings ----------------------------------------------------------------------------
     def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
@@ -213,7 +214,7 @@ class RayExecutor:
         if self._gate is None:
             from instructkit.executors.ray_llm import make_gate
 
-            self._gate = make_gate(concurrency)
+            self._gate = make_gate(concurrency, **({"lease_s": self.lease_s} if self.lease_s else {}))
         return self._gate
 
     def llm_opener(self, concurrency: int) -> Any:

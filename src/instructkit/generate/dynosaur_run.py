@@ -109,11 +109,12 @@ class _Collection:
 
 def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local",
                  cfg: DynosaurConfig | None = None, concurrency: int = 4,
-                 argv: list[str] | None = None, llm: Any = None) -> dict[str, Any]:
+                 argv: list[str] | None = None, llm: Any = None, executor: Any = None) -> dict[str, Any]:
     """Process the cards not yet done in ``out``; returns the manifest (with ``counts``).
 
     ``llm`` may be given (an :class:`instructkit.llm.LLM`); otherwise ``model`` is opened with the
-    run directory's cache.
+    run directory's cache. ``executor`` (:mod:`instructkit.executor`) may run the datasets
+    elsewhere (Ray); their results are committed here, in input order, all the same.
     """
     from instructkit import ui
     from instructkit.commands.common import open_llm
@@ -137,12 +138,15 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
         if todo:
             ui.info(f"dynosaur: {len(todo)} new dataset-config(s), {len(seen) - len(todo)} already done")
             asyncio.run(_process_all(llm, todo, cfg, concurrency, collection, run, usage_before,
-                                     failed, this_run))
+                                     failed, this_run, executor, model))
+        if executor is not None:
+            run.update(executor=executor.describe())
         _finish_manifest(run, llm, usage_before, failed, this_run, time.time() - started, model)
         return dict(run.manifest)
 
 
-async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_before, failed, this_run) -> None:
+async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_before, failed, this_run,
+                       executor: Any = None, model: str = "local") -> None:
     from instructkit import ui
 
     sem = asyncio.Semaphore(max(1, concurrency))
@@ -151,7 +155,11 @@ async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_befor
         async with sem:
             return await process_dataset(llm, card, cfg)
 
-    futures = [asyncio.ensure_future(one(c)) for c in todo]
+    futures = None
+    if executor is not None:  # e.g. one Ray task per dataset; usage lands in llm.ledger
+        futures = executor.dataset_futures(todo, cfg, model, str(run.cache_path), concurrency, llm.ledger)
+    if futures is None:
+        futures = [asyncio.ensure_future(one(c)) for c in todo]
     try:
         with ui.progress("dynosaur datasets", total=len(todo), ledger=llm.ledger) as bar:
             for card, fut in zip(todo, futures):  # commit in input order: deterministic files
