@@ -20,7 +20,8 @@ Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index)
 * ``lazy`` (N ≤ 5,000): dense N×N matrix + heap of upper bounds; identical picks to naive greedy.
 * ``blocked`` (5,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
 * ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
-  (:mod:`instructkit.select.fl_approx`); reported objectives are exact where affordable.
+  (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
+  location, exact up to N·k = 2·10¹⁰ cells, else estimated on 20K random pool points.
 
 >>> import numpy as np
 >>> X = np.eye(4, dtype=np.float32)
@@ -94,31 +95,45 @@ def scale_quality(quality: np.ndarray | None, n: int) -> np.ndarray:
     return np.zeros(n) if hi <= lo else (q - lo) / (hi - lo)
 
 
-def facility_location(X: np.ndarray, picks: list[int] | np.ndarray, block_bytes: int = 128 << 20) -> float:
-    """Exact ``D(A) = mean_v max_{a∈A} max(0, cos(v, a))`` computed in blocks (never N×k at once)."""
+def facility_location(X: np.ndarray, picks: list[int] | np.ndarray, block_bytes: int = 128 << 20,
+                      sample: int | None = None, seed: int = 0) -> float:
+    """``D(A) = mean_v max_{a∈A} max(0, cos(v, a))`` computed in blocks (never N×k at once).
+
+    ``sample``: average over that many pool points drawn at random (an unbiased estimate, for pools
+    where N·k is too many cells); None = every point (exact).
+    """
     X = np.asarray(X, dtype=np.float32)
     picks = np.asarray(picks, dtype=np.int64)
     if len(picks) == 0:
         return 0.0
+    V = X
+    if sample is not None and sample < len(X):
+        V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
     A = np.ascontiguousarray(X[picks].T)
     rows = int(max(16, block_bytes // (4 * len(picks))))
     total = 0.0
-    for s in range(0, len(X), rows):
-        M = X[s:s + rows] @ A
+    for s in range(0, len(V), rows):
+        M = V[s:s + rows] @ A
         total += float(np.maximum(M.max(axis=1), 0).sum(dtype=np.float64))
-    return total / len(X)
+    return total / len(V)
+
+
+def diversity_of(X: np.ndarray, picks: list[int] | np.ndarray, seed: int = 0,
+                 max_cells: float = 2e10, sample: int = 20_000) -> tuple[float, bool]:
+    """(D(A), exact?): exact when N·k ≤ ``max_cells``, else estimated on ``sample`` random pool points."""
+    exact = len(X) * max(1, len(picks)) <= max_cells
+    return facility_location(X, picks, sample=None if exact else sample, seed=seed), exact
 
 
 def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: float = 0.7,
                 engine: str = "auto", seed: int = 0, progress: Progress | None = None,
-                knn: int = 64, nprobe: int = 8, exact_objective: bool | None = None,
-                **engine_options: Any) -> Selection:
+                knn: int = 64, nprobe: int = 8, **engine_options: Any) -> Selection:
     """Select ``k`` of the rows of ``emb`` (unit embeddings) by quality and diversity.
 
     ``quality``: one score per row (any scale; min-max scaled) or None. ``engine``: auto | lazy |
     blocked | approx. ``seed`` drives the stochastic parts (the approx engine's index training and
-    the blocked engine's threshold sample, which never changes its picks). ``exact_objective``:
-    evaluate D(A) exactly afterwards (default: yes unless N·k > 2·10¹⁰ cells).
+    the blocked engine's threshold sample, which never changes its picks). ``diversity`` is D(A)
+    evaluated exactly afterwards, or estimated on 20K pool points when N·k > 2·10¹⁰ (``stats``).
 
     >>> import numpy as np
     >>> X = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
@@ -156,15 +171,10 @@ def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: floa
         from instructkit.select.fl_approx import approx_greedy
 
         res = approx_greedy(X, qterm, w, k, knn=knn, nprobe=nprobe, seed=seed, progress=progress)
-    if exact_objective is None:
-        exact_objective = n * k <= 2e10
-    if exact_objective or w == 0.0:
-        div = facility_location(X, res.picks)
-    else:  # the sparse objective the approx engine optimized: a lower bound on D(A)
-        div = float(sum(res.gains) - qterm[res.picks].sum()) / w
+    div, exact = diversity_of(X, res.picks, seed=seed)
     qt = float(qs[res.picks].sum() / k)
     stats = dict(res.stats)
-    stats["diversity_exact"] = bool(exact_objective or w == 0.0)
+    stats["diversity_exact"] = exact
     return Selection(indices=[int(i) for i in res.picks], gains=[float(g) for g in res.gains],
                      objective=(1 - alpha) * div + alpha * qt, diversity=div, quality_term=qt,
                      alpha=float(alpha), engine=used, quality_scaled=qs, stats=stats)
