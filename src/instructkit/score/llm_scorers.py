@@ -36,6 +36,7 @@ _JUDGE_SYSTEM = ("You grade training data for an AI assistant. Read one instruct
                  "2 = poor, 3 = acceptable, 4 = good, 5 = excellent (clear task, correct and helpful answer). "
                  "Reply with the single digit only.")
 _DIGIT = re.compile(r"[1-5]")
+_TEXT_DIGIT = re.compile(r"(?<![\d.])[1-5](?![\d.]?\d)")  # a standalone 1-5, not part of "10" or "2.5"
 
 
 @dataclass
@@ -78,7 +79,7 @@ def expected_rating(top_logprobs: list[dict[str, float]] | None, text: str) -> t
                 mass[int(t)] = mass.get(int(t), 0.0) + math.exp(lp)
         total = sum(mass.values())
         return sum(r * p for r, p in mass.items()) / total, {"method": "logprobs", "digit_mass": total}
-    m = _DIGIT.search(text or "")
+    m = _TEXT_DIGIT.search(text or "")
     return (float(m.group()), {"method": "text"}) if m else (None, {"method": "none"})
 
 
