@@ -14,10 +14,17 @@ from instructkit.score.llm_scorers import expected_rating
 
 
 def test_expected_rating_from_logprobs_uses_first_digit_position():
-    top = [{"Rating": -0.1, "I": -2.0}, {" 5": math.log(0.5), "4": math.log(0.25), "2": math.log(0.25)}]
+    top = [{"Rating": -0.1, "I": -2.0, "10": -3.0}, {" 5": math.log(0.5), "4": math.log(0.25), "2": math.log(0.25)}]
     score, info = expected_rating(top, "Rating 5")
     assert score == pytest.approx(4.0)
     assert info["method"] == "logprobs" and info["digit_mass"] == pytest.approx(1.0)
+
+
+def test_expected_rating_uses_digits_among_alternatives_of_a_wordy_first_token():
+    top = [{"A": math.log(0.5), "2": math.log(0.1), "4": math.log(0.1)}, {"5": 0.0}]
+    score, info = expected_rating(top, "A short")
+    assert score == pytest.approx(3.0)
+    assert info["digit_mass"] == pytest.approx(0.2)
 
 
 def test_expected_rating_renormalizes_over_digits_and_falls_back_to_text():

@@ -1,8 +1,8 @@
 """Quality from a language model, through the one door: an LLM judge and IFD.
 
 * **judge** — the model rates the example 1–5; the score is the *expected* rating
-  ``Σ r·p(r) / Σ p(r)`` over the digits 1–5 in the top-5 alternatives of the first generated
-  rating token (``logprobs=5``). Works with the embedded model and any OpenAI-compatible server that
+  ``Σ r·p(r) / Σ p(r)`` over the digits 1–5 among the top-5 alternatives of the first generated
+  position that has any (``logprobs=5``, up to 2 tokens). Works with the embedded model and any OpenAI-compatible server that
   returns logprobs. Without logprobs (or no digit among them) the digit in the text is used; with no
   digit at all the example is *unrated* (counted, and given the median of the rated ones).
 * **ifd** — instruction-following difficulty (Cherry LLM): mean token loss of the response *with* the
@@ -59,7 +59,10 @@ def judge_messages(ex: Example, max_chars: int = 2000) -> list[dict[str, str]]:
 
 
 def expected_rating(top_logprobs: list[dict[str, float]] | None, text: str) -> tuple[float | None, dict]:
-    """Expected 1–5 rating from the first generated token that is a digit; else the text's digit.
+    """Expected 1–5 rating at the first generated position with a digit 1–5 among its alternatives.
+
+    Renormalized over the digits seen there (``digit_mass`` says how much probability they had, so
+    weak ratings are visible); with no such position, the first standalone 1–5 in the text.
 
     >>> round(expected_rating([{"4": math.log(0.6), "5": math.log(0.2), "x": -1.0}], "4")[0], 3)
     4.25
@@ -67,18 +70,14 @@ def expected_rating(top_logprobs: list[dict[str, float]] | None, text: str) -> t
     (3.0, {'method': 'text'})
     """
     for pos in top_logprobs or []:
-        if not pos:
-            continue
-        best = max(pos, key=pos.get)
-        if not _DIGIT.fullmatch(best.strip()):
-            continue
         mass: dict[int, float] = {}
-        for tok, lp in pos.items():
+        for tok, lp in (pos or {}).items():
             t = tok.strip()
             if _DIGIT.fullmatch(t):
                 mass[int(t)] = mass.get(int(t), 0.0) + math.exp(lp)
         total = sum(mass.values())
-        return sum(r * p for r, p in mass.items()) / total, {"method": "logprobs", "digit_mass": total}
+        if total > 0:  # the first generated position where a rating is among the alternatives
+            return sum(r * p for r, p in mass.items()) / total, {"method": "logprobs", "digit_mass": total}
     m = _TEXT_DIGIT.search(text or "")
     return (float(m.group()), {"method": "text"}) if m else (None, {"method": "none"})
 
