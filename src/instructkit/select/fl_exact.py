@@ -41,9 +41,11 @@ def dense_similarity(X: np.ndarray) -> np.ndarray:
     return S
 
 
-def _dgain(row: np.ndarray, cur: np.ndarray) -> float:
+def _dgain(row: np.ndarray, cur: np.ndarray, buf: np.ndarray | None = None) -> float:
     # the one definition of a row's diversity gain, shared by naive and lazy so they agree bit for bit
-    return float(np.maximum(row - cur, 0).sum(dtype=np.float64))
+    buf = np.subtract(row, cur, out=buf)
+    np.maximum(buf, 0, out=buf)
+    return float(buf.sum(dtype=np.float64))
 
 
 def naive_greedy(S: np.ndarray, q: np.ndarray, w: float, k: int) -> GreedyResult:
@@ -72,7 +74,8 @@ def lazy_greedy(S: np.ndarray, q: np.ndarray, w: float, k: int, progress: Progre
     n = S.shape[0]
     k = min(k, n)
     cur = np.zeros(n, dtype=S.dtype)
-    heap = [(-(w * _dgain(S[c], cur) + float(q[c])), c) for c in range(n)]
+    buf = np.empty(n, dtype=S.dtype)  # reused: no allocation per evaluation
+    heap = [(-(w * _dgain(S[c], cur, buf) + float(q[c])), c) for c in range(n)]
     heapq.heapify(heap)
     fresh = np.zeros(n, dtype=np.int64)  # step-0 bounds are exact
     picks, gains, evals = [], [], 0
@@ -81,7 +84,7 @@ def lazy_greedy(S: np.ndarray, q: np.ndarray, w: float, k: int, progress: Progre
             neg, c = heapq.heappop(heap)
             if fresh[c] == step:
                 break
-            g = w * _dgain(S[c], cur) + float(q[c])
+            g = w * _dgain(S[c], cur, buf) + float(q[c])
             evals += 1
             fresh[c] = step
             heapq.heappush(heap, (-g, c))

@@ -17,8 +17,8 @@ quality (or ``quality=None``) gives ``q' = 0``: selection is then plain facility
 
 Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index):
 
-* ``lazy`` (N ≤ 5,000): dense N×N matrix + heap of upper bounds; identical picks to naive greedy.
-* ``blocked`` (5,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
+* ``lazy`` (N ≤ 20,000): dense N×N matrix + heap of upper bounds; identical picks to naive greedy.
+* ``blocked`` (20,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
 * ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
   (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
   location, exact up to N·k = 2·10¹⁰ cells, else estimated on 20K random pool points.
@@ -40,9 +40,9 @@ from instructkit.errors import UserError
 from instructkit.select.fl_exact import GreedyResult, Progress, dense_similarity, lazy_greedy
 
 ENGINES = ("auto", "lazy", "blocked", "approx")
-LAZY_MAX_N = 5_000      # dense N×N float32 = 100 MB at 5K
+LAZY_MAX_N = 20_000     # dense N×N float32 = 1.6 GB at 20K: a row pass per evaluation beats N·d flops
 BLOCKED_MAX_N = 50_000  # above: one exact X·Xᵀ pass costs minutes on 2 cores; go approximate
-DENSE_HARD_MAX_N = 20_000  # the lazy engine refuses more (1.6 GB matrix)
+DENSE_HARD_MAX_N = 30_000  # the lazy engine refuses more (3.6 GB matrix)
 
 
 @dataclass
