@@ -21,7 +21,7 @@ Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index)
 * ``blocked`` (20,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
 * ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
   (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
-  location, exact up to N·k = 2·10¹⁰ cells, else estimated on 20K random pool points.
+  location, exact up to N·k = 5·10⁸ cells, else estimated (unbiased) on 20K random pool points.
 
 >>> import numpy as np
 >>> X = np.eye(4, dtype=np.float32)
@@ -119,7 +119,7 @@ def facility_location(X: np.ndarray, picks: list[int] | np.ndarray, block_bytes:
 
 
 def diversity_of(X: np.ndarray, picks: list[int] | np.ndarray, seed: int = 0,
-                 max_cells: float = 2e10, sample: int = 20_000) -> tuple[float, bool]:
+                 max_cells: float = 5e8, sample: int = 20_000) -> tuple[float, bool]:
     """(D(A), exact?): exact when N·k ≤ ``max_cells``, else estimated on ``sample`` random pool points."""
     exact = len(X) * max(1, len(picks)) <= max_cells
     return facility_location(X, picks, sample=None if exact else sample, seed=seed), exact
@@ -133,7 +133,7 @@ def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: floa
     ``quality``: one score per row (any scale; min-max scaled) or None. ``engine``: auto | lazy |
     blocked | approx. ``seed`` drives the stochastic parts (the approx engine's index training and
     the blocked engine's threshold sample, which never changes its picks). ``diversity`` is D(A)
-    evaluated exactly afterwards, or estimated on 20K pool points when N·k > 2·10¹⁰ (``stats``).
+    evaluated exactly afterwards, or estimated on 20K pool points when N·k > 5·10⁸ (``stats``).
 
     >>> import numpy as np
     >>> X = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
