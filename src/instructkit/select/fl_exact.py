@@ -45,7 +45,7 @@ def _dgain(row: np.ndarray, cur: np.ndarray, buf: np.ndarray | None = None) -> f
     # the one definition of a row's diversity gain, shared by naive and lazy so they agree bit for bit
     buf = np.subtract(row, cur, out=buf)
     np.maximum(buf, 0, out=buf)
-    return float(buf.sum(dtype=np.float64))
+    return float(buf.sum())  # float32 pairwise sum: ~1e-7 relative error, a third faster than float64
 
 
 def naive_greedy(S: np.ndarray, q: np.ndarray, w: float, k: int) -> GreedyResult:

@@ -171,7 +171,10 @@ def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: floa
         from instructkit.select.fl_approx import approx_greedy
 
         res = approx_greedy(X, qterm, w, k, knn=knn, nprobe=nprobe, seed=seed, progress=progress)
-    div, exact = diversity_of(X, res.picks, seed=seed)
+    if used in ("lazy", "blocked") and alpha == 0.0:  # exact engines: D(A) is the sum of the gains
+        div, exact = float(np.sum(res.gains, dtype=np.float64) / w / n), True
+    else:
+        div, exact = diversity_of(X, res.picks, seed=seed)
     qt = float(qs[res.picks].sum() / k)
     stats = dict(res.stats)
     stats["diversity_exact"] = exact
