@@ -94,10 +94,22 @@ def matmul_floor(n: int) -> float:
     return t
 
 
+def peak_rss_gib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    from the forking parent across exec, so a child of a big parent would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 def child(n: int, k: int, sub: int) -> None:
     X = clustered(n)
     sel, t = timed(lambda: qdit_select(X, None, k, alpha=0.0, engine="auto"))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB)
+    peak = peak_rss_gib()
     div, exact = diversity_of(X, sel.indices)
     rng = np.random.default_rng(1)
     Xs = X[np.sort(rng.choice(n, size=min(sub, n), replace=False))]
