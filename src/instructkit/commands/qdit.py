@@ -1,9 +1,107 @@
-"""``instructkit select qdit``. Filled in by the QDIT work."""
+"""``instructkit select qdit``: quality-diversity selection (QDIT)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+
+from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, OutOpt, QuietOpt
+
+
+def _parse_sweep(text: str) -> list[float]:
+    from instructkit.errors import UserError
+
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--sweep '{text}': give comma-separated alphas, e.g. 0,0.25,0.5,0.75,1") from None
+    if not vals or any(not 0 <= v <= 1 for v in vals):
+        raise UserError(f"--sweep '{text}': every alpha must be in [0, 1]")
+    return vals
+
+
+def qdit_command(
+    input: Annotated[Path, typer.Argument(help="Examples: JSONL/JSON/Parquet/CSV/HF folder (Alpaca, messages, ours).")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many examples to select.")],
+    out: OutOpt,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0,
+                                         help="Quality weight: 0 = diversity only, 1 = quality top-k.")] = 0.7,
+    quality: Annotated[Optional[str], typer.Option(
+        "--quality", help="Quality: a numeric COLUMN | judge | ifd | reward:/local/model. None = diversity only.")] = None,
+    embedder: Annotated[str, typer.Option("--embedder", help="minilm (bundled) | st:MODEL_OR_PATH")] = "minilm",
+    text: Annotated[str, typer.Option("--text", help="What is embedded: instruction | instruction+input | "
+                                      "instruction+input+output | output")] = "instruction",
+    engine: Annotated[str, typer.Option("--engine", help="auto | lazy | blocked | approx")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random baselines and the approx index.")] = 0,
+    order: Annotated[str, typer.Option("--order", help="Order of selected.jsonl: input | selection")] = "input",
+    sweep: Annotated[Optional[str], typer.Option(
+        "--sweep", help="Also write a trade-off table + plot for these alphas, e.g. 0,0.25,0.5,0.75,1")] = None,
+    model: ModelOpt = "local",
+    concurrency: ConcurrencyOpt = 4,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Select K examples that are both good and diverse (QDIT, facility location + quality).
+
+    Example: instructkit select qdit alpaca.jsonl --k 1000 --quality judge --out runs/qdit
+    writes runs/qdit/selected.jsonl, summary.json and manifest.json; add --sweep 0,0.5,1 for a
+    trade-off table (sweep.csv/json) and plot (sweep.png). Embeddings and scores are cached.
+    """
+    from instructkit import ui
+    from instructkit.commands.common import open_llm, setup
+    from instructkit.errors import UserError
+    from instructkit.io import load_examples
+    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
+    from instructkit.score import needs_model, score_examples
+    from instructkit.select import qdit_run
+    from instructkit.select.qdit import ENGINES
+
+    setup(quiet)
+    if engine not in ENGINES:
+        raise UserError(f"--engine '{engine}' not understood; use one of {', '.join(ENGINES)}")
+    if order not in ("input", "selection"):
+        raise UserError(f"--order '{order}' not understood; use input or selection")
+    if text not in qdit_run.TEXT_MODES:
+        raise UserError(f"--text '{text}' not understood; use one of {', '.join(qdit_run.TEXT_MODES)}")
+    alphas = _parse_sweep(sweep) if sweep else None
+    examples = load_examples(input)
+    config = {"input": str(input), "k": k, "alpha": alpha, "quality": quality, "embedder": embedder,
+              "text": text, "engine": engine, "seed": seed, "order": order, "sweep": alphas,
+              "model": model if quality and needs_model(quality) else None}
+    with RunDir(out, command="select qdit", config=config) as run:
+        q = None
+        score_counts = None
+        if quality:
+            llm = open_llm(model, run, concurrency) if needs_model(quality) else None
+            with ui.progress(f"scoring ({quality})", total=len(examples),
+                             ledger=llm.ledger if llm else None) as bar:
+                rep = score_examples(examples, quality, llm=llm, progress=bar.advance, where=str(input))
+            q, score_counts = rep.scores, rep.counts
+            if llm is not None:
+                run.update(usage=llm.ledger.snapshot())
+        with ui.progress("embedding", total=len(examples)) as bar:
+            X = qdit_run.embed_examples(examples, text, embedder, bar=bar.advance)
+        with ui.progress("selecting", total=min(k, len(examples))) as bar:
+            res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance)
+        res.summary.update({"input": str(input), "quality": quality, "scores": score_counts})
+        n_written = atomic_write_jsonl(run.path / "selected.jsonl",
+                                       qdit_run.selected_records(examples, q, res.selection, order))
+        if res.sweep is not None:
+            qdit_run.write_sweep(run.path, res.sweep)
+            res.summary["sweep"] = res.sweep
+        atomic_write_json(run.path / "summary.json", res.summary)
+        run.update(counts={"pool": len(examples), "selected": n_written})
+    s = res.summary
+    ui.info(f"selected {n_written} of {len(examples)} (engine {s['engine']}, alpha {alpha}) → {out}/selected.jsonl")
+    rows = [("qdit", s["qdit"]), ("random", s["random"])] + ([("quality-only", s["quality_only"])]
+                                                             if s["quality_only"] else [])
+    for name, d in rows:
+        qm = "" if d["mean_quality"] is None else \
+            f"  mean quality {d['mean_quality']:.3f}  worst-10% {d['worst10_quality']:.3f}"
+        ui.info(f"  {name:<13} diversity {d['diversity']:.4f}{qm}")
 
 
 def register_select(select_app: typer.Typer) -> None:
-    return None
+    select_app.command("qdit")(qdit_command)

@@ -1,0 +1,178 @@
+"""QDIT selection benchmark: ours vs apricot-select, side by side on the same embeddings.
+
+Synthetic clustered unit embeddings (d=384): N/100 cluster centres (Zipf-like sizes), each point =
+centre + isotropic noise of the same norm, so same-cluster cosines are ~0.5 and others ~N(0, 0.05²).
+Objective = facility location D(A) = mean_v max_{a∈A} max(0, cos) (α=0: apricot has no quality term).
+
+Part 1, N in --sizes (k = N/10): apricot FacilityLocationSelection (lazy, on the precomputed max(0, X·Xᵀ),
+its build time included; numba warmed up first) vs our exact engine (auto: lazy ≤20K, blocked above) and
+our approx engine: time ratio and objective ratio, plus the bare float32 X·Xᵀ time at the largest N.
+Part 2, N in --big (k=10K, each in a fresh subprocess for a clean peak RSS): our auto engine alone:
+time, peak memory, D(A) (estimated on 20K pool points), and approx vs exact on a 20K subsample.
+
+    python benchmarks/select_bench.py                 # full: 5K,10K,20K + 100K,1M
+    python benchmarks/select_bench.py --quick         # 5K only + 100K
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from instructkit.select.qdit import diversity_of, facility_location, qdit_select  # noqa: E402
+
+
+def clustered(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = max(10, n // 100)
+    centers = rng.standard_normal((c, d)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    w = 1.0 / np.arange(1, c + 1) ** 0.5
+    labels = rng.choice(c, size=n, p=w / w.sum())
+    X = np.empty((n, d), dtype=np.float32)
+    for s in range(0, n, 100_000):
+        e = min(n, s + 100_000)
+        blk = centers[labels[s:e]] + rng.standard_normal((e - s, d), dtype=np.float32) / np.float32(np.sqrt(d))
+        X[s:e] = blk / np.linalg.norm(blk, axis=1, keepdims=True)
+    return X
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def run_apricot(X: np.ndarray, k: int) -> tuple[list[int], float]:
+    from apricot import FacilityLocationSelection
+
+    def go():
+        S = X @ X.T
+        np.maximum(S, 0, out=S)
+        sel = FacilityLocationSelection(k, metric="precomputed", optimizer="lazy", verbose=False).fit(S)
+        return [int(i) for i in sel.ranking]
+
+    return timed(go)
+
+
+def part1(sizes: list[int], apricot: bool) -> list[dict]:
+    rows = []
+    if apricot:  # numba compiles on first use: not part of anyone's timing
+        run_apricot(clustered(300, seed=9), 30)
+    for n in sizes:
+        k = n // 10
+        X = clustered(n)
+        row: dict = {"N": n, "k": k}
+        ex, t_ex = timed(lambda: qdit_select(X, None, k, alpha=0.0, engine="auto"))
+        ap, t_ap = timed(lambda: qdit_select(X, None, k, alpha=0.0, engine="approx"))
+        row.update(exact_engine=ex.engine, exact_s=t_ex, exact_obj=ex.diversity, approx_s=t_ap,
+                   approx_obj=ap.diversity)
+        if apricot:
+            picks, t_apr = run_apricot(X, k)
+            obj = facility_location(X, picks)
+            row.update(apricot_s=t_apr, apricot_obj=obj, speedup_exact=t_apr / t_ex, speedup_approx=t_apr / t_ap,
+                       obj_ratio_exact=ex.diversity / obj, obj_ratio_approx=ap.diversity / obj,
+                       same_picks=picks == ex.indices)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def matmul_floor(n: int) -> float:
+    X = clustered(n)
+    _, t = timed(lambda: X @ X.T)
+    return t
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    from the forking parent across exec, so a child of a big parent would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def child(n: int, k: int, sub: int) -> None:
+    X = clustered(n)
+    sel, t = timed(lambda: qdit_select(X, None, k, alpha=0.0, engine="auto"))
+    peak = peak_rss_gib()
+    div, exact = diversity_of(X, sel.indices)
+    rng = np.random.default_rng(1)
+    Xs = X[np.sort(rng.choice(n, size=min(sub, n), replace=False))]
+    ks = max(1, round(k * len(Xs) / n))
+    del X
+    a, t_a = timed(lambda: qdit_select(Xs, None, ks, alpha=0.0, engine="approx"))
+    e, t_e = timed(lambda: qdit_select(Xs, None, ks, alpha=0.0, engine="lazy"))  # exact
+    print(json.dumps({"N": n, "k": k, "engine": sel.engine, "time_s": t, "peak_rss_gib": peak,
+                      "diversity": div, "diversity_exact": exact, "subsample": len(Xs), "sub_k": ks,
+                      "sub_approx_obj": a.diversity, "sub_exact_obj": e.diversity,
+                      "sub_ratio": a.diversity / e.diversity, "sub_approx_s": t_a, "sub_exact_s": t_e}),
+          flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="5000,10000,20000")
+    ap.add_argument("--big", default="100000,1000000")
+    ap.add_argument("--big-k", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="5K side by side + 100K alone")
+    ap.add_argument("--no-apricot", action="store_true")
+    ap.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--json", help="also write all rows to this file")
+    args = ap.parse_args()
+    if args.child:
+        return child(*args.child)
+    if args.quick:
+        args.sizes, args.big = "5000", "100000"
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    big = [int(x) for x in args.big.split(",") if x]
+    print(f"# cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f}", flush=True)
+    rows = part1(sizes, not args.no_apricot)
+    floor = None
+    if sizes:
+        floor = matmul_floor(max(sizes))
+        print(json.dumps({"matmul_floor_N": max(sizes), "matmul_s": floor}), flush=True)
+    big_rows = []
+    for n in big:
+        r = subprocess.run([sys.executable, __file__, "--child", str(n), str(args.big_k), "20000"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(json.dumps({"N": n, "error": r.stderr.strip().splitlines()[-1:]}), flush=True)
+            continue
+        big_rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        print(json.dumps(big_rows[-1]), flush=True)
+    print("\n| N | k | apricot s | ours exact s (engine) | ×faster | obj ratio | ours approx s | ×faster | obj ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['N']:,} | {r['k']:,} | {r.get('apricot_s', float('nan')):.2f} | {r['exact_s']:.2f} "
+              f"({r['exact_engine']}) | {r.get('speedup_exact', float('nan')):.2f} | "
+              f"{r.get('obj_ratio_exact', float('nan')):.4f} | {r['approx_s']:.2f} | "
+              f"{r.get('speedup_approx', float('nan')):.2f} | {r.get('obj_ratio_approx', float('nan')):.4f} |")
+    if floor is not None:
+        print(f"\nbare float32 X·Xᵀ at N={max(sizes):,}: {floor:.2f} s")
+    if big_rows:
+        print("\n| N | k | engine | time s | peak RSS GiB | D(A) | approx/exact on 20K subsample |")
+        print("|---|---|---|---|---|---|---|")
+        for r in big_rows:
+            print(f"| {r['N']:,} | {r['k']:,} | {r['engine']} | {r['time_s']:.1f} | {r['peak_rss_gib']:.2f} | "
+                  f"{r['diversity']:.4f}{'' if r['diversity_exact'] else ' (est.)'} | {r['sub_ratio']:.4f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"part1": rows, "matmul_s": floor, "big": big_rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

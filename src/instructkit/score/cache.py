@@ -1,0 +1,54 @@
+"""Disk cache of quality scores, keyed by scorer identity + example content (like embeddings).
+
+A re-selection with the same scorer never calls a model again. Identity includes the model's
+identity and the prompt template version, so a different model or prompt is a different key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from instructkit.embed import default_cache_dir
+
+
+def score_key(identity: Any, *content: str) -> bytes:
+    blob = json.dumps([identity, *content], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).digest()[:20]
+
+
+class ScoreCache:
+    """SQLite table key → (score, JSON details). ``None`` path = the default cache folder."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_cache_dir() / "scores.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key BLOB PRIMARY KEY, score REAL, details TEXT)")
+        self._db.commit()
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, tuple[float | None, dict]]:
+        out: dict[bytes, tuple[float | None, dict]] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i:i + 500])
+                q = f"SELECT key, score, details FROM scores WHERE key IN ({','.join('?' * len(chunk))})"
+                for k, s, d in self._db.execute(q, chunk):
+                    out[bytes(k)] = (s, json.loads(d or "{}"))
+        return out
+
+    def put(self, key: bytes, score: float | None, details: dict | None = None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO scores (key, score, details) VALUES (?, ?, ?)",
+                             (key, score, json.dumps(details or {}, default=str)))
+            self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()

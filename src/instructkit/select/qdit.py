@@ -1,0 +1,183 @@
+"""QDIT: quality-diversity selection (Bukharin & Zhao et al., 2023), exactly as METHODS.md §3.
+
+Greedily add ``argmax_c (1-α)·d(c|A) + α·q(c)``, i.e. maximize the monotone submodular
+
+    f(A) = (1 − α) · D(A) + α · Q(A)
+    D(A) = (1/|V|) · Σ_{v∈V} max_{a∈A} s(v, a)       s(v, a) = max(0, cos(v, a))
+    Q(A) = (1/k)   · Σ_{a∈A} q'(a)                  q' = (q − min q) / (max q − min q) ∈ [0, 1]
+
+**Scaling (ours, as the paper leaves it open).** ``s ∈ [0, 1]`` (cosine of unit embeddings, negatives
+clipped) so ``D ∈ [0, 1]`` is the mean coverage of the pool; quality is min-max scaled over the pool
+and summed over the picks divided by the budget ``k``, so ``Q ∈ [0, 1]`` is the mean scaled quality of
+a full selection. Both terms live on the same [0, 1] scale, which makes α a real trade-off: diversity
+gains are large for the first picks and shrink (submodular), while each pick adds ``α·q'/k`` of quality,
+so with α in 0.5–0.9 early picks spread over the pool and later ones favour quality. A constant
+quality (or ``quality=None``) gives ``q' = 0``: selection is then plain facility location.
+α=1 returns the quality top-k (ties: lowest index); α=0 plain facility location.
+
+Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index):
+
+* ``lazy`` (N ≤ 20,000): dense N×N matrix + heap of upper bounds; identical picks to naive greedy.
+* ``blocked`` (20,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
+* ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
+  (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
+  location, exact up to N·k = 5·10⁸ cells, else estimated (unbiased) on 20K random pool points.
+
+>>> import numpy as np
+>>> X = np.eye(4, dtype=np.float32)
+>>> qdit_select(X, np.array([0.1, 0.9, 0.5, 0.2]), k=2, alpha=1.0).indices
+[1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from instructkit.errors import UserError
+from instructkit.select.fl_exact import GreedyResult, Progress, dense_similarity, lazy_greedy
+
+ENGINES = ("auto", "lazy", "blocked", "approx")
+LAZY_MAX_N = 20_000     # dense N×N float32 = 1.6 GB at 20K: a row pass per evaluation beats N·d flops
+BLOCKED_MAX_N = 50_000  # above: one exact X·Xᵀ pass costs minutes on 2 cores; go approximate
+DENSE_HARD_MAX_N = 30_000  # the lazy engine refuses more (3.6 GB matrix)
+
+
+@dataclass
+class Selection:
+    """A QDIT selection. ``indices`` are in selection order; ``gains[i]`` is the gain of ``indices[i]``."""
+
+    indices: list[int]
+    gains: list[float]
+    objective: float            # f(A) with the scaling above (exact diversity when computed)
+    diversity: float            # D(A) = mean coverage of the pool
+    quality_term: float         # Q(A) = Σ q' / k
+    alpha: float
+    engine: str
+    quality_scaled: np.ndarray | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_engine(n: int) -> str:
+    """The engine ``auto`` uses for a pool of ``n`` items (thresholds documented in the module)."""
+    if n <= LAZY_MAX_N:
+        return "lazy"
+    return "blocked" if n <= BLOCKED_MAX_N else "approx"
+
+
+def unit_rows(emb: np.ndarray) -> np.ndarray:
+    """``emb`` as contiguous float32 with unit rows (a zero row is an error)."""
+    X = np.asarray(emb, dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise UserError(f"embeddings must be a non-empty 2-D array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise UserError("embeddings contain NaN or inf values")
+    norms = np.linalg.norm(X, axis=1)
+    if (norms == 0).any():
+        raise UserError(f"embedding row {int(np.argmax(norms == 0))} is all zeros; check its text")
+    if np.abs(norms - 1).max() > 1e-3:
+        X = X / norms[:, None]
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def scale_quality(quality: np.ndarray | None, n: int) -> np.ndarray:
+    """Min-max scale to [0, 1]; None or a constant score gives zeros (quality then has no say)."""
+    if quality is None:
+        return np.zeros(n, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64).reshape(-1)
+    if q.shape[0] != n:
+        raise UserError(f"quality has {q.shape[0]} scores for {n} examples")
+    if not np.isfinite(q).all():
+        raise UserError(f"quality score {int(np.argmax(~np.isfinite(q)))} is NaN or infinite")
+    lo, hi = float(q.min()), float(q.max())
+    return np.zeros(n) if hi <= lo else (q - lo) / (hi - lo)
+
+
+def facility_location(X: np.ndarray, picks: list[int] | np.ndarray, block_bytes: int = 128 << 20,
+                      sample: int | None = None, seed: int = 0) -> float:
+    """``D(A) = mean_v max_{a∈A} max(0, cos(v, a))`` computed in blocks (never N×k at once).
+
+    ``sample``: average over that many pool points drawn at random (an unbiased estimate, for pools
+    where N·k is too many cells); None = every point (exact).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    picks = np.asarray(picks, dtype=np.int64)
+    if len(picks) == 0:
+        return 0.0
+    V = X
+    if sample is not None and sample < len(X):
+        V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
+    A = np.ascontiguousarray(X[picks].T)
+    rows = int(max(16, block_bytes // (4 * len(picks))))
+    total = 0.0
+    for s in range(0, len(V), rows):
+        M = V[s:s + rows] @ A
+        total += float(np.maximum(M.max(axis=1), 0).sum(dtype=np.float64))
+    return total / len(V)
+
+
+def diversity_of(X: np.ndarray, picks: list[int] | np.ndarray, seed: int = 0,
+                 max_cells: float = 5e8, sample: int = 20_000) -> tuple[float, bool]:
+    """(D(A), exact?): exact when N·k ≤ ``max_cells``, else estimated on ``sample`` random pool points."""
+    exact = len(X) * max(1, len(picks)) <= max_cells
+    return facility_location(X, picks, sample=None if exact else sample, seed=seed), exact
+
+
+def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: float = 0.7,
+                engine: str = "auto", seed: int = 0, progress: Progress | None = None,
+                knn: int = 64, nprobe: int = 8, **engine_options: Any) -> Selection:
+    """Select ``k`` of the rows of ``emb`` (unit embeddings) by quality and diversity.
+
+    ``quality``: one score per row (any scale; min-max scaled) or None. ``engine``: auto | lazy |
+    blocked | approx. ``seed`` drives the stochastic parts (the approx engine's index training and
+    the blocked engine's threshold sample, which never changes its picks). ``diversity`` is D(A)
+    evaluated exactly afterwards, or estimated on 20K pool points when N·k > 5·10⁸ (``stats``).
+
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    >>> qdit_select(X, None, k=2, alpha=0.0).indices   # the duplicate adds nothing
+    [0, 2]
+    """
+    if engine not in ENGINES:
+        raise UserError(f"engine '{engine}' not understood; use one of {', '.join(ENGINES)}")
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise UserError(f"alpha must be in [0, 1], got {alpha}")
+    X = unit_rows(emb)
+    n = X.shape[0]
+    if int(k) < 1:
+        raise UserError(f"k must be at least 1, got {k}")
+    k = min(int(k), n)
+    qs = scale_quality(quality, n)
+    used = choose_engine(n) if engine == "auto" else engine
+    w = (1.0 - alpha) / n
+    qterm = alpha * qs / k
+    if alpha >= 1.0:  # the diversity term is gone: quality top-k, ties by lowest index
+        order = np.lexsort((np.arange(n), -qs))[:k]
+        res = GreedyResult([int(i) for i in order], [float(qterm[i]) for i in order], {})
+        used = "topk"
+        if progress:
+            progress(k)
+    elif used == "lazy":
+        if n > DENSE_HARD_MAX_N:
+            raise UserError(f"the lazy engine builds an N×N matrix; N={n} is too large, use --engine blocked")
+        res = lazy_greedy(dense_similarity(X), qterm, w, k, progress=progress)
+    elif used == "blocked":
+        from instructkit.select.fl_blocked import blocked_greedy
+
+        res = blocked_greedy(X, qterm, w, k, seed=seed, progress=progress, **engine_options)
+    else:
+        from instructkit.select.fl_approx import approx_greedy
+
+        res = approx_greedy(X, qterm, w, k, knn=knn, nprobe=nprobe, seed=seed, progress=progress)
+    if used in ("lazy", "blocked") and alpha == 0.0:  # exact engines: D(A) is the sum of the gains
+        div, exact = float(np.sum(res.gains, dtype=np.float64) / w / n), True
+    else:
+        div, exact = diversity_of(X, res.picks, seed=seed)
+    qt = float(qs[res.picks].sum() / k)
+    stats = dict(res.stats)
+    stats["diversity_exact"] = exact
+    return Selection(indices=[int(i) for i in res.picks], gains=[float(g) for g in res.gains],
+                     objective=(1 - alpha) * div + alpha * qt, diversity=div, quality_term=qt,
+                     alpha=float(alpha), engine=used, quality_scaled=qs, stats=stats)

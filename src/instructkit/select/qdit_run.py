@@ -1,0 +1,155 @@
+"""The ``select qdit`` pipeline: load → embed → score → select → compare → write the run directory.
+
+Outputs (all written atomically, so a killed run leaves the old file or the new one, never half):
+``selected.jsonl`` (examples with ``meta.qdit = {rank, gain, quality, quality_scaled}``),
+``summary.json`` (objective, diversity, mean and worst-10% quality vs random and quality-only
+selections of the same size), and with a sweep ``sweep.json``, ``sweep.csv``, ``sweep.png``.
+Embeddings and scores are cached on disk, so re-running costs no model calls.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instructkit.errors import UserError
+from instructkit.records import Example
+from instructkit.select.qdit import diversity_of, qdit_select
+
+TEXT_MODES = ("instruction", "instruction+input", "instruction+input+output", "output")
+
+
+def text_of(ex: Example, mode: str) -> str:
+    """The text that is embedded for ``ex`` under ``--text MODE``."""
+    if mode == "instruction":
+        return ex.instruction
+    if mode == "instruction+input":
+        return ex.instruction if not ex.input else f"{ex.instruction}\n\n{ex.input}"
+    if mode == "instruction+input+output":
+        return "\n\n".join(p for p in (ex.instruction, ex.input, ex.output) if p)
+    if mode == "output":
+        return ex.output
+    raise UserError(f"--text '{mode}' not understood; use one of {', '.join(TEXT_MODES)}")
+
+
+def embed_examples(examples: list[Example], mode: str, embedder: str, bar: Any = None,
+                   chunk: int = 2048) -> np.ndarray:
+    from instructkit.embed import embed_texts
+
+    texts = [text_of(ex, mode) for ex in examples]
+    parts = []
+    for s in range(0, len(texts), chunk):
+        parts.append(embed_texts(texts[s:s + chunk], embedder=embedder))
+        if bar:
+            bar(len(texts[s:s + chunk]))
+    return np.concatenate(parts)
+
+
+def quality_stats(q: np.ndarray | None, picks: list[int] | np.ndarray) -> dict[str, float | None]:
+    """Mean and worst-10% (mean of the lowest ceil(10%)) quality of a selection, on the raw scale."""
+    if q is None or len(picks) == 0:
+        return {"mean_quality": None, "worst10_quality": None}
+    vals = np.sort(np.asarray(q, dtype=np.float64)[np.asarray(picks)])
+    tail = vals[: max(1, math.ceil(0.1 * len(vals)))]
+    return {"mean_quality": float(vals.mean()), "worst10_quality": float(tail.mean())}
+
+
+def describe(X: np.ndarray, q: np.ndarray | None, picks: list[int] | np.ndarray, seed: int) -> dict[str, Any]:
+    div, exact = diversity_of(X, picks, seed=seed)
+    return {"diversity": div, "diversity_exact": exact, **quality_stats(q, picks)}
+
+
+@dataclass
+class QditResult:
+    selection: Any
+    summary: dict[str, Any]
+    sweep: list[dict[str, Any]] | None
+
+
+def run_selection(X: np.ndarray, q: np.ndarray | None, k: int, alpha: float, engine: str, seed: int,
+                  sweep: list[float] | None = None, bar: Any = None) -> QditResult:
+    """Select, then compare with random and quality-only selections of the same size."""
+    sel = qdit_select(X, q, k, alpha=alpha, engine=engine, seed=seed, progress=bar)
+    n, kk = len(X), len(sel.indices)
+    rng = np.random.default_rng(seed)
+    rand = np.sort(rng.choice(n, size=kk, replace=False))
+    qonly = qdit_select(X, q, kk, alpha=1.0).indices if q is not None else None
+    summary: dict[str, Any] = {
+        "pool": n, "k": kk, "alpha": alpha, "engine": sel.engine, "seed": seed,
+        "objective": sel.objective, "quality_term": sel.quality_term,
+        "qdit": describe(X, q, sel.indices, seed), "random": describe(X, q, rand, seed),
+        "quality_only": describe(X, q, qonly, seed) if qonly is not None else None,
+        "engine_stats": sel.stats,
+    }
+    rows = None
+    if sweep:
+        rows = []
+        for a in sweep:
+            s = qdit_select(X, q, kk, alpha=a, engine=engine, seed=seed)
+            rows.append({"alpha": a, "objective": s.objective, **describe(X, q, s.indices, seed)})
+    return QditResult(sel, summary, rows)
+
+
+def selected_records(examples: list[Example], q: np.ndarray | None, sel: Any, order: str) -> list[dict]:
+    if order not in ("input", "selection"):
+        raise UserError(f"--order '{order}' not understood; use input or selection")
+    ranked = list(enumerate(sel.indices, 1))
+    if order == "input":
+        ranked.sort(key=lambda t: t[1])
+    out = []
+    for rank, i in ranked:
+        d = examples[i].to_dict()
+        d["meta"] = {**d["meta"], "qdit": {
+            "rank": rank, "gain": sel.gains[rank - 1],
+            "quality": None if q is None else float(q[i]),
+            "quality_scaled": float(sel.quality_scaled[i]) if sel.quality_scaled is not None else None}}
+        out.append(d)
+    return out
+
+
+def write_sweep(out: Path, rows: list[dict[str, Any]]) -> None:
+    from instructkit.runs import atomic_write_json, atomic_write_text
+
+    atomic_write_json(out / "sweep.json", rows)
+    buf = io.StringIO()
+    cols = ["alpha", "objective", "diversity", "mean_quality", "worst10_quality", "diversity_exact"]
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "sweep.csv", buf.getvalue())
+    plot_sweep(rows, out / "sweep.png")
+
+
+def plot_sweep(rows: list[dict[str, Any]], path: Path) -> None:
+    """Diversity, mean quality and worst-10% quality against α (matplotlib, Agg)."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = [r["alpha"] for r in rows]
+    fig, ax1 = plt.subplots(figsize=(6.4, 4.0))
+    ax1.plot(a, [r["diversity"] for r in rows], "o-", color="tab:blue", label="diversity D(A)")
+    ax1.set_xlabel("alpha (0 = diversity only, 1 = quality only)")
+    ax1.set_ylabel("diversity (mean coverage)", color="tab:blue")
+    if rows and rows[0].get("mean_quality") is not None:
+        ax2 = ax1.twinx()
+        ax2.plot(a, [r["mean_quality"] for r in rows], "s-", color="tab:green", label="mean quality")
+        ax2.plot(a, [r["worst10_quality"] for r in rows], "^--", color="tab:red", label="worst-10% quality")
+        ax2.set_ylabel("quality")
+        ax2.legend(loc="lower right")
+    ax1.legend(loc="lower left")
+    ax1.set_title("QDIT trade-off")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

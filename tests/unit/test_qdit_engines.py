@@ -1,0 +1,130 @@
+"""QDIT engines: lazy == naive (property), α extremes, blocked == dense, approx close to exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from instructkit.errors import UserError
+from instructkit.select.fl_approx import approx_greedy
+from instructkit.select.fl_blocked import blocked_greedy
+from instructkit.select.fl_exact import dense_similarity, lazy_greedy, naive_greedy
+from instructkit.select.qdit import facility_location, qdit_select, scale_quality
+
+
+def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def clustered(n: int, d: int = 64, seed: int = 0, spread: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = unit(rng, max(4, n // 50), d)
+    X = centers[rng.integers(0, len(centers), n)] + spread * rng.standard_normal((n, d)).astype(np.float32) / np.sqrt(d)
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 40), d=st.integers(1, 6), kfrac=st.floats(0.05, 1.0),
+       alpha=st.sampled_from([0.0, 0.3, 0.7, 0.95]), dup=st.booleans(), levels=st.integers(1, 4))
+def test_lazy_greedy_equals_naive_greedy(seed, n, d, kfrac, alpha, dup, levels):
+    rng = np.random.default_rng(seed)
+    X = unit(rng, n, d)
+    if dup and n > 2:  # exact ties: duplicated rows and few quality levels
+        X[n // 2:] = X[: n - n // 2]
+    q = rng.integers(0, levels, n).astype(np.float64)
+    k = max(1, int(round(kfrac * n)))
+    qs = alpha * scale_quality(q, n) / k
+    S = dense_similarity(X)
+    lazy = lazy_greedy(S, qs, (1 - alpha) / n, k)
+    naive = naive_greedy(S, qs, (1 - alpha) / n, k)
+    assert lazy.picks == naive.picks
+    assert lazy.gains == naive.gains
+
+
+@pytest.mark.parametrize("engine", ["lazy", "blocked", "approx"])
+def test_alpha_one_is_quality_top_k(engine):
+    rng = np.random.default_rng(1)
+    X = unit(rng, 300, 8)
+    q = rng.integers(0, 20, 300).astype(float)  # many ties: lowest index must win
+    sel = qdit_select(X, q, 25, alpha=1.0, engine=engine)
+    expected = sorted(range(300), key=lambda i: (-q[i], i))[:25]
+    assert sel.indices == expected
+    # the general lazy engine, with the diversity weight at 0, agrees
+    qs = scale_quality(q, 300) / 25
+    assert lazy_greedy(dense_similarity(X), qs, 0.0, 25).picks == expected
+
+
+def test_alpha_zero_is_plain_facility_location():
+    rng = np.random.default_rng(2)
+    X = unit(rng, 120, 5)
+    q = rng.random(120)
+    S = dense_similarity(X)
+    plain = naive_greedy(S, np.zeros(120), 1.0 / 120, 15)
+    for engine in ("lazy", "blocked"):
+        sel = qdit_select(X, q, 15, alpha=0.0, engine=engine)
+        assert sel.indices == plain.picks
+        assert sel.diversity == pytest.approx(sum(plain.gains), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed,gen", [(0, "random"), (1, "clustered"), (2, "clustered"), (3, "tight")])
+def test_blocked_engine_equals_dense(seed, gen):
+    rng = np.random.default_rng(seed)
+    n = 900
+    X = unit(rng, n, 12) if gen == "random" else clustered(n, seed=seed, spread=0.3 if gen == "tight" else 1.0)
+    q = rng.random(n)
+    k, alpha = 90, 0.5
+    qs = alpha * scale_quality(q, n) / k
+    dense = lazy_greedy(dense_similarity(X), qs, (1 - alpha) / n, k)
+    # small blocks and few kept neighbours force every path: partial columns, heavy rows, dense batches
+    blocked = blocked_greedy(X, qs, (1 - alpha) / n, k, block_bytes=64 * 4 * n, keep=8, batch=8, seed=seed)
+    assert blocked.picks == dense.picks
+    np.testing.assert_allclose(blocked.gains, dense.gains, rtol=1e-5, atol=1e-9)
+    assert blocked.stats["dense_rows"] > 0
+
+
+def test_approx_objective_within_two_percent_of_exact_on_clustered_data():
+    X = clustered(6000, d=64, seed=5)
+    k = 600
+    exact = qdit_select(X, None, k, alpha=0.0, engine="blocked")
+    approx = qdit_select(X, None, k, alpha=0.0, engine="approx")  # IVF index above 4,096 items
+    assert approx.stats["diversity_exact"]
+    assert approx.diversity >= 0.98 * exact.diversity
+    assert len(set(approx.indices)) == k
+
+
+def test_approx_graph_lazy_greedy_is_deterministic():
+    X = clustered(800, d=16, seed=3)
+    a = approx_greedy(X, np.zeros(800), 1 / 800, 40, knn=16, seed=7)
+    b = approx_greedy(X, np.zeros(800), 1 / 800, 40, knn=16, seed=7)
+    assert a.picks == b.picks
+
+
+def test_facility_location_sample_estimate_is_close():
+    X = clustered(5000, d=32, seed=4)
+    picks = list(range(0, 5000, 37))
+    exact = facility_location(X, picks)
+    est = facility_location(X, picks, sample=2000, seed=1)
+    assert est == pytest.approx(exact, rel=0.03)
+    assert facility_location(X, picks, block_bytes=4096) == pytest.approx(exact, rel=1e-6)
+
+
+def test_scaling_and_bad_inputs():
+    assert scale_quality(np.array([2.0, 4.0, 3.0]), 3).tolist() == [0.0, 1.0, 0.5]
+    assert scale_quality(np.array([3.0, 3.0]), 2).tolist() == [0.0, 0.0]
+    X = np.eye(3, dtype=np.float32)
+    with pytest.raises(UserError):
+        qdit_select(X, np.array([1.0, np.nan, 2.0]), 2)
+    with pytest.raises(UserError):
+        qdit_select(X, None, 2, alpha=1.5)
+    with pytest.raises(UserError):
+        qdit_select(X, None, 0)
+    with pytest.raises(UserError):
+        qdit_select(np.zeros((2, 3)), None, 1)
+    with pytest.raises(UserError):
+        qdit_select(X, None, 2, engine="fast")
+    sel = qdit_select(X * 3, None, 10)  # non-unit rows are normalized; k is capped at N
+    assert sorted(sel.indices) == [0, 1, 2]
+    assert sel.diversity == pytest.approx(1.0)
