@@ -284,3 +284,50 @@ def test_dynosaur_worker_killed_mid_stage(ray_exec, dynosaur_local, tmp_path):
         ids = [json.loads(r)["id"] for r in got]
         assert len(ids) == len(set(ids)), f"duplicates in {name}"
         assert got == _records(dynosaur_local / name), name
+
+
+def clustered_pool(n: int, seed: int = 0, dim: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(40, dim)).astype(np.float32)
+    X = centers[rng.integers(0, 40, size=n)] + 0.7 * rng.normal(size=(n, dim)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, rng.gamma(2.0, 1.0, size=n)
+
+
+def test_greedi_qdit_objective_vs_single_machine(ray_exec):
+    from instructkit.select.qdit import qdit_select
+
+    X, q = clustered_pool(6000)
+    single = qdit_select(X, q, 60, alpha=0.7, seed=0)
+    greedi = ray_exec.qdit_select(partitions=4)(X, q, 60, alpha=0.7, seed=0)
+    assert greedi.stats["greedi"]["partitions"] == 4 and greedi.stats["greedi"]["union"] > 60
+    assert len(set(greedi.indices)) == 60
+    assert greedi.objective >= 0.95 * single.objective, (greedi.objective, single.objective)
+    # a pool that fits one partition is exactly single-machine QDIT
+    one = ray_exec.qdit_select()(X[:2000], q[:2000], 30, alpha=0.7, seed=0)
+    assert one.indices == qdit_select(X[:2000], q[:2000], 30, alpha=0.7, seed=0).indices
+
+
+def test_select_qdit_cli_on_ray_equals_local(ray_address, tmp_path):
+    """Judge scores as map_batches actors behind the gate, embeddings as map_batches, selection."""
+    rng = random.Random(4)
+    src = tmp_path / "pool.jsonl"
+    rows = [Example(t, output=rng.choice(["Yes.", "Here are the lines: " + t[-40:], "No idea"]))
+            for t in texts_for(21, 24)]
+    src.write_text("".join(json.dumps(e.to_dict()) + "\n" for e in rows))
+    args = ["select", "qdit", src, "--k", "6", "--quality", "judge", "--model", "local", "--quiet"]
+    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", ray_address])):
+        # the local run caches scores and vectors elsewhere: the Ray workers must compute their own
+        res = run_cli(*args, "--out", tmp_path / name, *extra, env={"INSTRUCTKIT_CACHE": str(tmp_path / f"c-{name}")})
+        assert res.returncode == 0, res.stderr[-2000:]
+    sel = {name: [json.loads(x) for x in (tmp_path / name / "selected.jsonl").read_text().splitlines()]
+           for name in ("local", "ray")}
+    assert [r["id"] for r in sel["ray"]] == [r["id"] for r in sel["local"]]
+    for a, b in zip(sel["ray"], sel["local"]):
+        assert a["meta"]["qdit"]["rank"] == b["meta"]["qdit"]["rank"]
+        assert a["meta"]["qdit"]["quality"] == b["meta"]["qdit"]["quality"]
+        assert abs(a["meta"]["qdit"]["gain"] - b["meta"]["qdit"]["gain"]) < 1e-5
+    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert summary["executor"]["executor"] == "ray"
+    man = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert man["usage"]["calls"] == json.loads((tmp_path / "local" / "manifest.json").read_text())["usage"]["calls"] > 0

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, OutOpt, QuietOpt
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, OutOpt, QuietOpt,
+                                         RayAddressOpt)
 
 
 def _parse_sweep(text: str) -> list[float]:
@@ -40,6 +41,11 @@ def qdit_command(
         "--sweep", help="Also write a trade-off table + plot for these alphas, e.g. 0,0.25,0.5,0.75,1")] = None,
     model: ModelOpt = "local",
     concurrency: ConcurrencyOpt = 4,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    partitions: Annotated[Optional[int], typer.Option(
+        "--partitions", min=1, help="With --executor ray: GreeDi parts (local greedy per part, then greedy "
+                                    "over their union); default one per 50,000 examples (1 = exact QDIT).")] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -48,13 +54,14 @@ def qdit_command(
     Example: instructkit select qdit alpaca.jsonl --k 1000 --quality judge --out runs/qdit
     writes runs/qdit/selected.jsonl, summary.json and manifest.json; add --sweep 0,0.5,1 for a
     trade-off table (sweep.csv/json) and plot (sweep.png). Embeddings and scores are cached.
+
+    On a Ray cluster (embeddings and model scores as map_batches actors, GreeDi selection):
+    instructkit select qdit big.jsonl --k 10000 --out runs/qdit --executor ray --ray-address auto
     """
-    from instructkit import ui
-    from instructkit.commands.common import open_llm, setup
+    from instructkit.commands.common import open_executor, setup
     from instructkit.errors import UserError
+    from instructkit.executor import check_executor
     from instructkit.io import load_examples
-    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
-    from instructkit.score import needs_model, score_examples
     from instructkit.select import qdit_run
     from instructkit.select.qdit import ENGINES
 
@@ -66,14 +73,44 @@ def qdit_command(
     if text not in qdit_run.TEXT_MODES:
         raise UserError(f"--text '{text}' not understood; use one of {', '.join(qdit_run.TEXT_MODES)}")
     alphas = _parse_sweep(sweep) if sweep else None
+    check_executor(executor, ray_address)
+    if partitions and executor != "ray":
+        raise UserError("--partitions is only used with --executor ray")
     examples = load_examples(input)
+    ex = open_executor(executor, ray_address)
+    try:
+        res, n_written = _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order,
+                                 alphas, model, concurrency, ex, partitions)
+    finally:
+        ex.close()
+    _print_summary(res.summary, n_written, len(examples), alpha, out)
+
+
+def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
+            concurrency, ex, partitions):
+    """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
+    from instructkit import ui
+    from instructkit.commands.common import open_llm
+    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
+    from instructkit.score import needs_model, score_examples
+    from instructkit.select import qdit_run
+
+    remote_scores = ex.name != "local" and bool(quality) and (needs_model(quality) or quality.startswith("reward:"))
     config = {"input": str(input), "k": k, "alpha": alpha, "quality": quality, "embedder": embedder,
               "text": text, "engine": engine, "seed": seed, "order": order, "sweep": alphas,
               "model": model if quality and needs_model(quality) else None}
     with RunDir(out, command="select qdit", config=config) as run:
         q = None
         score_counts = None
-        if quality:
+        if remote_scores:
+            with ui.progress(f"scoring ({quality}, {ex.name})", total=len(examples)) as bar:
+                rep = ex.score(examples, quality, model=model, cache_path=str(run.cache_path),
+                               concurrency=concurrency)
+                bar.advance(len(examples))
+            q, score_counts = rep.scores, rep.counts
+            if getattr(rep, "usage", None):
+                run.update(usage=rep.usage)
+        elif quality:
             llm = open_llm(model, run, concurrency) if needs_model(quality) else None
             with ui.progress(f"scoring ({quality})", total=len(examples),
                              ledger=llm.ledger if llm else None) as bar:
@@ -82,19 +119,30 @@ def qdit_command(
             if llm is not None:
                 run.update(usage=llm.ledger.snapshot())
         with ui.progress("embedding", total=len(examples)) as bar:
-            X = qdit_run.embed_examples(examples, text, embedder, bar=bar.advance)
+            if ex.name == "local":
+                X = qdit_run.embed_examples(examples, text, embedder, bar=bar.advance)
+            else:  # map_batches over embedding actors
+                X = ex.embed([qdit_run.text_of(e, text) for e in examples], embedder)
+                bar.advance(len(examples))
         with ui.progress("selecting", total=min(k, len(examples))) as bar:
-            res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance)
-        res.summary.update({"input": str(input), "quality": quality, "scores": score_counts})
+            res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance,
+                                         select=ex.qdit_select(partitions))
+        res.summary.update({"input": str(input), "quality": quality, "scores": score_counts,
+                            "executor": ex.describe()})
         n_written = atomic_write_jsonl(run.path / "selected.jsonl",
                                        qdit_run.selected_records(examples, q, res.selection, order))
         if res.sweep is not None:
             qdit_run.write_sweep(run.path, res.sweep)
             res.summary["sweep"] = res.sweep
         atomic_write_json(run.path / "summary.json", res.summary)
-        run.update(counts={"pool": len(examples), "selected": n_written})
-    s = res.summary
-    ui.info(f"selected {n_written} of {len(examples)} (engine {s['engine']}, alpha {alpha}) → {out}/selected.jsonl")
+        run.update(counts={"pool": len(examples), "selected": n_written}, executor=ex.describe())
+    return res, n_written
+
+
+def _print_summary(s, n_written, n_pool, alpha, out) -> None:
+    from instructkit import ui
+
+    ui.info(f"selected {n_written} of {n_pool} (engine {s['engine']}, alpha {alpha}) → {out}/selected.jsonl")
     rows = [("qdit", s["qdit"]), ("random", s["random"])] + ([("quality-only", s["quality_only"])]
                                                              if s["quality_only"] else [])
     for name, d in rows:

@@ -109,9 +109,11 @@ class ScoreActor:
 
             self.llm = worker_llm(model or "local", cache_path, gate)
         elif spec.startswith("reward:"):
-            from instructkit.score.reward import load_reward_model  # noqa: F401  (warm the model once)
+            from instructkit.score.reward import _load
 
-            load_reward_model(spec[len("reward:"):])
+            path = Path(spec[len("reward:"):]).expanduser()
+            if path.is_dir():
+                _load(path)  # cached per process: every batch of this actor reuses it
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import json
@@ -120,10 +122,17 @@ class ScoreActor:
         from instructkit.score import score_examples
 
         exs = [Example.from_dict(json.loads(r)) for r in batch["record"]]
+        usage = [""] * len(exs)
+        if self.llm is not None:
+            from instructkit.llm.usage import UsageLedger
+
+            self.llm.ledger = UsageLedger()  # this batch's calls, merged by the driver
         rep = score_examples(exs, self.spec, llm=self.llm)
+        if self.llm is not None and usage:
+            usage[0] = json.dumps(self.llm.ledger.snapshot())
         details = [json.dumps(d, default=str) for d in rep.details]
         return {"idx": batch["idx"], "score": np.asarray(rep.scores, dtype=np.float64),
-                "details": np.array(details, dtype=object)}
+                "details": np.array(details, dtype=object), "usage": np.array(usage, dtype=object)}
 
 
 class RayExecutor:
@@ -181,13 +190,29 @@ class RayExecutor:
                                                                 "cache_path": cache_path, "gate": gate},
                              batch_size=batch, compute=_pool(min(self.workers, self._blocks(n, batch))),
                              num_cpus=1, batch_format="numpy")
-        rows = _gather_rows(out, n, ("score", "details"))
+        rows = _gather_rows(out, n, ("score", "details", "usage"))
         details = [json.loads(d) for d in rows["details"]]
+        scores = np.asarray(rows["score"], dtype=np.float64)
         counts: dict[str, int] = {}
         for d in details:
-            m = str(d.get("method", spec)) if isinstance(d, dict) else spec
+            m = str(d.get("method", "none"))
             counts[m] = counts.get(m, 0) + 1
-        return ScoreReport(scores=np.asarray(rows["score"], dtype=np.float64), details=details, counts=counts)
+        # an unrated example gets the median of the rated ones over the whole pool, as locally
+        # (each batch filled its own unrated rows with its batch's median)
+        bad = np.array([d.get("method", "none") == "none" for d in details], dtype=bool)
+        counts["unrated"] = int(bad.sum())
+        if bad.any() and needs_model(spec):
+            scores[bad] = float(np.median(scores[~bad])) if (~bad).any() else 0.0
+        report = ScoreReport(scores=scores, details=details, counts=counts)
+        if needs_model(spec):
+            from instructkit.llm.usage import UsageLedger
+
+            ledger = UsageLedger()
+            for u in rows["usage"]:
+                if u:
+                    ledger.merge(json.loads(u))
+            report.usage = ledger.snapshot()  # type: ignore[attr-defined]
+        return report
 
     # -- dedup ---------------------------------------------------------------------------------
     def dedup_finder(self, method: str) -> Any:

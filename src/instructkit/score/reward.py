@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from instructkit.score.llm_scorers import ScoreReport, example_prompt
 REWARD_VERSION = "reward-v1"
 
 
+@lru_cache(maxsize=2)  # a process (e.g. a Ray scoring actor) loads each reward model once
 def _load(path: Path) -> tuple[Any, Any]:
     try:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -127,7 +127,7 @@ def diversity_of(X: np.ndarray, picks: list[int] | np.ndarray, seed: int = 0,
 
 def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: float = 0.7,
                 engine: str = "auto", seed: int = 0, progress: Progress | None = None,
-                knn: int = 64, nprobe: int = 8, **engine_options: Any) -> Selection:
+                knn: int = 64, nprobe: int = 8, quality_scaled: bool = False, **engine_options: Any) -> Selection:
     """Select ``k`` of the rows of ``emb`` (unit embeddings) by quality and diversity.
 
     ``quality``: one score per row (any scale; min-max scaled) or None. ``engine``: auto | lazy |
@@ -149,7 +149,10 @@ def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: floa
     if int(k) < 1:
         raise UserError(f"k must be at least 1, got {k}")
     k = min(int(k), n)
-    qs = scale_quality(quality, n)
+    # quality_scaled: the scores are already the pool's q' in [0, 1] (a part of a larger pool,
+    # as in GreeDi, must keep the whole pool's scale rather than be re-scaled on its own)
+    qs = (np.zeros(n) if quality is None else np.asarray(quality, dtype=np.float64)) if quality_scaled \
+        else scale_quality(quality, n)
     used = choose_engine(n) if engine == "auto" else engine
     w = (1.0 - alpha) / n
     qterm = alpha * qs / k

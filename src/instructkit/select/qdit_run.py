@@ -73,9 +73,13 @@ class QditResult:
 
 
 def run_selection(X: np.ndarray, q: np.ndarray | None, k: int, alpha: float, engine: str, seed: int,
-                  sweep: list[float] | None = None, bar: Any = None) -> QditResult:
-    """Select, then compare with random and quality-only selections of the same size."""
-    sel = qdit_select(X, q, k, alpha=alpha, engine=engine, seed=seed, progress=bar)
+                  sweep: list[float] | None = None, bar: Any = None, select: Any = None) -> QditResult:
+    """Select, then compare with random and quality-only selections of the same size.
+
+    ``select`` replaces ``qdit_select`` (same contract), e.g. an executor's GreeDi on Ray.
+    """
+    select = select or qdit_select
+    sel = select(X, q, k, alpha=alpha, engine=engine, seed=seed, progress=bar)
     n, kk = len(X), len(sel.indices)
     rng = np.random.default_rng(seed)
     rand = np.sort(rng.choice(n, size=kk, replace=False))
@@ -91,7 +95,7 @@ def run_selection(X: np.ndarray, q: np.ndarray | None, k: int, alpha: float, eng
     if sweep:
         rows = []
         for a in sweep:
-            s = qdit_select(X, q, kk, alpha=a, engine=engine, seed=seed)
+            s = select(X, q, kk, alpha=a, engine=engine, seed=seed)
             rows.append({"alpha": a, "objective": s.objective, **describe(X, q, s.indices, seed)})
     return QditResult(sel, summary, rows)
 
