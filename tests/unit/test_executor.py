@@ -96,3 +96,18 @@ def test_gate_frees_a_dead_holders_slot_after_its_lease():
         assert (await gate.stats())["expired_leases"] == 1
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("command", [["dynosaur"], ["glan"], ["select", "qdit"], ["dedup"]])
+def test_every_heavy_command_offers_the_executor(cli, command):
+    res = cli(*command, "--help")
+    assert res.returncode == 0
+    assert "--executor" in res.stdout and "--ray-address" in res.stdout
+
+
+def test_partitions_need_ray(cli, tmp_path):
+    data = tmp_path / "x.jsonl"
+    data.write_text('{"instruction": "a"}\n{"instruction": "b"}\n')
+    res = cli("select", "qdit", str(data), "--k", "1", "--out", str(tmp_path / "o"), "--partitions", "2")
+    assert res.returncode == 2 and "--partitions is only used with --executor ray" in res.stderr
+    assert not (tmp_path / "o").exists()
