@@ -9,9 +9,10 @@ Data: N synthetic instruction records (random words, 30-60 per record, 10% plant
 * **MinHash dedup**: all N records, ``dedup(method="minhash")`` (word 3-grams, 128 permutations,
   threshold 0.7); the Ray side uses the distributed band bucketing. The groups must be identical.
 * **QDIT**: N clustered synthetic unit embeddings (384-d: running MiniLM over 200K texts is the
-  embedding stage's job, timed above), quality scores, k picks. Local = single-machine
-  ``qdit_select`` (engine auto: approx above 50K); Ray = GreeDi over ``--partitions`` parts
-  (exact blocked engine per part). Objectives are printed side by side.
+  embedding stage's job, timed above), quality scores, k picks, the same engine on both sides
+  (``--engine``, default approx: the exact blocked engine takes minutes per 25K part on 2 cores).
+  Local = single-machine ``qdit_select``; Ray = GreeDi over ``--partitions`` parts. Objectives are
+  printed side by side.
 
 Each configuration runs in its own process (a fresh Ray per configuration); Ray's start-up is
 timed separately from the stages. Printed: wall times, Ray's overhead at 1 worker (ray1/local)
@@ -96,12 +97,12 @@ def run_config(name: str, args: argparse.Namespace) -> dict:
     X, q = make_pool(args.n, args.seed)
     t0 = time.perf_counter()
     if name == "local":
-        sel = qdit_select(X, q, args.k, alpha=0.7, seed=args.seed)
+        sel = qdit_select(X, q, args.k, alpha=0.7, seed=args.seed, engine=args.engine)
     else:
         from instructkit.executors.ray_qdit import greedi_select
 
         sel = greedi_select(X, q, args.k, alpha=0.7, seed=args.seed, partitions=args.partitions,
-                            workers=ex.workers)
+                            workers=ex.workers, engine=args.engine)
     out["qdit_s"] = time.perf_counter() - t0
     out["qdit_objective"] = sel.objective
     out["qdit_engine"] = sel.engine
@@ -113,8 +114,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--embed-n", type=int, default=2_000)
-    ap.add_argument("--k", type=int, default=1_000)
-    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--k", type=int, default=200)
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--engine", default="approx", help="QDIT engine on both sides (approx: faiss kNN graph)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--configs", default="local,ray1,ray2")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
@@ -128,7 +130,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="ikbench") as cache:  # fresh embedding cache
             env = dict(os.environ, INSTRUCTKIT_CACHE=cache, PYTHONPATH=str(SRC), RAY_USAGE_STATS_ENABLED="0")
             cmd = [sys.executable, __file__, "--one", name, "--n", str(args.n), "--embed-n", str(args.embed_n),
-                   "--k", str(args.k), "--partitions", str(args.partitions), "--seed", str(args.seed)]
+                   "--k", str(args.k), "--partitions", str(args.partitions), "--seed", str(args.seed),
+                   "--engine", args.engine]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -138,7 +141,7 @@ def main() -> None:
             print(f"{name}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
 
     print(f"\nN={args.n:,} records (embeddings on {args.embed_n:,}), k={args.k}, "
-          f"GreeDi partitions={args.partitions}, cores={os.cpu_count()}")
+          f"GreeDi partitions={args.partitions}, qdit engine={args.engine}, cores={os.cpu_count()}")
     cols = [c for c in ("local", "ray1", "ray2") if c in results]
     print(f"{'stage':<22}" + "".join(f"{c:>10}" for c in cols) + f"{'ray1/local':>12}{'ray1/ray2':>11}")
     for key, label in (("start_s", "start-up (s)"), ("embed_s", "embeddings (s)"),
