@@ -3,8 +3,8 @@
 Data: N synthetic instruction records (random words, 30-60 per record, 10% planted near-copies).
 
 * **embeddings**: MiniLM (bundled) through ``executor.embed`` on the first ``--embed-n`` texts
-  (default 2,000: MiniLM on 2 CPU cores does a few hundred texts a second, so 200K would take
-  tens of minutes per configuration); caches are fresh for every configuration, so nothing is
+  (default 2,000: MiniLM on this shared 2-core machine embeds a few dozen of these texts a second,
+  so 200K would take over an hour per configuration); caches are fresh for every configuration, so nothing is
   read back from an earlier run.
 * **MinHash dedup**: all N records, ``dedup(method="minhash")`` (word 3-grams, 128 permutations,
   threshold 0.7); the Ray side uses the distributed band bucketing. The groups must be identical.
