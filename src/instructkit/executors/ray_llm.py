@@ -190,10 +190,26 @@ class RemoteBackend(Backend):
         self._score = ray.remote(_remote_score).options(num_cpus=1, max_retries=max_retries)
 
     async def chat(self, req: ChatRequest) -> Completion:
-        return await self._chat.remote(self.spec, req)
+        return await _unwrapped(self._chat.remote(self.spec, req))
 
     async def score(self, prompt: str | list[Message], continuation: str) -> Scored:
-        return await self._score.remote(self.spec, prompt, continuation)
+        return await _unwrapped(self._score.remote(self.spec, prompt, continuation))
+
+
+async def _unwrapped(ref: Any) -> Any:
+    """The task's result; a model error comes back as the worker's own ``ModelError`` (with its
+    ``kind``), so the door records and reports it exactly as for a local call."""
+    from ray.exceptions import RayTaskError
+
+    from instructkit.errors import ModelError
+
+    try:
+        return await ref
+    except RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, ModelError):
+            raise cause from None
+        raise
 
 
 def remote_opener(gate: Any, concurrency: int) -> Any:
