@@ -184,6 +184,9 @@ def plot_curve(curve: dict[str, Any], png: str | Path) -> Path:
     for name, pts in curve["strategies"].items():
         pts = [p for p in pts if p["rougeL"] is not None]
         ax.plot([p["tasks"] for p in pts], [p["rougeL"] for p in pts], marker="o", label=name)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # task counts: no 2.25 tasks
     ax.set_xlabel("number of training tasks")
     ax.set_ylabel("overall ROUGE-L (eval tasks)")
     ax.set_title("Active instruction tuning: learning curve")
