@@ -22,7 +22,7 @@ Round r (1-based):
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +63,11 @@ class LoopConfig:
     demos: int = 2
     seed: int = 0
     task_field: str = "task_id"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
         """What must stay the same for a re-run to resume (not ``rounds``, ``out``, ``save_every``)."""
         d = asdict(self)
-        for k in ("out", "rounds", "save_every", "extra"):
+        for k in ("out", "rounds", "save_every"):
             d.pop(k)
         return d
 

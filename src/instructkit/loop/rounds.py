@@ -195,7 +195,9 @@ def plot_curve(curve: dict[str, Any], png: str | Path) -> Path:
         ax.legend()
     fig.tight_layout()
     png = Path(png)
-    tmp = png.with_name(f".{png.stem}.tmp.png")
+    import os
+
+    tmp = png.with_name(f".{png.stem}.tmp-{os.getpid()}.png")  # two strategies may share DIR
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(png)
