@@ -132,3 +132,15 @@ def test_cli_refuses_an_unknown_strategy_and_unpaired_eval_sets(tmp_path):
                    "--eval-per-stage", EX / "task_word_opposite.json", "--out", tmp_path / "r")
     assert proc.returncode == 2 and "cannot pair up" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_no_replay_plan_trains_each_stage_on_its_own_tasks_only(tmp_path):
+    from instructkit.loop.replay_run import ReplayRunConfig, _plan
+
+    cfg = ReplayRunConfig(stages=[str(EX / "task_even_or_odd.json"), str(EX / "task_plural_noun.json")],
+                          eval_sets=["e1", "e2"], out=str(tmp_path), budget=1, strategy="none")
+    _plan(cfg, tmp_path / "plan", argv=[])
+    for t, task in ((1, "task_even_or_odd"), (2, "task_plural_noun")):
+        rows = [json.loads(line) for line in (tmp_path / "plan" / f"stage_{t}" / "train.jsonl").read_text().splitlines()]
+        assert rows and {r["meta"]["task_id"] for r in rows} == {task}
+        assert (tmp_path / "plan" / f"stage_{t}" / "replay_tasks.jsonl").read_text() == ""
