@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from instructkit.llm import open_model  # noqa: E402
-from instructkit.llm.local import embedded_model_path  # noqa: E402
+from instructkit.llm.llama_server import llama_server  # noqa: E402
 
 TOPICS = ["rivers", "volcanoes", "bread", "bicycles", "owls", "glaciers", "chess", "tea",
           "lighthouses", "bees", "deserts", "violins", "comets", "maps", "coral", "kites"]
@@ -39,30 +36,6 @@ TOPICS = ["rivers", "volcanoes", "bread", "bicycles", "owls", "glaciers", "chess
 
 def prompts(n: int) -> list[str]:
     return [f"Write two sentences about {TOPICS[i % len(TOPICS)]} (#{i})." for i in range(n)]
-
-
-def start_server(threads: int) -> tuple[subprocess.Popen, str, object]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                             "--n_threads", str(threads), "--n_threads_batch", str(threads)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited; see {log.name}")
-        try:
-            if httpx.get(url + "/models", timeout=1).status_code == 200:
-                return proc, url, log
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.kill()
-    raise SystemExit("server not ready in 120 s")
 
 
 async def ours(url: str, ps: list[str], max_tokens: int, concurrency: int) -> tuple[float, int]:
@@ -99,8 +72,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
     a = ap.parse_args()
-    proc, url, log = start_server(a.threads)
-    try:
+    with llama_server(n_ctx=2048, threads=a.threads, logits_all=False) as url:
         ps = prompts(a.requests)
         asyncio.run(baseline(url, ps[:2], 4, 2))  # warm-up: load pages, first-request costs
         totals = {"instructkit": [0.0, 0], "baseline": [0.0, 0]}
@@ -117,14 +89,6 @@ def main() -> None:
         print(f"instructkit client: {rate['instructkit']:.1f} completion tok/s")
         print(f"bare httpx baseline: {rate['baseline']:.1f} completion tok/s")
         print(f"ratio (ours / baseline): {rate['instructkit'] / rate['baseline']:.3f}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        os.unlink(log.name)
 
 
 if __name__ == "__main__":

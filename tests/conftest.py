@@ -53,3 +53,16 @@ def local_llm(local_backend, tmp_path):
     from instructkit.llm.cache import ResponseCache
 
     return LLM(local_backend, cache=ResponseCache(tmp_path / "cache.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real llama.cpp OpenAI-compatible server (bundled model) on 127.0.0.1, one per test session.
+
+    One thread: it stays fast when the cores are busy with the in-process model.
+    """
+    from instructkit.llm.llama_server import llama_server as start
+
+    with start(n_ctx=4096, threads=1, logits_all=True,
+               log_path=tmp_path_factory.mktemp("llama-server") / "server.log") as url:
+        yield url

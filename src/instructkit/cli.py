@@ -23,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-_COMMAND_MODULES = ("chat", "inspect", "dynosaur", "glan", "select", "active", "clean", "train", "eval")
+_COMMAND_MODULES = ("chat", "inspect", "dynosaur", "glan", "select", "active", "clean", "train", "eval", "loop")
 
 
 def _register_all() -> None:

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import socket
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -21,55 +17,11 @@ import pytest
 
 from instructkit.errors import UnsupportedError
 from instructkit.llm import LLM, open_model
-from instructkit.llm.local import embedded_model_path
 from instructkit.llm.usage import UsageLedger
 
 pytestmark = pytest.mark.slow
 
 SCHEMA = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """``python -m llama_cpp.server`` on a free port; yields its /v1 URL."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    log = open(log_path, "w")  # a file, not a pipe: a full pipe would block the server
-    # logits_all: echoed prompt logprobs (scoring) need every position's logits;
-    # one thread: stays fast when the two cores are busy with other work
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                             "--logits_all", "true", "--n_threads", "1", "--n_threads_batch", "1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama.cpp server not ready within 90 s")
-            time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 class CountingProxy:

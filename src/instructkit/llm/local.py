@@ -37,6 +37,42 @@ def embedded_model_path() -> Path:
     return path
 
 
+def _idle_cores(cores: int, interval: float = 0.2) -> float | None:
+    """Cores left idle by everything on this machine over a short interval (Linux /proc/stat)."""
+    import time
+
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            vals = [int(x) for x in f.readline().split()[1:]]
+        return vals[3] + (vals[4] if len(vals) > 4 else 0), sum(vals)
+
+    try:
+        idle0, total0 = snap()
+        time.sleep(interval)
+        idle1, total1 = snap()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (os.cpu_count() or cores) * (idle1 - idle0) / (total1 - total0)
+
+
+def default_threads() -> int:
+    """llama.cpp threads: ``INSTRUCTKIT_THREADS`` if set, else the cores that are idle right now.
+
+    llama.cpp's threads spin while they wait for each other; on cores already busy with other
+    work that spinning costs far more than a thread brings (seen here: 2 threads on a loaded
+    2-core machine ran many times slower than 1). So on a busy machine, use fewer.
+    """
+    env = os.environ.get("INSTRUCTKIT_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    idle = _idle_cores(cores)
+    usable = cores if idle is None else min(cores, int(idle + 0.35))
+    return max(1, min(usable, 8))
+
+
 class LocalBackend(Backend):
     """llama.cpp in this process. Calls are serialized (one context), run in a worker thread."""
 
@@ -50,7 +86,7 @@ class LocalBackend(Backend):
             raise UserError("llama-cpp-python is not installed; run: pip install 'instructkit[local]'") from None
         self.path = path
         self.n_ctx = int(n_ctx)
-        self.n_threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
+        self.n_threads = n_threads or default_threads()
         spec = "local" if model_path is None else f"local:{path}"
         self.info = BackendInfo(spec=spec, identity={"backend": "llama.cpp", "file": path.name,
                                                      "size": path.stat().st_size},

@@ -1,0 +1,7 @@
+"""Closing the loop: automated Active-IT rounds (``active-loop``) and continual-learning stages
+with replay (``replay-run``), built on ``select.active``, ``select.replay``, ``train`` and ``evaluate``.
+
+* :mod:`instructkit.loop.rounds` - where each round's files live, what is finished, the learning curve;
+* :mod:`instructkit.loop.active_loop` - score → select → train (from the base) → eval, per round;
+* :mod:`instructkit.loop.replay_run` - train stage after stage with a replay set, eval every earlier stage.
+"""
