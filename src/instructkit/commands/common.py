@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from instructkit.runs import RunDir
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec: local | local:/path.gguf | "
-                                       "openai:MODEL | openai:MODEL@http://host:port/v1")]
+                                       "openai:MODEL | openai:MODEL@http://host:port/v1 | hf:embedded | hf:PATH")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output (run) directory; re-running resumes it.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", min=1,
                                              help="Most model calls in flight at once.")]
