@@ -13,6 +13,18 @@ from typing import Any
 Message = dict[str, str]
 
 
+def continuation_start(prompt_ids: list[int], full_ids: list[int]) -> int:
+    """Index in ``full_ids`` (prompt + continuation tokenized together) where the continuation starts.
+
+    It is where the two tokenizations stop agreeing (a merge can cross the boundary), and never 0:
+    the first token has no context to be predicted from.
+    """
+    cut = 0
+    while cut < min(len(prompt_ids), len(full_ids)) and prompt_ids[cut] == full_ids[cut]:
+        cut += 1
+    return max(cut, 1)
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """Everything that determines a model's answer (and so the cache key)."""

@@ -27,7 +27,7 @@ from typing import Any
 
 from instructkit.errors import ModelError
 from instructkit.llm import hf_load
-from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Message, Scored
+from instructkit.llm.base import Backend, BackendInfo, continuation_start, ChatRequest, Completion, Message, Scored
 from instructkit.llm.jsonutil import parse_structured
 
 SCHEMA_NOTE_VERSION = "hf-schema-v1"  # part of the identity: changing the note changes cache keys
@@ -171,11 +171,7 @@ class HFBackend(Backend):
         prefix = prompt if isinstance(prompt, str) else self.render(prompt)
         p_tok = self._encode(prefix)
         full = self._encode(prefix + continuation)
-        # the boundary is where the two tokenizations stop agreeing (merges can cross it)
-        cut = 0
-        while cut < min(len(p_tok), len(full)) and p_tok[cut] == full[cut]:
-            cut += 1
-        cut = max(cut, 1)  # the first token has no context to be predicted from
+        cut = continuation_start(p_tok, full)
         cont = full[cut:]
         if not cont:
             return Scored(tokens=[], logprobs=[], prompt_tokens=len(full))

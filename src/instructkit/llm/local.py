@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from instructkit.errors import ModelError, UserError
-from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Message, Scored
+from instructkit.llm.base import Backend, BackendInfo, continuation_start, ChatRequest, Completion, Message, Scored
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -185,11 +185,7 @@ class LocalBackend(Backend):
             prefix = prompt if isinstance(prompt, str) else self.render(prompt)
             p_tok = llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=True)
             full = llm.tokenize((prefix + continuation).encode("utf-8"), add_bos=False, special=True)
-            # the boundary is where the two tokenizations stop agreeing (merges can cross it)
-            cut = 0
-            while cut < min(len(p_tok), len(full)) and p_tok[cut] == full[cut]:
-                cut += 1
-            cut = max(cut, 1)  # the first token has no context to be predicted from
+            cut = continuation_start(p_tok, full)
             cont = full[cut:]
             if not cont:
                 return Scored(tokens=[], logprobs=[], prompt_tokens=len(full))
