@@ -13,7 +13,6 @@ inverted-file index ``IndexIVFFlat`` with ``nlist ≈ sqrt(8·N)`` cells (k-mean
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -66,36 +65,31 @@ def knn_graph(X: np.ndarray, knn: int = 32, index: str = "auto", nprobe: int = 8
 def sparse_greedy(I: np.ndarray, S: np.ndarray, q: np.ndarray, w: float, k: int,
                   progress: Progress | None = None) -> GreedyResult:
     """Lazy greedy on the sparse facility location given by the graph (I, S); ties: lowest index."""
+    from instructkit.select.fl_exact import _nb
+
+    nb = _nb()
     n = I.shape[0]
-    k = min(k, n)
-    q = np.asarray(q, dtype=np.float64)
-    cur = np.zeros(n + 1, dtype=np.float32)  # slot n absorbs the -1 (missing) neighbours
-    I = np.where(I < 0, n, I)
-    first = S.sum(axis=1, dtype=np.float64)
-    ub = w * first + q
-    heap = [(-float(ub[c]), c) for c in range(n)]
-    heapq.heapify(heap)
-    fresh = np.zeros(n, dtype=np.int64)
-    picks: list[int] = []
-    gains: list[float] = []
-    evals = 0
-    for step in range(k):
-        while True:
-            neg, c = heapq.heappop(heap)
-            if fresh[c] == step:
-                break
-            g = w * float(np.maximum(S[c] - cur[I[c]], 0).sum(dtype=np.float64)) + q[c]
-            evals += 1
-            fresh[c] = step
-            heapq.heappush(heap, (-g, c))
-        picks.append(c)
-        gains.append(-neg)
-        fresh[c] = -2
-        cur[I[c]] = np.maximum(cur[I[c]], S[c])
-        cur[n] = 0.0
+    k = min(int(k), n)
+    q = np.ascontiguousarray(q, dtype=np.float64)
+    I = np.ascontiguousarray(np.where(I < 0, n, I), dtype=np.int32)  # slot n: missing neighbours
+    S = np.ascontiguousarray(S, dtype=np.float32)
+    order = np.arange(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.float64)
+    ids = np.empty(n, dtype=np.int64)
+    meta = np.zeros(3, dtype=np.int64)
+    fresh = np.zeros(n, dtype=np.int64)  # the first gains are exact
+    cur = np.zeros(n + 1, dtype=np.float32)
+    nb.sparse_init(I, S, q, float(w), keys, ids, meta, order)
+    picks = np.empty(k, dtype=np.int64)
+    gains = np.empty(k, dtype=np.float64)
+    done = 0
+    while done < k:
+        upto = min(k, done + 256)
+        nb.sparse_steps(I, S, q, float(w), order, cur, keys, ids, meta, fresh, done, upto, picks, gains)
         if progress:
-            progress(1)
-    return GreedyResult(picks, gains, {"evaluations": float(evals)})
+            progress(upto - done)
+        done = upto
+    return GreedyResult([int(p) for p in picks], [float(g) for g in gains], {"evaluations": float(meta[1])})
 
 
 def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 32, index: str = "auto",

@@ -17,7 +17,9 @@ quality (or ``quality=None``) gives ``q' = 0``: selection is then plain facility
 
 Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index):
 
-* ``lazy`` (N ≤ 20,000): dense N×N matrix + heap of upper bounds; identical picks to naive greedy.
+* ``lazy`` (N ≤ 20,000): dense N×N similarities (half a matmul via ``syrk``, cluster-ordered so whole
+  column blocks are skipped once covered) + a compiled heap of upper bounds; identical picks to naive
+  greedy (:mod:`instructkit.select.fl_exact`).
 * ``blocked`` (20,000 < N ≤ 50,000): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
 * ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
   (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
