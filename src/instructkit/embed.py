@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from instructkit.errors import UserError
+from instructkit.sqlite_store import open_sqlite, select_in
 
 
 def default_cache_dir() -> Path:
@@ -56,12 +56,9 @@ class EmbeddingCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
-        self._db.commit()
+        self._db = open_sqlite(self.path, "CREATE TABLE IF NOT EXISTS vectors "
+                                          "(key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
 
     @staticmethod
     def key(identity: str, text: str) -> bytes:
@@ -70,11 +67,8 @@ class EmbeddingCache:
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         out: dict[bytes, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i:i + 500])
-                q = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})"
-                for k, v in self._db.execute(q, chunk):
-                    out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
+            for k, v in select_in(self._db, "SELECT key, vec FROM vectors WHERE key IN ({})", keys):
+                out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
         return out
 
     def put_many(self, items: Sequence[tuple[bytes, np.ndarray]]) -> None:

@@ -125,3 +125,28 @@ def test_cache_keys_and_persistence(tmp_path):
     assert c2.get(k1) == {"text": "é"} and len(c2) == 1 and c2.get("nope") is None
     mode = c2._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode.lower() == "wal"
+
+
+# -- scoring helpers shared by the local and hf backends ------------------------------------
+def test_continuation_logprobs_is_a_log_softmax_at_the_token():
+    import math
+
+    from instructkit.llm.base import continuation_logprobs
+
+    rows = [[1.0, 2.0, 3.0], [1000.0, 0.0, float("-inf")], [0.0, 0.0, float("-inf")]]
+    got = continuation_logprobs(rows, [2, 0, 2])
+    z = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+    assert got[0] == pytest.approx(3.0 - z, abs=1e-12)
+    assert got[1] == pytest.approx(0.0, abs=1e-12)  # large logits do not overflow
+    assert got[2] == -1e9  # a ruled-out token: finite, so JSON can carry it
+
+
+def test_fit_context_trims_the_prompt_and_keeps_the_continuation():
+    from instructkit.errors import ModelError
+    from instructkit.llm.base import fit_context
+
+    assert fit_context([1, 2, 3], 2, 8) == ([1, 2, 3], 2)
+    assert fit_context([1, 2, 3, 4, 5, 6], 4, 4) == ([3, 4, 5, 6], 2)
+    with pytest.raises(ModelError, match="continuation of 4 tokens exceeds the context \\(4\\)") as e:
+        fit_context([1, 2, 3, 4, 5], 1, 4)
+    assert e.value.kind == "bad_request"

@@ -144,3 +144,33 @@ def test_no_replay_plan_trains_each_stage_on_its_own_tasks_only(tmp_path):
         rows = [json.loads(line) for line in (tmp_path / "plan" / f"stage_{t}" / "train.jsonl").read_text().splitlines()]
         assert rows and {r["meta"]["task_id"] for r in rows} == {task}
         assert (tmp_path / "plan" / f"stage_{t}" / "replay_tasks.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("command", ["active-loop", "replay-run"])
+def test_shared_train_eval_options_reach_the_config(command, monkeypatch):
+    """Both commands take --steps .. --seed through one helper: defaults and given values land in the config."""
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    import instructkit.loop.active_loop as al
+    import instructkit.loop.replay_run as rr
+    from instructkit.cli import app
+    from instructkit.loop.settings import TrainEvalSettings
+
+    got = []
+    monkeypatch.setattr(al, "run_active_loop", lambda cfg, argv=None: got.append(cfg) or {"rounds": []})
+    monkeypatch.setattr(rr, "run_replay_stages", lambda cfg, argv=None: got.append(cfg) or {"markdown": ""})
+    head = (["active-loop", "pool", "--rounds", "2", "--k", "1", "--eval", "ev"] if command == "active-loop"
+            else ["replay-run", "s1", "s2", "--budget", "1", "--eval-per-stage", "e1", "e2"])
+    given = ["--steps", "7", "--epochs", "1.5", "--full", "--lr", "0.01", "--max-len", "64", "--batch-size", "2",
+             "--save-every", "3", "--eval-instances", "4", "--eval-max-tokens", "9", "--demos", "0",
+             "--task-field", "tid", "--seed", "5"]
+    for extra in ([], given):
+        res = CliRunner().invoke(app, [*head, "--out", "o", "-q", *extra])
+        assert res.exit_code == 0, res.output
+    default, custom = got
+    assert {f.name: getattr(default, f.name) for f in fields(TrainEvalSettings)} == vars(TrainEvalSettings())
+    assert (custom.steps, custom.epochs, custom.lora, custom.lr, custom.max_len, custom.batch_size,
+            custom.save_every, custom.eval_instances, custom.eval_max_tokens, custom.demos, custom.task_field,
+            custom.seed) == (7, 1.5, False, 0.01, 64, 2, 3, 4, 9, 0, "tid", 5)

@@ -1,17 +1,23 @@
 """``instructkit active-loop`` and ``instructkit replay-run``: select → train → eval, automated.
 
-Only typer is imported here at start-up; the work lives in ``instructkit.loop``.
+Only typer and the plain settings dataclass are imported here at start-up; the work lives in
+``instructkit.loop``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from instructkit.commands.common import DebugOpt, OutOpt, QuietOpt, setup
+from instructkit.loop.settings import TrainEvalSettings  # a plain dataclass: light at start-up
 
 BaseOpt = Annotated[str, typer.Option("--base", help="Model every training starts from: hf:embedded (the "
                                       "bundled SmolLM2-135M) or hf:PATH.")]
@@ -32,9 +38,45 @@ DemosOpt = Annotated[int, typer.Option("--demos", min=0, max=2, help="Demonstrat
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of scoring draws, random picks and training.")]
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files.")]
 
+# The training/eval options both commands take, in --help order, each named after the
+# TrainEvalSettings field it sets (and whose default it shows).
+TRAIN_EVAL_OPTS: dict[str, Any] = {
+    "steps": StepsOpt, "epochs": EpochsOpt, "lora": LoraOpt, "lr": LrOpt, "max_len": MaxLenOpt,
+    "batch_size": BatchOpt, "save_every": SaveEveryOpt, "eval_instances": EvalInstOpt,
+    "eval_max_tokens": EvalTokOpt, "demos": DemosOpt, "task_field": TaskFieldOpt, "seed": SeedOpt,
+}
+
+
+def with_train_eval_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give command ``fn`` the training/eval options, in place of its ``train_eval`` parameter.
+
+    Typer reads a command's options from its signature, so the wrapper shows typer ``fn``'s
+    signature with ``train_eval`` replaced by one parameter per option of :data:`TRAIN_EVAL_OPTS`;
+    ``fn`` receives their values as the dict ``train_eval`` (field name -> value).
+    """
+    defaults = {f.name: f.default for f in fields(TrainEvalSettings)}
+    params: list[inspect.Parameter] = []
+    for p in inspect.signature(fn, eval_str=True).parameters.values():
+        if p.name != "train_eval":
+            params.append(p)
+            continue
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=opt, default=defaults[name])
+                   for name, opt in TRAIN_EVAL_OPTS.items()]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> None:
+        fn(**{k: v for k, v in kwargs.items() if k not in TRAIN_EVAL_OPTS},
+           train_eval={k: kwargs[k] for k in TRAIN_EVAL_OPTS})
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params])
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
 
 def register(app: typer.Typer) -> None:
     @app.command("active-loop")
+    @with_train_eval_options
     def active_loop_cmd(
         tasks: Annotated[list[Path], typer.Argument(help="The task pool: SuperNI task files or folders, "
                                                     "Dynosaur runs, or example files with a task id column.")],
@@ -56,18 +98,8 @@ def register(app: typer.Typer) -> None:
                                                 "scoring.")] = 64,
         cls_ratio: Annotated[Optional[float], typer.Option("--cls-ratio", min=0.0, max=1.0,
                                                            help="Share of classification tasks per round.")] = None,
-        steps: StepsOpt = None,
-        epochs: EpochsOpt = 3.0,
-        lora: LoraOpt = True,
-        lr: LrOpt = None,
-        max_len: MaxLenOpt = 512,
-        batch_size: BatchOpt = 8,
-        save_every: SaveEveryOpt = 50,
-        eval_instances: EvalInstOpt = None,
-        eval_max_tokens: EvalTokOpt = 64,
-        demos: DemosOpt = 2,
-        task_field: TaskFieldOpt = "task_id",
-        seed: SeedOpt = 0,
+        *,
+        train_eval: dict[str, Any],  # --steps ... --seed: see with_train_eval_options
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -87,9 +119,7 @@ def register(app: typer.Typer) -> None:
         cfg = LoopConfig(tasks=[str(p) for p in tasks], eval_tasks=[str(p) for p in eval_tasks], out=str(out),
                          k=k, rounds=rounds, strategy=strategy, base=base, instances=instances,
                          perturbations=perturbations, drop=drop, max_tokens=max_tokens, cls_ratio=cls_ratio,
-                         lora=lora, steps=steps, epochs=epochs, lr=lr, max_len=max_len, batch_size=batch_size,
-                         save_every=save_every, eval_instances=eval_instances, eval_max_tokens=eval_max_tokens,
-                         demos=demos, seed=seed, task_field=task_field)
+                         **train_eval)
         res = run_active_loop(cfg, argv=sys.argv[1:])
         if quiet:
             return
@@ -101,6 +131,7 @@ def register(app: typer.Typer) -> None:
         ui.info(f"learning curve: {out / 'curve.json'} and {out / 'learning_curve.png'}")
 
     @app.command("replay-run")
+    @with_train_eval_options
     def replay_run_cmd(
         stages: Annotated[list[Path], typer.Argument(help="One task source per stage, in training order "
                                                      "(then --eval-per-stage with one eval set per stage).")],
@@ -116,18 +147,8 @@ def register(app: typer.Typer) -> None:
         embedder: Annotated[str, typer.Option("--embedder", help="minilm | st:MODEL")] = "minilm",
         max_per_task: Annotated[int, typer.Option("--max-per-task", min=0, help="Examples replayed per "
                                                   "task (0 = all).")] = 0,
-        steps: StepsOpt = None,
-        epochs: EpochsOpt = 3.0,
-        lora: LoraOpt = True,
-        lr: LrOpt = None,
-        max_len: MaxLenOpt = 512,
-        batch_size: BatchOpt = 8,
-        save_every: SaveEveryOpt = 50,
-        eval_instances: EvalInstOpt = None,
-        eval_max_tokens: EvalTokOpt = 64,
-        demos: DemosOpt = 2,
-        task_field: TaskFieldOpt = "task_id",
-        seed: SeedOpt = 0,
+        *,
+        train_eval: dict[str, Any],  # --steps ... --seed: see with_train_eval_options
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -146,10 +167,7 @@ def register(app: typer.Typer) -> None:
         stage_list, eval_list = split_stage_args(list(stages), list(eval_per_stage))
         cfg = ReplayRunConfig(stages=stage_list, eval_sets=eval_list, out=str(out), budget=budget,
                               strategy=strategy, base=base, objective=objective, embedder=embedder,
-                              max_per_task=max_per_task, lora=lora, steps=steps, epochs=epochs, lr=lr,
-                              max_len=max_len, batch_size=batch_size, save_every=save_every,
-                              eval_instances=eval_instances, eval_max_tokens=eval_max_tokens, demos=demos,
-                              seed=seed, task_field=task_field)
+                              max_per_task=max_per_task, **train_eval)
         res = run_replay_stages(cfg, argv=sys.argv[1:])
         if not quiet:
             typer.echo(res["markdown"])

@@ -118,12 +118,9 @@ class GatedLLM(LLM):
 
     async def _cached_call(self, key: str, call: Any, from_cache: Any) -> Any:
         while True:
-            if self.cache is not None:
-                hit = self.cache.get(key)
-                if hit is not None:
-                    out = from_cache(hit)
-                    self._record(out, cached=True)
-                    return out
+            out = self._from_cache(key, from_cache)
+            if out is not None:
+                return out
             token = uuid.uuid4().hex
             verdict = await self.gate.acquire.remote(key, token)
             if verdict == "done":

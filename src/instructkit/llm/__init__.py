@@ -143,13 +143,21 @@ class LLM:
         self.ledger.score_calls += 1
         return await self._cached_call(key, lambda: self.backend.score(prompt, continuation), from_cache)
 
+    def _from_cache(self, key: str, from_cache):
+        """The cached answer for ``key`` (recorded in the ledger as a cache hit), or None."""
+        if self.cache is None:
+            return None
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        out = from_cache(hit)
+        self._record(out, cached=True)
+        return out
+
     async def _cached_call(self, key: str, call, from_cache):
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                out = from_cache(hit)
-                self._record(out, cached=True)
-                return out
+        out = self._from_cache(key, from_cache)
+        if out is not None:
+            return out
         async with self._semaphore():
             try:
                 with active_ledger(self.ledger):  # lets the backend count its retries here

@@ -6,6 +6,7 @@ caching, the usage ledger, bounded concurrency and JSON parsing on top, the same
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,44 @@ def continuation_start(prompt_ids: list[int], full_ids: list[int]) -> int:
     while cut < min(len(prompt_ids), len(full_ids)) and prompt_ids[cut] == full_ids[cut]:
         cut += 1
     return max(cut, 1)
+
+
+def fit_context(full_ids: list[int], cut: int, n_ctx: int) -> tuple[list[int], int]:
+    """``(full_ids, cut)`` trimmed from the left to fit ``n_ctx`` tokens, the continuation kept whole.
+
+    Raises :class:`~instructkit.errors.ModelError` (``bad_request``) when the continuation alone
+    leaves no room for a token of context.
+
+    >>> fit_context([1, 2, 3, 4, 5], 3, 4)
+    ([2, 3, 4, 5], 2)
+    """
+    if len(full_ids) <= n_ctx:
+        return full_ids, cut
+    n_cont = len(full_ids) - cut
+    if n_cont >= n_ctx:
+        from instructkit.errors import ModelError
+
+        raise ModelError(f"continuation of {n_cont} tokens exceeds the context ({n_ctx})", kind="bad_request")
+    drop = len(full_ids) - n_ctx
+    return full_ids[drop:], cut - drop
+
+
+def continuation_logprobs(logits: Any, cont_ids: list[int]) -> list[float]:
+    """Log-probability of each continuation token: log-softmax of ``logits`` (a numpy array of
+    shape ``(len(cont_ids), vocab)``, row i predicting ``cont_ids[i]``) at that token, in float64.
+
+    A token the model rules out entirely (-inf, or nan) gets -1e9, which JSON can carry.
+
+    >>> [round(x, 4) for x in continuation_logprobs([[0.0, 0.0], [0.0, float("-inf")]], [1, 0])]
+    [-0.6931, 0.0]
+    """
+    import numpy as np
+
+    rows = np.asarray(logits, dtype=np.float64)
+    mx = rows.max(axis=1, keepdims=True)  # subtracted before exp: no overflow
+    logz = mx[:, 0] + np.log(np.exp(rows - mx).sum(axis=1))
+    lps = rows[np.arange(len(cont_ids)), cont_ids] - logz
+    return [float(x) if math.isfinite(x) else -1e9 for x in lps]
 
 
 @dataclass(frozen=True)

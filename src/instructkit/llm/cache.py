@@ -6,12 +6,12 @@ Key = hash of (backend identity, request fields, template version). Failed calls
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from instructkit.records import stable_hash
+from instructkit.sqlite_store import open_sqlite
 
 
 def cache_key(identity: dict[str, Any], kind: str, fields: dict[str, Any], template: str = "") -> str:
@@ -23,14 +23,9 @@ class ResponseCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                         "created REAL DEFAULT (unixepoch('subsec')))")
-        self._db.commit()
+        self._db = open_sqlite(self.path, "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT "
+                               "NOT NULL, created REAL DEFAULT (unixepoch('subsec')))", synchronous="NORMAL")
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:

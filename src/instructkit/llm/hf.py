@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from instructkit.errors import ModelError
 from instructkit.llm import hf_load
-from instructkit.llm.base import Backend, BackendInfo, continuation_start, ChatRequest, Completion, Message, Scored
+from instructkit.llm.base import (
+    Backend, BackendInfo, ChatRequest, Completion, Message, Scored, continuation_logprobs, continuation_start,
+    fit_context,
+)
 from instructkit.llm.jsonutil import parse_structured
 
 SCHEMA_NOTE_VERSION = "hf-schema-v1"  # part of the identity: changing the note changes cache keys
@@ -175,18 +177,12 @@ class HFBackend(Backend):
         cont = full[cut:]
         if not cont:
             return Scored(tokens=[], logprobs=[], prompt_tokens=len(full))
-        if len(full) > self.n_ctx:
-            if len(cont) >= self.n_ctx:
-                raise ModelError(f"continuation of {len(cont)} tokens exceeds the context ({self.n_ctx})",
-                                 kind="bad_request")
-            drop = len(full) - self.n_ctx
-            full, cut = full[drop:], cut - drop
+        full, cut = fit_context(full, cut, self.n_ctx)
         with torch.inference_mode():
             logits = model(torch.tensor([full])).logits[0].double()
-        lp = torch.log_softmax(logits[cut - 1: len(full) - 1], dim=-1)
-        picked = lp[torch.arange(len(cont)), torch.tensor(cont)].tolist()
         return Scored(tokens=[tok.decode([t]) for t in cont],
-                      logprobs=[x if math.isfinite(x) else -1e9 for x in picked], prompt_tokens=cut)
+                      logprobs=continuation_logprobs(logits[cut - 1: len(full) - 1].cpu().numpy(), cont),
+                      prompt_tokens=cut)
 
     async def score(self, prompt: str | list[Message], continuation: str) -> Scored:
         return await self._call(self._score_sync, prompt, continuation)

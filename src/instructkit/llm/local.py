@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import math
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from instructkit.errors import ModelError, UserError
-from instructkit.llm.base import Backend, BackendInfo, continuation_start, ChatRequest, Completion, Message, Scored
+from instructkit.llm.base import (
+    Backend, BackendInfo, ChatRequest, Completion, Message, Scored, continuation_logprobs, continuation_start,
+    fit_context,
+)
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -189,22 +191,12 @@ class LocalBackend(Backend):
             cont = full[cut:]
             if not cont:
                 return Scored(tokens=[], logprobs=[], prompt_tokens=len(full))
-            budget = llm.n_ctx()
-            if len(full) > budget:
-                if len(cont) >= budget:
-                    raise ModelError(f"continuation of {len(cont)} tokens exceeds the context ({budget})",
-                                     kind="bad_request")
-                drop = len(full) - budget
-                full, cut = full[drop:], cut - drop
+            full, cut = fit_context(full, cut, llm.n_ctx())
             llm.reset()
             llm.eval(full)
             logits = np.asarray(llm.scores[: len(full)], dtype=np.float64)
-        rows = logits[cut - 1: len(full) - 1]
-        mx = rows.max(axis=1, keepdims=True)
-        logz = (mx[:, 0] + np.log(np.exp(rows - mx).sum(axis=1)))
-        lps = rows[np.arange(len(cont)), cont] - logz
         toks = [llm.detokenize([t]).decode("utf-8", "replace") for t in cont]
-        lp_list = [float(x) if math.isfinite(x) else -1e9 for x in lps]
+        lp_list = continuation_logprobs(logits[cut - 1: len(full) - 1], cont)
         return Scored(tokens=toks, logprobs=lp_list, prompt_tokens=cut)
 
     async def score(self, prompt: str | list[Message], continuation: str) -> Scored:

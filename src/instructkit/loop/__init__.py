@@ -3,5 +3,6 @@ with replay (``replay-run``), built on ``select.active``, ``select.replay``, ``t
 
 * :mod:`instructkit.loop.rounds` - where each round's files live, what is finished, the learning curve;
 * :mod:`instructkit.loop.active_loop` - score → select → train (from the base) → eval, per round;
-* :mod:`instructkit.loop.replay_run` - train stage after stage with a replay set, eval every earlier stage.
+* :mod:`instructkit.loop.replay_run` - train stage after stage with a replay set, eval every earlier stage;
+* :mod:`instructkit.loop.settings` - the training and evaluation settings both commands share.
 """

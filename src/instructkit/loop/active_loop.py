@@ -22,7 +22,7 @@ Round r (1-based):
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,11 @@ from instructkit.errors import UserError
 from instructkit.loop.rounds import (
     RoundPaths, check_settings, read_record, round_state, selected_ids, write_curve,
 )
+from instructkit.loop.settings import TrainEvalSettings
 
 
 @dataclass
-class LoopConfig:
+class LoopConfig(TrainEvalSettings):
     """Everything an ``active-loop`` run depends on (``rounds`` may grow between re-runs)."""
 
     tasks: list[str]
@@ -49,27 +50,10 @@ class LoopConfig:
     drop: float = 0.2
     max_tokens: int = 64
     cls_ratio: float | None = None
-    # training
-    lora: bool = True
-    steps: int | None = None
-    epochs: float = 3.0
-    lr: float | None = None
-    max_len: int = 512
-    batch_size: int = 8
-    save_every: int = 50
-    # evaluation
-    eval_instances: int | None = None
-    eval_max_tokens: int = 64
-    demos: int = 2
-    seed: int = 0
-    task_field: str = "task_id"
+    # training and evaluation: TrainEvalSettings
 
-    def settings(self) -> dict[str, Any]:
-        """What must stay the same for a re-run to resume (not ``rounds``, ``out``, ``save_every``)."""
-        d = asdict(self)
-        for k in ("out", "rounds", "save_every"):
-            d.pop(k)
-        return d
+    # settings() = what must stay the same for a re-run to resume: asking for more rounds extends a run
+    NOT_SETTINGS = ("out", "rounds", "save_every")
 
 
 def _validate(cfg: LoopConfig):
@@ -148,7 +132,7 @@ def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals
     from instructkit.evaluate import evaluate
     from instructkit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
     from instructkit.select.active import ScoreConfig, select_active
-    from instructkit.train import TrainConfig, train
+    from instructkit.train import train
 
     r = rp.number
     state = round_state(rp)
@@ -181,9 +165,7 @@ def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals
     if not state["trained"]:
         n_examples = atomic_write_jsonl(rp.train_data, (row for p in sources for row in read_jsonl(p)))
         t0 = time.perf_counter()
-        res = train(TrainConfig(data=str(rp.train_data), out=str(rp.model), base=cfg.base, lora=cfg.lora,
-                                steps=cfg.steps, epochs=cfg.epochs, lr=cfg.lr, max_len=cfg.max_len,
-                                seed=cfg.seed, batch_size=cfg.batch_size, save_every=cfg.save_every), argv=argv)
+        res = train(cfg.train_config(str(rp.train_data), str(rp.model), cfg.base), argv=argv)
         seconds["train"] = round(time.perf_counter() - t0, 2)
         ran.append("train")
         loss = f"loss {res.first_loss:.3f} -> {res.final_loss:.3f}" if res.losses else "no loss logged"

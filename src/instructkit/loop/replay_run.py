@@ -28,17 +28,20 @@ Layout::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from instructkit.errors import UserError
+from instructkit.loop.settings import TrainEvalSettings
 
 STRATEGIES = ("instruction-diverse", "data-diverse", "similar", "random", "none")
 
 
 @dataclass
-class ReplayRunConfig:
+class ReplayRunConfig(TrainEvalSettings):
+    """Everything a ``replay-run`` depends on; training and evaluation knobs: TrainEvalSettings."""
+
     stages: list[str]
     eval_sets: list[str]
     out: str
@@ -48,24 +51,8 @@ class ReplayRunConfig:
     objective: str = "facility-location"
     embedder: str = "minilm"
     max_per_task: int = 0
-    lora: bool = True
-    steps: int | None = None
-    epochs: float = 3.0
-    lr: float | None = None
-    max_len: int = 512
-    batch_size: int = 8
-    save_every: int = 50
-    eval_instances: int | None = None
-    eval_max_tokens: int = 64
-    demos: int = 2
-    seed: int = 0
-    task_field: str = "task_id"
 
-    def settings(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("out", "save_every"):
-            d.pop(k)
-        return d
+    NOT_SETTINGS = ("out", "save_every")
 
 
 def format_table(stages: list[dict[str, Any]], n_sets: int) -> str:
@@ -140,7 +127,7 @@ def run_replay_stages(cfg: ReplayRunConfig, argv: list[str] | None = None) -> di
     from instructkit.evaluate import evaluate
     from instructkit.loop.rounds import check_settings
     from instructkit.runs import RunDir, atomic_write_json, atomic_write_text, read_jsonl
-    from instructkit.train import TrainConfig, train
+    from instructkit.train import train
 
     evals = _validate(cfg)
     out = Path(cfg.out)
@@ -162,10 +149,7 @@ def run_replay_stages(cfg: ReplayRunConfig, argv: list[str] | None = None) -> di
             data = out / "plan" / f"stage_{t}" / "train.jsonl"
             replayed = [r["task_id"] for r in read_jsonl(data.with_name("replay_tasks.jsonl"))]
             base = cfg.base if t == 1 else f"hf:{(out / f'stage_{t - 1}' / 'model').resolve()}"
-            res = train(TrainConfig(data=str(data), out=str(sdir / "model"), base=base, lora=cfg.lora,
-                                    steps=cfg.steps, epochs=cfg.epochs, lr=cfg.lr, max_len=cfg.max_len,
-                                    seed=cfg.seed, batch_size=cfg.batch_size, save_every=cfg.save_every),
-                        argv=argv)
+            res = train(cfg.train_config(str(data), str(sdir / "model"), base), argv=argv)
             ui.info(f"stage {t}: trained on {res.examples} examples ({len(replayed)} replayed tasks) from "
                     f"{'the base' if t == 1 else f'stage {t - 1}'}")
             model = f"hf:{(sdir / 'model').resolve()}"

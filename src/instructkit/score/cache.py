@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from instructkit.embed import default_cache_dir
+from instructkit.sqlite_store import open_sqlite, select_in
 
 
 def score_key(identity: Any, *content: str) -> bytes:
@@ -27,21 +27,15 @@ class ScoreCache:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_cache_dir() / "scores.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key BLOB PRIMARY KEY, score REAL, details TEXT)")
-        self._db.commit()
+        self._db = open_sqlite(self.path, "CREATE TABLE IF NOT EXISTS scores "
+                                          "(key BLOB PRIMARY KEY, score REAL, details TEXT)")
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, tuple[float | None, dict]]:
         out: dict[bytes, tuple[float | None, dict]] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i:i + 500])
-                q = f"SELECT key, score, details FROM scores WHERE key IN ({','.join('?' * len(chunk))})"
-                for k, s, d in self._db.execute(q, chunk):
-                    out[bytes(k)] = (s, json.loads(d or "{}"))
+            for k, s, d in select_in(self._db, "SELECT key, score, details FROM scores WHERE key IN ({})", keys):
+                out[bytes(k)] = (s, json.loads(d or "{}"))
         return out
 
     def put(self, key: bytes, score: float | None, details: dict | None = None) -> None:
