@@ -27,12 +27,12 @@ class LazyState:
 
 # --- heap ---------------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def _before(ka, ia, kb, ib, order):
     return ka > kb or (ka == kb and order[ia] < order[ib])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sift_down(keys, ids, size, pos, order):
     while True:
         left = 2 * pos + 1
@@ -50,7 +50,7 @@ def _sift_down(keys, ids, size, pos, order):
             return
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def heap_push(keys, ids, size, key, i, order):
     pos = size
     keys[pos] = key
@@ -66,7 +66,7 @@ def heap_push(keys, ids, size, key, i, order):
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def heap_pop(keys, ids, size, order):
     key = keys[0]
     i = ids[0]
@@ -77,7 +77,7 @@ def heap_pop(keys, ids, size, order):
     return key, i, size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def heapify(keys, ids, size, order):
     for pos in range(size // 2 - 1, -1, -1):
         _sift_down(keys, ids, size, pos, order)
@@ -317,49 +317,95 @@ def threads() -> int:
 
 
 # --- sparse (kNN graph) facility location -------------------------------------------------------
+# Graphs are CSR (indptr, idx, sim); idx == n is a spare slot for missing neighbours (coverage 0, sim 0).
 
-@njit(cache=True, fastmath=_FAST)
-def sparse_gain(I, S, c, cur):
-    """Σ_j max(0, S[c, j] − cur[I[c, j]]) over the kept neighbours of c (missing ones point at a
-    spare slot whose coverage stays 0 and whose similarity is 0)."""
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def csr_gain(indptr, idx, sim, c, cur, floor):
+    """Σ over c's edges of max(0, sim − max(cur[v], floor))."""
     zero = np.float32(0.0)
     acc = zero
-    for j in range(I.shape[1]):
-        acc += max(S[c, j] - cur[I[c, j]], zero)
+    for p in range(indptr[c], indptr[c + 1]):
+        acc += max(sim[p] - max(cur[idx[p]], floor), zero)
     return np.float64(acc)
 
 
-@njit(cache=True)
-def sparse_init(I, S, q, w, keys, ids, meta, order):
-    n = I.shape[0]
+@njit(cache=True, nogil=True)
+def csr_init(indptr, idx, sim, q, w, keys, ids, meta, order):
+    n = indptr.shape[0] - 1
     cur = np.zeros(n + 1, dtype=np.float32)
     for c in range(n):
-        keys[c] = w * sparse_gain(I, S, c, cur) + q[c]
+        keys[c] = w * csr_gain(indptr, idx, sim, c, cur, np.float32(0.0)) + q[c]
         ids[c] = c
     heapify(keys, ids, n, order)
     meta[0] = n
 
 
-@njit(cache=True)
-def sparse_steps(I, S, q, w, order, cur, keys, ids, meta, fresh, s0, s1, picks, gains):
-    """Lazy greedy steps s0..s1-1 on the sparse objective (fresh[c] = 0 after sparse_init: exact)."""
+@njit(cache=True, nogil=True)
+def csr_steps(indptr, idx, sim, q, w, floors, order, cur, keys, ids, meta, fresh, s0, s1, picks, gains):
+    """Lazy greedy steps s0..s1-1 on a sparse objective. ``floors[step]`` (non-decreasing) is a coverage
+    every point is assumed to have already; fresh[c] = 0 after csr_init (exact first gains)."""
     size = meta[0]
     evals = meta[1]
     for step in range(s0, s1):
+        fl = np.float32(floors[step])
         while True:
             g, c, size = heap_pop(keys, ids, size, order)
             if fresh[c] == step:
                 break
-            g = w * sparse_gain(I, S, c, cur) + q[c]
+            g = w * csr_gain(indptr, idx, sim, c, cur, fl) + q[c]
             evals += 1
             fresh[c] = step
             size = heap_push(keys, ids, size, g, c, order)
         picks[step] = c
         gains[step] = g
         fresh[c] = -2
-        for j in range(I.shape[1]):
-            v = I[c, j]
-            if S[c, j] > cur[v]:
-                cur[v] = S[c, j]
+        for p in range(indptr[c], indptr[c + 1]):
+            v = idx[p]
+            if sim[p] > cur[v]:
+                cur[v] = sim[p]
     meta[0] = size
     meta[1] = evals
+
+
+@njit(cache=True, nogil=True)
+def symmetric_csr(I, S):
+    """The union of a kNN graph and its reverse: c—v is an edge when v is among c's neighbours or c
+    among v's (each pair once). I: (n, kk) int32 with n for a missing neighbour."""
+    n, kk = I.shape
+    srt = np.empty_like(I)
+    for c in range(n):
+        srt[c] = np.sort(I[c])
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        for j in range(kk):
+            u = I[c, j]
+            if u == n:
+                continue
+            deg[c] += 1
+            if u != c:
+                r = srt[u]
+                pos = np.searchsorted(r, c)
+                if pos >= kk or r[pos] != c:  # c is not in u's own list: a reverse edge of u
+                    deg[u] += 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        indptr[c + 1] = indptr[c] + deg[c]
+    idx = np.empty(indptr[n], dtype=np.int32)
+    sim = np.empty(indptr[n], dtype=np.float32)
+    fill = indptr[:n].copy()
+    for c in range(n):
+        for j in range(kk):
+            u = I[c, j]
+            if u == n:
+                continue
+            idx[fill[c]] = u
+            sim[fill[c]] = S[c, j]
+            fill[c] += 1
+            if u != c:
+                r = srt[u]
+                pos = np.searchsorted(r, c)
+                if pos >= kk or r[pos] != c:
+                    idx[fill[u]] = c
+                    sim[fill[u]] = S[c, j]
+                    fill[u] += 1
+    return indptr, idx, sim

@@ -1,19 +1,32 @@
 """Approximate engine for very large pools: a kNN similarity graph (faiss) + lazy greedy.
 
-Facility location is made sparse: item ``c`` may only cover itself and its ``knn`` nearest
-neighbours (``s = max(0, cos)`` as in the exact engines); every other similarity counts as 0. The
-greedy on this sparse objective is the same lazy greedy as the exact engine (its picks are the
-exact greedy picks *of the sparse objective*). Memory is O(N·knn); time is one kNN search plus
-O(knn) per heap refresh.
+Facility location is made sparse: similarities off a kNN graph (``s = max(0, cos)`` as in the exact
+engines) are dropped, and lazy greedy (compiled) runs on that surrogate. Two surrogates, because each
+fails where the other is good:
+
+* ``forward``: ``c`` covers its own ``knn`` nearest neighbours. Dropping every other similarity makes
+  the points nobody lists look uncovered, while in the dense objective they are covered by *something*
+  (a random pick is at cosine ~0.1–0.2 of anyone): so each point is taken to have at least a
+  *background coverage* that grows with the number of picks t (the quantile 1 − 2/(t+1) of random-pair
+  similarities). Good when k is small against the pool's structure (noise-dominated pools).
+* ``symmetric``: ``c`` covers ``v`` when either is among the other's neighbours. Good when clusters are
+  bigger than ``knn`` (a forward list then sees only part of the cluster a pick really covers).
+
+``auto`` (default) runs the forward surrogate with two floors (t/2 and t random draws) and the symmetric
+one, side by side on the shared graph, and keeps the picks whose true objective, estimated on 2,048
+random pool points (the same points for every candidate: a paired comparison), is highest. Memory is
+O(N·knn); time is one kNN search, three sparse greedy runs (milliseconds to seconds) and one check matmul.
 
 Index by pool size (``index="auto"``): exact ``IndexFlatIP`` up to 4,096 items; above that an
-inverted-file index ``IndexIVFFlat`` with ``nlist ≈ sqrt(8·N)`` cells (k-means, 10 rounds on a seeded sample of 20 points per cell) and
+inverted-file index ``IndexIVFFlat`` with ``nlist ≈ sqrt(8·N)`` cells (k-means, 4 rounds on a seeded sample of 10 points per cell) and
 ``nprobe`` cells searched per query. ``hnsw`` is available too (``IndexHNSWFlat``, M=32).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -43,10 +56,10 @@ def knn_graph(X: np.ndarray, knn: int = 32, index: str = "auto", nprobe: int = 8
         quant = faiss.IndexFlatIP(d)
         idx = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        # k-means on 20 points per cell, 10 rounds: a coarse partition is all a kNN search needs
-        sample = X[np.sort(rng.choice(n, size=min(n, 20 * nlist), replace=False))]
+        # k-means on 10 points per cell, 4 rounds: a coarse partition is all a kNN search needs
+        sample = X[np.sort(rng.choice(n, size=min(n, 10 * nlist), replace=False))]
         idx.cp.seed = int(seed)
-        idx.cp.niter = 10
+        idx.cp.niter = 4
         idx.cp.min_points_per_centroid = 5
         idx.train(sample)
         idx.nprobe = int(max(1, min(nprobe, nlist)))
@@ -62,40 +75,132 @@ def knn_graph(X: np.ndarray, knn: int = 32, index: str = "auto", nprobe: int = 8
     return I.astype(np.int64), D.astype(np.float32)
 
 
-def sparse_greedy(I: np.ndarray, S: np.ndarray, q: np.ndarray, w: float, k: int,
-                  progress: Progress | None = None) -> GreedyResult:
-    """Lazy greedy on the sparse facility location given by the graph (I, S); ties: lowest index."""
+def pair_similarities(X: np.ndarray, pairs: int = 16_384, seed: int = 0) -> np.ndarray:
+    """Sorted ``max(0, cos)`` of random pairs of distinct rows (the pool's background similarity)."""
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, pairs)
+    b = rng.integers(0, n, pairs)
+    keep = a != b
+    if not keep.any():
+        return np.zeros(1, dtype=np.float32)
+    return np.sort(np.maximum(np.einsum("ij,ij->i", X[a[keep]], X[b[keep]]), 0.0)).astype(np.float32)
+
+
+def background_floor(sims: np.ndarray, k: int, spread: float = 2.0) -> np.ndarray:
+    """Per step t, the coverage a point gets anyway from t earlier picks it is not a neighbour of:
+    the (1 − spread/(t+1)) quantile of the sorted pair similarities ``sims`` (about the best of
+    t/spread random draws). Non-decreasing, so lazy bounds stay valid."""
+    qs = np.clip(1.0 - spread / (np.arange(k) + 1.0), 0.0, 1.0)
+    at = np.minimum((qs * (len(sims) - 1)).round().astype(np.int64), len(sims) - 1)
+    return np.maximum.accumulate(sims[at]).astype(np.float32)
+
+
+def csr_greedy(indptr: np.ndarray, idx: np.ndarray, sim: np.ndarray, q: np.ndarray, w: float, k: int,
+               floors: np.ndarray | None = None, progress: Progress | None = None) -> GreedyResult:
+    """Lazy greedy on the sparse facility location of a CSR graph (ties: lowest index). ``floors[t]``:
+    a coverage every point is assumed to have at step t (None: 0)."""
     from instructkit.select.fl_exact import _nb
 
     nb = _nb()
-    n = I.shape[0]
+    n = indptr.shape[0] - 1
     k = min(int(k), n)
     q = np.ascontiguousarray(q, dtype=np.float64)
-    I = np.ascontiguousarray(np.where(I < 0, n, I), dtype=np.int32)  # slot n: missing neighbours
-    S = np.ascontiguousarray(S, dtype=np.float32)
+    floors = np.zeros(k, dtype=np.float32) if floors is None else np.ascontiguousarray(floors[:k], dtype=np.float32)
     order = np.arange(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.float64)
     ids = np.empty(n, dtype=np.int64)
     meta = np.zeros(3, dtype=np.int64)
     fresh = np.zeros(n, dtype=np.int64)  # the first gains are exact
     cur = np.zeros(n + 1, dtype=np.float32)
-    nb.sparse_init(I, S, q, float(w), keys, ids, meta, order)
+    nb.csr_init(indptr, idx, sim, q, float(w), keys, ids, meta, order)
     picks = np.empty(k, dtype=np.int64)
     gains = np.empty(k, dtype=np.float64)
     done = 0
     while done < k:
         upto = min(k, done + 256)
-        nb.sparse_steps(I, S, q, float(w), order, cur, keys, ids, meta, fresh, done, upto, picks, gains)
+        nb.csr_steps(indptr, idx, sim, q, float(w), floors, order, cur, keys, ids, meta, fresh, done, upto,
+                     picks, gains)
         if progress:
             progress(upto - done)
         done = upto
     return GreedyResult([int(p) for p in picks], [float(g) for g in gains], {"evaluations": float(meta[1])})
 
 
-def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 32, index: str = "auto",
-                  nprobe: int = 8, seed: int = 0, progress: Progress | None = None) -> GreedyResult:
-    """kNN graph + lazy greedy on the sparse objective. See the module docstring."""
+def coverage_of_many(X: np.ndarray, selections: list[list[int]], sample: int | None, seed: int) -> list[float]:
+    """D(A) of several selections on the same pool points (all, or ``sample`` random ones): one matmul."""
+    V = X
+    if sample is not None and sample < len(X):
+        V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
+    allp = np.concatenate([np.asarray(p, dtype=np.int64) for p in selections])
+    bounds = np.cumsum([0] + [len(p) for p in selections])
+    A = np.ascontiguousarray(X[allp].T)
+    best = np.zeros((len(V), len(selections)), dtype=np.float32)
+    rows = int(max(16, (64 << 20) // (4 * max(1, len(allp)))))
+    for s in range(0, len(V), rows):
+        M = V[s:s + rows] @ A
+        for j in range(len(selections)):
+            best[s:s + rows, j] = M[:, bounds[j]:bounds[j + 1]].max(axis=1)
+    return [float(np.maximum(best[:, j], 0).sum(dtype=np.float64) / len(V)) for j in range(len(selections))]
+
+
+def forward_csr(I: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kNN lists as CSR rows (missing neighbours point at the spare slot n)."""
+    n, kk = I.shape
+    idx = np.where(I < 0, n, I).astype(np.int32).ravel()
+    return np.arange(0, n * kk + 1, kk, dtype=np.int64), idx, np.ascontiguousarray(S, dtype=np.float32).ravel()
+
+
+SURROGATES = ("auto", "forward", "symmetric")
+
+
+def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 64, index: str = "auto",
+                  nprobe: int = 8, seed: int = 0, surrogate: str = "auto", check_sample: int = 2048,
+                  progress: Progress | None = None) -> GreedyResult:
+    """kNN graph + lazy greedy on a sparse surrogate of the objective. See the module docstring.
+
+    ``surrogate``: ``forward`` (c covers its own neighbours, with the background floor), ``symmetric``
+    (c covers v when either is among the other's neighbours), or ``auto``: run the forward one with two
+    floors and the symmetric one (the graph is shared, each greedy costs little) and keep the picks whose
+    true objective, estimated on ``check_sample`` random pool points (the same for all), is highest.
+    """
+    if surrogate not in SURROGATES:
+        raise UserError(f"surrogate '{surrogate}' not understood; use one of {', '.join(SURROGATES)}")
+    from instructkit.select.fl_exact import _nb
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    k = min(int(k), n)
+    q = np.asarray(q, dtype=np.float64)
     I, S = knn_graph(X, knn=knn, index=index, nprobe=nprobe, seed=seed)
-    res = sparse_greedy(I, S, q, w, k, progress=progress)
-    res.stats.update({"knn": float(knn), "graph_edges": float(I.size)})
+    jobs: dict[str, Callable[[], GreedyResult]] = {}
+    if surrogate in ("auto", "forward"):
+        fwd = forward_csr(I, S)
+        sims = pair_similarities(X, seed=seed)
+        for name, spread in (("forward", 2.0), ("forward1", 1.0)):
+            if name == "forward" or surrogate == "auto":
+                fl = background_floor(sims, k, spread)
+                jobs[name] = lambda fl=fl: csr_greedy(*fwd, q, w, k, floors=fl)
+    if surrogate in ("auto", "symmetric"):
+        I32 = np.where(I < 0, n, I).astype(np.int32)
+        jobs["symmetric"] = lambda: csr_greedy(*_nb().symmetric_csr(I32, S), q, w, k)
+    # the compiled greedy releases the GIL: the surrogates run side by side on the cores
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        runs = {name: f.result() for name, f in futures.items()}
+    estimates: dict[str, float] = {}
+    if len(runs) > 1:
+        m = min(n, int(check_sample))
+        names = list(runs)
+        divs = coverage_of_many(X, [runs[nm].picks for nm in names], sample=None if m >= n else m, seed=seed + 1)
+        for name, d in zip(names, divs):
+            estimates[name] = w * n * d + float(q[runs[name].picks].sum())
+        best = max(names, key=lambda nm: estimates[nm])  # ties: the first listed (forward)
+    else:
+        best = next(iter(runs))
+    if progress:
+        progress(k)
+    res = runs[best]
+    res.stats.update({"knn": float(knn), "graph_edges": float(I.size), "surrogate": best})
+    for name, v in estimates.items():
+        res.stats[f"estimate_{name}"] = v
     return res
