@@ -32,6 +32,16 @@ def _before(ka, ia, kb, ib, order):
     return ka > kb or (ka == kb and order[ia] < order[ib])
 
 
+@njit(cache=True, inline="always", nogil=True)
+def _swap_if_before(keys, ids, a, b, order):
+    """Swap heap slots a and b when a's entry must come first; True if swapped."""
+    if _before(keys[a], ids[a], keys[b], ids[b], order):
+        keys[a], keys[b] = keys[b], keys[a]
+        ids[a], ids[b] = ids[b], ids[a]
+        return True
+    return False
+
+
 @njit(cache=True, nogil=True)
 def _sift_down(keys, ids, size, pos, order):
     while True:
@@ -42,12 +52,9 @@ def _sift_down(keys, ids, size, pos, order):
         right = left + 1
         if right < size and _before(keys[right], ids[right], keys[left], ids[left], order):
             best = right
-        if _before(keys[best], ids[best], keys[pos], ids[pos], order):
-            keys[pos], keys[best] = keys[best], keys[pos]
-            ids[pos], ids[best] = ids[best], ids[pos]
-            pos = best
-        else:
+        if not _swap_if_before(keys, ids, best, pos, order):
             return
+        pos = best
 
 
 @njit(cache=True, nogil=True)
@@ -57,12 +64,9 @@ def heap_push(keys, ids, size, key, i, order):
     ids[pos] = i
     while pos > 0:
         parent = (pos - 1) >> 1
-        if _before(keys[pos], ids[pos], keys[parent], ids[parent], order):
-            keys[pos], keys[parent] = keys[parent], keys[pos]
-            ids[pos], ids[parent] = ids[parent], ids[pos]
-            pos = parent
-        else:
+        if not _swap_if_before(keys, ids, pos, parent, order):
             break
+        pos = parent
     return size + 1
 
 
