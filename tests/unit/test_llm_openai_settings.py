@@ -126,3 +126,17 @@ def test_a_bad_flag_fails_before_the_run_directory_is_made(tmp_path):
                 "--max-retries", "-1", timeout=60)
     assert r.returncode == 2 and "--max-retries -1" in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_glan_model_pool_passes_them_and_ray_workers_inherit_the_exported_values(monkeypatch):
+    from instructkit.executors.ray_exec import runtime_env
+    from instructkit.generate.glan_context import GlanConfig, ModelPool
+    from instructkit.llm.usage import UsageLedger
+
+    pool = ModelPool(None, UsageLedger(), timeout=4, max_retries=2)
+    assert (pool.get(f"openai:x@{URL}").backend.timeout, pool.get(f"openai:x@{URL}").backend.max_retries) == (4.0, 2)
+    assert GlanConfig(timeout=4, max_retries=2).to_dict()["max_retries"] == 2  # recorded like --concurrency
+    monkeypatch.setenv(st.ENV_TIMEOUT, "9.0")
+    monkeypatch.setenv(st.ENV_MAX_RETRIES, "1")
+    env = runtime_env()["env_vars"]
+    assert env[st.ENV_TIMEOUT] == "9.0" and env[st.ENV_MAX_RETRIES] == "1"

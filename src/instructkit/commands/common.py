@@ -23,7 +23,8 @@ TimeoutOpt = Annotated[Optional[float], typer.Option(
 MaxRetriesOpt = Annotated[Optional[int], typer.Option(
     "--max-retries", metavar="N", show_default=False,
     help="Retries of a failed model call (429, 5xx, timeout, dropped connection), for openai: models "
-         "(default 5, or $INSTRUCTKIT_OPENAI_MAX_RETRIES; 0 = one attempt only); ignored by local and hf: models.")]
+         "(default 5, or $INSTRUCTKIT_OPENAI_MAX_RETRIES; 0 = one attempt only); "
+         "ignored by local and hf: models.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 OptionalPath = Optional[Path]

@@ -114,8 +114,9 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
     """Process the cards not yet done in ``out``; returns the manifest (with ``counts``).
 
     ``llm`` may be given (an :class:`instructkit.llm.LLM`); otherwise ``model`` is opened with the
-    run directory's cache (``timeout``/``max_retries``: see :func:`instructkit.llm.open_model`). ``executor`` (:mod:`instructkit.executor`) may run the datasets
-    elsewhere (Ray); their results are committed here, in input order, all the same.
+    run directory's cache (``timeout``/``max_retries``: see :func:`instructkit.llm.open_model`).
+    ``executor`` (:mod:`instructkit.executor`) may run the datasets elsewhere (Ray); their
+    results are committed here, in input order, all the same.
     """
     from instructkit import ui
     from instructkit.commands.common import open_llm
