@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import run_cli
 from instructkit.errors import ModelError, UnsupportedError
 from instructkit.llm import LLM
 from instructkit.llm.openai import OpenAIBackend, retry_after_seconds
@@ -284,6 +285,59 @@ def test_score_messages_is_unsupported(server):
     with pytest.raises(UnsupportedError, match="chat template"):
         asyncio.run(llm.score([{"role": "user", "content": "x"}], "y"))
     assert llm.ledger.failures["unsupported"] == 1
+
+
+# -- the CLI's --max-retries / --timeout (and their environment overrides) reach the backend ----
+def chat_cli(server: FaultServer, *flags: str, env: dict[str, str] | None = None):
+    clean = {"INSTRUCTKIT_OPENAI_TIMEOUT": "", "INSTRUCTKIT_OPENAI_MAX_RETRIES": ""}
+    return run_cli("chat", "--model", f"openai:m@{server.url}", "--quiet", *flags, "hi",
+                   env={**clean, **(env or {})}, timeout=120)
+
+
+def test_cli_max_retries_0_fails_on_the_first_500_while_the_default_retries(server):
+    server.script = [("500",), ("ok", "back")]
+    r = chat_cli(server, "--max-retries", "0")
+    assert r.returncode == 1 and "HTTP 500" in r.stderr and "attempts" not in r.stderr, r.stderr
+    assert len(server.requests) == 1  # one attempt, no retry
+
+    server.requests.clear()
+    server.script = [("500",), ("500",), ("ok", "back")]
+    r = chat_cli(server)  # default: 5 retries (backoff 0.5 s, 1 s at most here)
+    assert r.returncode == 0 and r.stdout.strip() == "back", r.stderr
+    assert len(server.requests) == 3
+
+
+def test_cli_env_max_retries_applies_and_the_flag_wins(server):
+    server.script = [("500",), ("ok", "back")]
+    r = chat_cli(server, env={"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"})
+    assert r.returncode == 1 and "HTTP 500" in r.stderr and len(server.requests) == 1, r.stderr
+
+    server.requests.clear()
+    server.script = [("500",), ("ok", "back")]
+    r = chat_cli(server, "--max-retries", "1", env={"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"})
+    assert r.returncode == 0 and r.stdout.strip() == "back" and len(server.requests) == 2, r.stderr
+
+
+def test_cli_timeout_bounds_each_attempt(server):
+    server.script = [("slow", 30)] * 2  # with the default 120 s the first attempt would succeed at 30 s
+    t0 = time.monotonic()
+    r = chat_cli(server, "--timeout", "0.5", "--max-retries", "1")
+    assert r.returncode == 1 and "no answer within 0.5s (after 2 attempts)" in r.stderr, r.stderr
+    assert len(server.requests) == 2 and time.monotonic() - t0 < 20
+
+
+def test_timeout_and_retries_stay_out_of_the_cache_key(server, tmp_path):
+    from instructkit.llm.cache import ResponseCache
+
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    server.script = [("ok", "first")]
+    a = make_llm(server, timeout=1.0, max_retries=3)
+    a.cache = cache
+    assert chat(a).text == "first"
+    b = make_llm(server, timeout=9.0, max_retries=0)
+    b.cache = cache
+    out = chat(b)
+    assert out.text == "first" and out.cached and len(server.requests) == 1
 
 
 def test_retry_after_parsing():

@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, OutOpt, QuietOpt, setup
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
+                                         TimeoutOpt, model_options, setup)
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "
                                            "(looked up in the row, then in its meta).")]
@@ -46,6 +47,8 @@ def register_select(select_app: typer.Typer) -> None:
         task_field: TaskFieldOpt = "task_id",
         seed: SeedOpt = 0,
         concurrency: ConcurrencyOpt = 4,
+        timeout: TimeoutOpt = None,
+        max_retries: MaxRetriesOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -63,6 +66,7 @@ def register_select(select_app: typer.Typer) -> None:
         from instructkit.ui import info
 
         setup(quiet)
+        model_options(timeout, max_retries)  # reaches the scorer's door through the environment
         cfg = ScoreConfig(instances=instances, perturbations=perturbations, drop=drop, seed=seed,
                           max_tokens=max_tokens)
         s = select_active(tasks, out, k, model=model, cfg=cfg, strategy=strategy, cls_ratio=cls_ratio,

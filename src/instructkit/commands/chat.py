@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, ModelOpt, QuietOpt, setup
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, QuietOpt, TimeoutOpt,
+                                         model_options, setup)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +25,8 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
         cache: Annotated[Optional[Path], typer.Option(help="SQLite response cache file to use.")] = None,
         concurrency: ConcurrencyOpt = 1,
+        timeout: TimeoutOpt = None,
+        max_retries: MaxRetriesOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -37,6 +40,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.llm import open_model
 
         setup(quiet)
+        llm_options = model_options(timeout, max_retries)
         schema_obj = None
         if schema:
             text = schema
@@ -52,7 +56,7 @@ def register(app: typer.Typer) -> None:
             if not isinstance(schema_obj, dict):
                 raise UserError("--schema: must be a JSON object (a JSON schema)")
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        llm = open_model(model, cache=cache, concurrency=concurrency)
+        llm = open_model(model, cache=cache, concurrency=concurrency, **llm_options)
 
         async def go():
             try:

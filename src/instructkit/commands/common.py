@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,6 +16,15 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec: local 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output (run) directory; re-running resumes it.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", min=1,
                                              help="Most model calls in flight at once.")]
+TimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--timeout", metavar="SECONDS", show_default=False,
+    help="Seconds each attempt of a model call may take, for openai: models (default 120, or "
+         "$INSTRUCTKIT_OPENAI_TIMEOUT); ignored by local and hf: models.")]
+MaxRetriesOpt = Annotated[Optional[int], typer.Option(
+    "--max-retries", metavar="N", show_default=False,
+    help="Retries of a failed model call (429, 5xx, timeout, dropped connection), for openai: models "
+         "(default 5, or $INSTRUCTKIT_OPENAI_MAX_RETRIES; 0 = one attempt only); "
+         "ignored by local and hf: models.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 OptionalPath = Optional[Path]
@@ -27,17 +36,45 @@ def setup(quiet: bool = False) -> None:
     ui.set_quiet(quiet)
 
 
-def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int = 8) -> "LLM":
+def model_options(timeout: float | None = None, max_retries: int | None = None) -> dict[str, Any]:
+    """Check ``--timeout`` / ``--max-retries`` (and their environment overrides) before anything
+    is written, and return the given ones as keyword arguments for :func:`open_llm`.
+
+    The given flags are also exported to this process's environment as ``INSTRUCTKIT_OPENAI_TIMEOUT``
+    / ``INSTRUCTKIT_OPENAI_MAX_RETRIES`` (a flag wins over the environment), so that doors opened
+    where no argument reaches (``select active``'s scorer, Ray workers) use the same values.
+
+    >>> model_options(30, 2)
+    {'timeout': 30.0, 'max_retries': 2}
+    """
+    import os
+
+    from instructkit.llm import openai_settings as st
+
+    given: dict[str, Any] = {}
+    if timeout is not None:
+        given["timeout"] = st.check_timeout(timeout, f"--timeout {timeout:g}")
+        os.environ[st.ENV_TIMEOUT] = repr(given["timeout"])
+    if max_retries is not None:
+        given["max_retries"] = st.check_max_retries(max_retries, f"--max-retries {max_retries}")
+        os.environ[st.ENV_MAX_RETRIES] = str(given["max_retries"])
+    st.resolve()  # a bad environment value fails here, as one line, not at the first model call
+    return given
+
+
+def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int = 8, *,
+             timeout: float | None = None, max_retries: int | None = None) -> "LLM":
     """The model behind the door, caching into the run directory's cache when there is one.
 
-    A resumed run adds to the usage the manifest already holds.
+    A resumed run adds to the usage the manifest already holds. ``timeout``/``max_retries``
+    apply to ``openai:`` models (None: the environment's or the defaults; see :func:`model_options`).
     """
     from instructkit.llm import open_model
     from instructkit.llm.usage import UsageLedger
 
     ledger = UsageLedger()
     return open_model(spec, cache=run.cache_path if run is not None else None, ledger=ledger,
-                      concurrency=concurrency)
+                      concurrency=concurrency, timeout=timeout, max_retries=max_retries)
 
 
 ExecutorOpt = Annotated[str, typer.Option(

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, OutOpt, QuietOpt,
-                                         RayAddressOpt, open_executor, setup)
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
+                                         QuietOpt, RayAddressOpt, TimeoutOpt, model_options, open_executor, setup)
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -71,6 +71,8 @@ def register(app: typer.Typer) -> None:
         description: Annotated[Optional[str], typer.Option(
             help="Description to use for the source(s) (for files without a dataset card).")] = None,
         concurrency: ConcurrencyOpt = 4,
+        timeout: TimeoutOpt = None,
+        max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
         quiet: QuietOpt = False,
@@ -94,6 +96,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.generate.dynosaur_run import read_summary, run_dynosaur
 
         setup(quiet)
+        llm_options = model_options(timeout, max_retries)
         check_executor(executor, ray_address)
         if not sources:
             if not (out / "manifest.json").is_file():
@@ -108,7 +111,7 @@ def register(app: typer.Typer) -> None:
         ex = open_executor(executor, ray_address)
         try:
             manifest = run_dynosaur(cards, out, model=model, cfg=cfg, concurrency=concurrency,
-                                    executor=ex if ex.name != "local" else None)
+                                    executor=ex if ex.name != "local" else None, **llm_options)
         finally:
             ex.close()
         if not quiet:

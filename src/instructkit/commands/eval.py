@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import ConcurrencyOpt, DebugOpt, OutOpt, QuietOpt, setup
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
+                                         model_options, setup)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +29,8 @@ def register(app: typer.Typer) -> None:
                                            "(Super-NI uses 2).")] = 2,
         max_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 64,
         concurrency: ConcurrencyOpt = 4,
+        timeout: TimeoutOpt = None,
+        max_retries: MaxRetriesOpt = None,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -43,6 +46,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.evaluate import evaluate, format_table, load_tasks
 
         setup(quiet)
+        model_options(timeout, max_retries)  # reaches evaluate()'s door through the environment
         task_list = load_tasks(list(tasks) + list(more_tasks or []), instances=instances)
         t0 = time.perf_counter()
         results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, QuietOpt, RayAddressOpt,
-                                         open_executor, setup)
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
+                                         RayAddressOpt, TimeoutOpt, model_options, open_executor, setup)
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:
         list_disciplines: Annotated[bool, typer.Option(
             "--list-disciplines", help="Print the taxonomy (with discipline ids) and exit.")] = False,
         concurrency: ConcurrencyOpt = 8,
+        timeout: TimeoutOpt = None,
+        max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
         quiet: QuietOpt = False,
@@ -82,6 +84,7 @@ def register(app: typer.Typer) -> None:
             return
         if out is None:
             raise UserError("--out DIR is required (the run directory; re-running resumes it)")
+        model_options(timeout, max_retries)
         from instructkit.generate.glan import STAGES, GlanConfig, run_glan
         from instructkit.runs import RunDir
 
@@ -96,7 +99,7 @@ def register(app: typer.Typer) -> None:
                          questions_per_syllabus=questions_per_syllabus, two_session_ratio=two_session_ratio,
                          model=model, subject_model=subject_model, syllabus_model=syllabus_model,
                          question_model=question_model, answer_model=answer_model, seed=seed,
-                         concurrency=concurrency, max_tokens=max_tokens,
+                         concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_tokens=max_tokens,
                          stages=tuple(wanted))
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, ModelOpt, OutOpt, QuietOpt,
-                                         RayAddressOpt)
+from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
+                                         QuietOpt, RayAddressOpt, TimeoutOpt)
 
 
 def _parse_sweep(text: str) -> list[float]:
@@ -41,6 +41,8 @@ def qdit_command(
         "--sweep", help="Also write a trade-off table + plot for these alphas, e.g. 0,0.25,0.5,0.75,1")] = None,
     model: ModelOpt = "local",
     concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = None,
+    max_retries: MaxRetriesOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     partitions: Annotated[Optional[int], typer.Option(
@@ -58,7 +60,7 @@ def qdit_command(
     On a Ray cluster (embeddings and model scores as map_batches actors, GreeDi selection):
     instructkit select qdit big.jsonl --k 10000 --out runs/qdit --executor ray --ray-address auto
     """
-    from instructkit.commands.common import open_executor, setup
+    from instructkit.commands.common import model_options, open_executor, setup
     from instructkit.errors import UserError
     from instructkit.executor import check_executor
     from instructkit.io import load_examples
@@ -66,6 +68,7 @@ def qdit_command(
     from instructkit.select.qdit import ENGINES
 
     setup(quiet)
+    llm_options = model_options(timeout, max_retries)
     if engine not in ENGINES:
         raise UserError(f"--engine '{engine}' not understood; use one of {', '.join(ENGINES)}")
     if order not in ("input", "selection"):
@@ -80,14 +83,14 @@ def qdit_command(
     ex = open_executor(executor, ray_address)
     try:
         res, n_written = _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order,
-                                 alphas, model, concurrency, ex, partitions)
+                                 alphas, model, concurrency, ex, partitions, llm_options)
     finally:
         ex.close()
     _print_summary(res.summary, n_written, len(examples), alpha, out)
 
 
 def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
-            concurrency, ex, partitions):
+            concurrency, ex, partitions, llm_options=None):
     """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
     from instructkit import ui
     from instructkit.commands.common import open_llm
@@ -111,7 +114,7 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
             if getattr(rep, "usage", None):
                 run.update(usage=rep.usage)
         elif quality:
-            llm = open_llm(model, run, concurrency) if needs_model(quality) else None
+            llm = open_llm(model, run, concurrency, **(llm_options or {})) if needs_model(quality) else None
             with ui.progress(f"scoring ({quality})", total=len(examples),
                              ledger=llm.ledger if llm else None) as bar:
                 rep = score_examples(examples, quality, llm=llm, progress=bar.advance, where=str(input))

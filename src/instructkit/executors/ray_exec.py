@@ -46,7 +46,9 @@ def runtime_env() -> dict[str, Any]:
     root = package_root()
     paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
-    for k in ("INSTRUCTKIT_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    # INSTRUCTKIT_OPENAI_*: --timeout/--max-retries reach the workers' openai: backends this way
+    for k in ("INSTRUCTKIT_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",
+              "INSTRUCTKIT_OPENAI_TIMEOUT", "INSTRUCTKIT_OPENAI_MAX_RETRIES"):
         if k in os.environ:
             env[k] = os.environ[k]
     return {"env_vars": env}

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur_meta import MetaView, Unrenderable, build_meta, render_value, truncate
+from instructkit.generate.dynosaur_meta import (MetaView, Unrenderable, build_meta, index_answer, lettered_options,
+                                                option_letter, render_value, truncate)
 from instructkit.generate.dynosaur_prompt import MODES, build_messages, render_dataset, task_schema, template_version
 from instructkit.records import Example, Task, stable_hash
 from instructkit.sources.card import DatasetCard, Feature
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 # skipped-row reasons
 MISSING_INPUT, MISSING_OUTPUT, BAD_INPUT, BAD_OUTPUT = ("missing_input", "missing_output",
                                                         "unrenderable_input", "non_scalar_output")
+BAD_INDEX = "answer_index_not_an_option"  # an index answer past the row's lettered options
 PROMPT_CHAR_BUDGET = 9000  # ~2.3K tokens of dataset view: leaves room in a 4K context (135M model)
 
 
@@ -130,7 +132,34 @@ def render_input(row: dict[str, Any], fields: list[Feature]) -> str | tuple[str]
     return "\n".join(f"{name}:\n{t}" if "\n" in t else f"{name}: {t}" for name, t in parts)
 
 
-def render_output(row: dict[str, Any], feature: Feature) -> str | tuple[str]:
+def options_field(card: DatasetCard, inputs: list[Feature], output: Feature) -> Feature | None:
+    """The input field that an integer answer points into: the first one shown as lettered options
+    (``A. ...``) in most rows that have it. None when the output has ClassLabel names (those are
+    shown as the names, as before) or holds no integers."""
+    if output.label_names is not None or not any(index_answer(r.get(output.name)) is not None for r in card.rows):
+        return None
+    for f in inputs:
+        values = [r.get(f.name) for r in card.rows if r.get(f.name) is not None]
+        if values and 2 * sum(lettered_options(v, f) is not None for v in values) > len(values):
+            return f
+    return None
+
+
+def render_output(row: dict[str, Any], feature: Feature, options: Feature | None = None) -> str | tuple[str]:
+    """The instance output for one row, or a 1-tuple holding the skip reason.
+
+    With ``options`` (see :func:`options_field`) an integer answer is shown as the letter of the
+    option it points at (``2`` -> ``C``, matching the ``C. ...`` line of the input); a negative one
+    is HF's "no label" (missing); one past the row's options is skipped as ``BAD_INDEX``.
+    """
+    if options is not None:
+        index = index_answer(row.get(feature.name))
+        if index is not None:
+            if index < 0:
+                return (MISSING_OUTPUT,)
+            letters = lettered_options(row.get(options.name), options)
+            letter = option_letter(index, letters) if letters is not None else None
+            return (BAD_INDEX,) if letter is None else letter
     try:
         t = render_value(row.get(feature.name), feature, as_output=True)
     except Unrenderable:
@@ -144,12 +173,13 @@ def make_instances(card: DatasetCard, task: Task, max_chars: int = 2000,
     feats = {f.name: f for f in card.features}
     ins = [feats[n] for n in task.input_fields]
     out_f = feats[task.output_field]
+    options = options_field(card, ins, out_f)
     examples: list[Example] = []
     skipped: Counter = Counter()
     seen: set[str] = set()
     for i, row in enumerate(card.rows):
         x = render_input(row, ins)
-        y = render_output(row, out_f)
+        y = render_output(row, out_f, options)
         if isinstance(x, tuple) or isinstance(y, tuple):
             skipped[(x if isinstance(x, tuple) else y)[0]] += 1  # type: ignore[index]
             continue
@@ -166,15 +196,17 @@ def make_instances(card: DatasetCard, task: Task, max_chars: int = 2000,
     return examples, skipped
 
 
-def output_values(card: DatasetCard, feature: Feature) -> tuple[list[str | None], int]:
-    """Rendered output values over the loaded rows, and how many were non-scalar."""
+def output_values(card: DatasetCard, feature: Feature,
+                  options: Feature | None = None) -> tuple[list[str | None], int]:
+    """Rendered output values over the loaded rows (None: none usable), and how many were non-scalar."""
     values: list[str | None] = []
     non_scalar = 0
     for row in card.rows:
-        try:
-            values.append(render_value(row.get(feature.name), feature, as_output=True))
-        except Unrenderable:
+        t = render_output(row, feature, options)
+        if t == (BAD_OUTPUT,):
             non_scalar += 1
+        else:
+            values.append(None if isinstance(t, tuple) else t)
     return values, non_scalar
 
 
@@ -210,12 +242,17 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
             continue
         feature = card.feature(p.output_field)
         assert feature is not None  # check_fields guarantees it
-        values, non_scalar = output_values(card, feature)
+        # the label space is judged on the outputs as the instances will show them (letters)
+        inputs = [f for f in map(card.feature, p.input_fields) if f is not None]
+        options = options_field(card, inputs, feature)
+        values, non_scalar = output_values(card, feature, options)
         decision = F.label_space_decision(values, feature.label_names, non_scalar)
         if decision.reject:
             rejections.append(Rejection(pid, decision.reject, "task", {**base, "detail": decision.detail}))
             continue
         task = _task_from(card, p, decision, model)
+        if options is not None:
+            task.meta["answer_options_field"] = options.name  # outputs are this field's option letters
         exs, skip = make_instances(card, task, max_chars, model)
         skipped.update(skip)
         if not exs:

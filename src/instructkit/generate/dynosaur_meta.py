@@ -105,6 +105,31 @@ def looks_like_choices(items: list[Any]) -> bool:
     return len({x.strip() for x in items}) == len(items)
 
 
+def lettered_options(v: Any, feature: Feature | None = None) -> list[str] | None:
+    """The options of ``v`` when it is rendered as lettered ``A. ...`` lines, else None."""
+    if not isinstance(v, (list, tuple)) or not all(_is_scalar(x) for x in v):
+        return None
+    names = feature.label_names if feature is not None else None
+    items = [names[x] if names is not None and isinstance(x, int) and 0 <= x < len(names) else x for x in v]
+    return [x.strip() for x in items] if looks_like_choices(items) else None
+
+
+def index_answer(v: Any) -> int | None:
+    """``v`` as a position (an int, or a float holding one: JSON/pandas loaders make 2.0 of 2), else None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return None
+
+
+def option_letter(index: int, options: list[str]) -> str | None:
+    """The letter an option is shown with (``2`` -> ``C``), or None when ``index`` names no option."""
+    return LETTERS[index] if 0 <= index < len(options) else None
+
+
 def answer_text(v: dict[str, Any]) -> str | None:
     """The first answer of an extractive-QA answer dict (SQuAD: ``{"text": [...], "answer_start": [...]}``)."""
     for key in ("text", "answer", "answers", "value"):
@@ -164,10 +189,11 @@ def render_value(v: Any, feature: Feature | None = None, as_output: bool = False
             return None
         if not all(_is_scalar(x) for x in items):
             raise Unrenderable("list of non-scalars")
+        options = lettered_options(items, feature)
+        if options is not None:
+            return "\n".join(f"{LETTERS[i]}. {x}" for i, x in enumerate(options))
         if names is not None:
             items = [names[x] if isinstance(x, int) and 0 <= x < len(names) else x for x in items]
-        if looks_like_choices(items):
-            return "\n".join(f"{LETTERS[i]}. {x.strip()}" for i, x in enumerate(items))
         return ", ".join(_scalar_text(x) for x in items) if all(len(str(x)) <= 60 for x in items) \
             else "\n".join(_scalar_text(x) for x in items)
     raise Unrenderable(type(v).__name__)

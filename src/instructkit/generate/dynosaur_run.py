@@ -109,12 +109,14 @@ class _Collection:
 
 def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local",
                  cfg: DynosaurConfig | None = None, concurrency: int = 4,
-                 argv: list[str] | None = None, llm: Any = None, executor: Any = None) -> dict[str, Any]:
+                 argv: list[str] | None = None, llm: Any = None, executor: Any = None, *,
+                 timeout: float | None = None, max_retries: int | None = None) -> dict[str, Any]:
     """Process the cards not yet done in ``out``; returns the manifest (with ``counts``).
 
     ``llm`` may be given (an :class:`instructkit.llm.LLM`); otherwise ``model`` is opened with the
-    run directory's cache. ``executor`` (:mod:`instructkit.executor`) may run the datasets
-    elsewhere (Ray); their results are committed here, in input order, all the same.
+    run directory's cache (``timeout``/``max_retries``: see :func:`instructkit.llm.open_model`).
+    ``executor`` (:mod:`instructkit.executor`) may run the datasets elsewhere (Ray); their
+    results are committed here, in input order, all the same.
     """
     from instructkit import ui
     from instructkit.commands.common import open_llm
@@ -132,7 +134,7 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
                 todo.append(c)
             seen.add(c.key)
         if llm is None and todo:
-            llm = open_llm(model, run, concurrency=concurrency)
+            llm = open_llm(model, run, concurrency=concurrency, timeout=timeout, max_retries=max_retries)
         failed: dict[str, str] = {}
         this_run = Counter()
         if todo:

@@ -74,7 +74,8 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
     disciplines = tax.select(cfg.disciplines)
     ledger = UsageLedger()
     previous = dict(run.manifest.get("usage_total") or {})
-    ctx = Ctx(run, cfg, ModelPool(ResponseCache(run.cache_path), ledger, cfg.concurrency, opener))
+    ctx = Ctx(run, cfg, ModelPool(ResponseCache(run.cache_path), ledger, cfg.concurrency, opener,
+                                  timeout=cfg.timeout, max_retries=cfg.max_retries))
     state: dict[str, Any] = {}
 
     def checkpoint(stage: str) -> None:

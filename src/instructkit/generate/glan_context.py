@@ -48,6 +48,8 @@ class GlanConfig:
     answer_model: str | None = None
     seed: int = 0
     concurrency: int = 8
+    timeout: float | None = None             # per attempt, openai: models (None: env or 120 s)
+    max_retries: int | None = None           # openai: models (None: env or 5)
     max_tokens: int | None = None            # caps every call's completion budget
     stages: tuple[str, ...] = STAGES
 
@@ -71,8 +73,10 @@ class ModelPool:
     """One LLM per model spec, sharing the run's cache and ledger (a spec used by two stages loads once)."""
 
     def __init__(self, cache: "ResponseCache | None", ledger: "UsageLedger", concurrency: int = 8,
-                 opener: Callable[[str], "LLM"] | None = None):
+                 opener: Callable[[str], "LLM"] | None = None, timeout: float | None = None,
+                 max_retries: int | None = None):
         self.cache, self.ledger, self.concurrency = cache, ledger, concurrency
+        self.timeout, self.max_retries = timeout, max_retries
         self._opener = opener
         self._llms: dict[str, LLM] = {}
 
@@ -86,7 +90,8 @@ class ModelPool:
             else:
                 from instructkit.llm import open_model
 
-                llm = open_model(spec, cache=self.cache, ledger=self.ledger, concurrency=self.concurrency)
+                llm = open_model(spec, cache=self.cache, ledger=self.ledger, concurrency=self.concurrency,
+                                 timeout=self.timeout, max_retries=self.max_retries)
             self._llms[spec] = llm
         return self._llms[spec]
 

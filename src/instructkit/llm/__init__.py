@@ -188,8 +188,23 @@ class LLM:
 
 
 def open_model(spec: str = "local", cache: str | Path | ResponseCache | None = None,
-               ledger: UsageLedger | None = None, concurrency: int = 8, **options: Any) -> LLM:
-    """Open the model named by ``spec`` behind the door. ``cache`` is a SQLite path or None."""
+               ledger: UsageLedger | None = None, concurrency: int = 8, *, timeout: float | None = None,
+               max_retries: int | None = None, **options: Any) -> LLM:
+    """Open the model named by ``spec`` behind the door. ``cache`` is a SQLite path or None.
+
+    ``timeout`` (seconds per attempt) and ``max_retries`` apply to ``openai:`` models; None means
+    ``INSTRUCTKIT_OPENAI_TIMEOUT`` / ``INSTRUCTKIT_OPENAI_MAX_RETRIES`` or 120 s and 5 retries.
+    ``local`` and ``hf:`` models ignore them. They are not part of the cache key (they do not
+    change an answer).
+
+    >>> llm = open_model("openai:m@http://127.0.0.1:9/v1", timeout=3, max_retries=1)
+    >>> llm.backend.timeout, llm.backend.max_retries
+    (3.0, 1)
+    """
     if cache is not None and not isinstance(cache, ResponseCache):
         cache = ResponseCache(cache)
+    if timeout is not None:
+        options["timeout"] = timeout
+    if max_retries is not None:
+        options["max_retries"] = max_retries
     return LLM(make_backend(spec, **options), cache=cache, ledger=ledger, concurrency=concurrency)

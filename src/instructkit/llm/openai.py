@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Message, Scored
+from instructkit.llm.openai_settings import resolve as resolve_settings
 from instructkit.llm.usage import note_retry
 
 T = TypeVar("T")
@@ -106,12 +107,14 @@ class OpenAIBackend(Backend):
     """An OpenAI-compatible chat endpoint. Use through :func:`instructkit.llm.open_model`.
 
     ``timeout`` bounds each attempt (seconds); ``max_retries`` is the number of retries after the
-    first attempt; ``backoff_base``/``max_backoff`` shape the exponential backoff (full jitter);
+    first attempt; left as None they come from ``INSTRUCTKIT_OPENAI_TIMEOUT`` /
+    ``INSTRUCTKIT_OPENAI_MAX_RETRIES`` or default to 120 s and 5 (:mod:`instructkit.llm.openai_settings`).
+    ``backoff_base``/``max_backoff`` shape the exponential backoff (full jitter);
     ``max_retry_wait`` caps how long a server's ``Retry-After`` may make us wait.
     """
 
-    def __init__(self, model: str, base_url: str | None = None, timeout: float = 120.0,
-                 max_retries: int = 5, api_key: str | None = None, backoff_base: float = 0.5,
+    def __init__(self, model: str, base_url: str | None = None, timeout: float | None = None,
+                 max_retries: int | None = None, api_key: str | None = None, backoff_base: float = 0.5,
                  max_backoff: float = 30.0, max_retry_wait: float = 60.0):
         try:
             import openai  # noqa: F401
@@ -130,8 +133,7 @@ class OpenAIBackend(Backend):
         self._key = key
         self.model = model
         self.base_url = base_url
-        self.timeout = float(timeout)
-        self.max_retries = max(0, int(max_retries))
+        self.timeout, self.max_retries = resolve_settings(timeout, max_retries)
         self.backoff_base = float(backoff_base)
         self.max_backoff = float(max_backoff)
         self.max_retry_wait = float(max_retry_wait)
