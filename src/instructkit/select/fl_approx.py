@@ -7,15 +7,16 @@ fails where the other is good:
 * ``forward``: ``c`` covers its own ``knn`` nearest neighbours. Dropping every other similarity makes
   the points nobody lists look uncovered, while in the dense objective they are covered by *something*
   (a random pick is at cosine ~0.1–0.2 of anyone): so each point is taken to have at least a
-  *background coverage* that grows with the number of picks t (the quantile 1 − 2/(t+1) of random-pair
-  similarities). Good when k is small against the pool's structure (noise-dominated pools).
+  *background coverage* that grows with the number of picks t (the quantile 1 − 1/(t+1) of random-pair
+  similarities: about the best of t random draws). Good when k is small against the pool's structure (noise-dominated pools).
 * ``symmetric``: ``c`` covers ``v`` when either is among the other's neighbours. Good when clusters are
   bigger than ``knn`` (a forward list then sees only part of the cluster a pick really covers).
 
-``auto`` (default) runs the forward surrogate with two floors (t/2 and t random draws) and the symmetric
-one, side by side on the shared graph, and keeps the picks whose true objective, estimated on 2,048
-random pool points (the same points for every candidate: a paired comparison), is highest. Memory is
-O(N·knn); time is one kNN search, three sparse greedy runs (milliseconds to seconds) and one check matmul.
+``auto`` (default) runs both, side by side on the shared graph, and keeps the picks whose true objective,
+estimated on 2,048 random pool points (the same points for both: a paired comparison), is higher; where
+the two differ a lot (the regimes above) the check tells them apart easily, and where it is close the
+choice costs little. Memory is O(N·knn); time is one kNN search, two sparse greedy runs (milliseconds
+to seconds) and one check matmul.
 
 Index by pool size (``index="auto"``): exact ``IndexFlatIP`` up to 4,096 items; above that an
 inverted-file index ``IndexIVFFlat`` with ``nlist ≈ sqrt(8·N)`` cells (k-means, 4 rounds on a seeded sample of 10 points per cell) and
@@ -87,7 +88,7 @@ def pair_similarities(X: np.ndarray, pairs: int = 16_384, seed: int = 0) -> np.n
     return np.sort(np.maximum(np.einsum("ij,ij->i", X[a[keep]], X[b[keep]]), 0.0)).astype(np.float32)
 
 
-def background_floor(sims: np.ndarray, k: int, spread: float = 2.0) -> np.ndarray:
+def background_floor(sims: np.ndarray, k: int, spread: float = 1.0) -> np.ndarray:
     """Per step t, the coverage a point gets anyway from t earlier picks it is not a neighbour of:
     the (1 − spread/(t+1)) quantile of the sorted pair similarities ``sims`` (about the best of
     t/spread random draws). Non-decreasing, so lazy bounds stay valid."""
@@ -128,19 +129,21 @@ def csr_greedy(indptr: np.ndarray, idx: np.ndarray, sim: np.ndarray, q: np.ndarr
 
 
 def coverage_of_many(X: np.ndarray, selections: list[list[int]], sample: int | None, seed: int) -> list[float]:
-    """D(A) of several selections on the same pool points (all, or ``sample`` random ones): one matmul."""
+    """D(A) of several selections on the same pool points (all, or ``sample`` random ones). One matmul
+    against the union of their picks (selections overlap a lot), then a max per selection."""
     V = X
     if sample is not None and sample < len(X):
         V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
-    allp = np.concatenate([np.asarray(p, dtype=np.int64) for p in selections])
+    uniq, inv = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in selections]), return_inverse=True)
     bounds = np.cumsum([0] + [len(p) for p in selections])
-    A = np.ascontiguousarray(X[allp].T)
+    cols = [inv[bounds[j]:bounds[j + 1]] for j in range(len(selections))]
+    A = np.ascontiguousarray(X[uniq].T)
     best = np.zeros((len(V), len(selections)), dtype=np.float32)
-    rows = int(max(16, (64 << 20) // (4 * max(1, len(allp)))))
+    rows = int(max(16, (64 << 20) // (4 * max(1, len(uniq)))))
     for s in range(0, len(V), rows):
         M = V[s:s + rows] @ A
-        for j in range(len(selections)):
-            best[s:s + rows, j] = M[:, bounds[j]:bounds[j + 1]].max(axis=1)
+        for j, c in enumerate(cols):
+            best[s:s + rows, j] = M[:, c].max(axis=1)
     return [float(np.maximum(best[:, j], 0).sum(dtype=np.float64) / len(V)) for j in range(len(selections))]
 
 
@@ -160,9 +163,9 @@ def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 
     """kNN graph + lazy greedy on a sparse surrogate of the objective. See the module docstring.
 
     ``surrogate``: ``forward`` (c covers its own neighbours, with the background floor), ``symmetric``
-    (c covers v when either is among the other's neighbours), or ``auto``: run the forward one with two
-    floors and the symmetric one (the graph is shared, each greedy costs little) and keep the picks whose
-    true objective, estimated on ``check_sample`` random pool points (the same for all), is highest.
+    (c covers v when either is among the other's neighbours), or ``auto``: run both (the graph is shared,
+    each greedy costs little) and keep the picks whose true objective, estimated on ``check_sample``
+    random pool points (the same for both), is higher.
     """
     if surrogate not in SURROGATES:
         raise UserError(f"surrogate '{surrogate}' not understood; use one of {', '.join(SURROGATES)}")
@@ -175,11 +178,8 @@ def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 
     jobs: dict[str, Callable[[], GreedyResult]] = {}
     if surrogate in ("auto", "forward"):
         fwd = forward_csr(I, S)
-        sims = pair_similarities(X, seed=seed)
-        for name, spread in (("forward", 2.0), ("forward1", 1.0)):
-            if name == "forward" or surrogate == "auto":
-                fl = background_floor(sims, k, spread)
-                jobs[name] = lambda fl=fl: csr_greedy(*fwd, q, w, k, floors=fl)
+        fl = background_floor(pair_similarities(X, seed=seed), k)
+        jobs["forward"] = lambda: csr_greedy(*fwd, q, w, k, floors=fl)
     if surrogate in ("auto", "symmetric"):
         I32 = np.where(I < 0, n, I).astype(np.int32)
         jobs["symmetric"] = lambda: csr_greedy(*_nb().symmetric_csr(I32, S), q, w, k)
