@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instructkit.aio import gather_or_cancel
 from instructkit.errors import UserError
 from instructkit.records import stable_hash
 
@@ -278,7 +279,7 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
 
         async def run_all() -> None:
             try:
-                await asyncio.gather(*(one(t, i) for t, i in todo))
+                await gather_or_cancel(*(one(t, i) for t, i in todo))
             finally:
                 if llm is None:
                     await door.aclose()

@@ -6,12 +6,12 @@ All model calls of a GLAN run go through :meth:`Ctx.chat`, which adds the stage'
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError
 
 if TYPE_CHECKING:
@@ -167,4 +167,4 @@ async def run_jobs(desc: str, jobs: list[Callable[[], Awaitable[None]]], ledger:
             await job()
             bar.advance()
 
-        await asyncio.gather(*(one(j) for j in jobs))
+        await gather_or_cancel(*(one(j) for j in jobs))

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from instructkit.aio import gather_or_cancel
 from instructkit.llm import LLM
 from instructkit.records import Example
 from instructkit.score.cache import ScoreCache, score_key
@@ -121,7 +122,7 @@ def _run(llm: LLM, examples: list[Example], kind: str, one: Callable[[LLM, Examp
                 cache.put(keys[i], s, info)
             if progress:
                 progress(1)
-        await asyncio.gather(*(task(i) for i in todo))
+        await gather_or_cancel(*(task(i) for i in todo))
 
     if todo:
         asyncio.run(main())

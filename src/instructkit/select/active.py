@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError
 from instructkit.records import Example, stable_hash
 from instructkit.select.tasks_io import TaskBundle, load_tasks
@@ -178,7 +179,7 @@ async def score_task(llm: "LLM", task: TaskBundle, cfg: ScoreConfig) -> TaskScor
             return None
         return comp.text
 
-    ys = await asyncio.gather(*(greedy(x) for x in xs))
+    ys = await gather_or_cancel(*(greedy(x) for x in xs))
 
     async def score_one(instr: Instruction, x: Example, y: str):
         try:
@@ -195,7 +196,7 @@ async def score_task(llm: "LLM", task: TaskBundle, cfg: ScoreConfig) -> TaskScor
     for x, y in zip(xs, ys):
         if y is None:
             continue
-        scored = await asyncio.gather(*(score_one(ins, x, y) for ins in instrs))
+        scored = await gather_or_cancel(*(score_one(ins, x, y) for ins in instrs))
         if any(s is None or not s.logprobs for s in scored):
             skip("unscorable")
             continue
@@ -311,7 +312,7 @@ async def _score_all(llm: "LLM", tasks: list[TaskBundle], cfg: ScoreConfig, keys
         bar.advance()
 
     try:
-        await asyncio.gather(*(one(t) for t in tasks))
+        await gather_or_cancel(*(one(t) for t in tasks))
     finally:
         await llm.aclose()
 
