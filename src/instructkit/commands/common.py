@@ -79,7 +79,7 @@ def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int = 8, *,
 
 ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="Where the heavy work runs: local (this process) or ray (a Ray cluster; "
-                       "pip install 'instructkit[ray]'). Same outputs either way.")]
+                       "pip install 'instructkit\\[ray]'). Same outputs either way.")]
 RayAddressOpt = Annotated[Optional[str], typer.Option(
     "--ray-address", help="With --executor ray: the cluster to join (auto, HOST:PORT or "
                           "ray://HOST:PORT); default: start a Ray on this machine.")]
