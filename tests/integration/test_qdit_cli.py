@@ -73,3 +73,22 @@ def test_select_with_judge_on_the_embedded_model(pool, tmp_path):
                  "--text", "instruction+input", "--out", tmp_path / "run2", "--quiet", env=env)
     assert r2.returncode == 0, r2.stderr
     assert json.loads((tmp_path / "run2" / "summary.json").read_text())["scores"]["cached"] == 30
+
+
+def test_approx_engine_reports_its_objective_against_exact_greedy(pool, tmp_path):
+    out = tmp_path / "run"
+    env = {"INSTRUCTKIT_CACHE": str(tmp_path / "cache")}
+    r = run_cli("select", "qdit", pool, "--k", "6", "--quality", "stars", "--engine", "approx",
+                "--approx-check", "20", "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "approx"
+    c = summary["approx_check"]
+    assert c["subsample"] == 20 and c["k"] == 4  # round(6 · 20 / 30)
+    assert 0 < c["approx_objective"] <= c["exact_objective"] * 1.05
+    assert c["ratio"] == c["approx_objective"] / c["exact_objective"]
+    assert "approx vs exact greedy on 20 random examples" in r.stdout + r.stderr
+    r0 = run_cli("select", "qdit", pool, "--k", "6", "--engine", "approx", "--approx-check", "0",
+                 "--out", tmp_path / "run0", "--quiet", env=env)
+    assert r0.returncode == 0, r0.stderr
+    assert "approx_check" not in json.loads((tmp_path / "run0" / "summary.json").read_text())

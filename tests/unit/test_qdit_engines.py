@@ -233,3 +233,31 @@ def test_sparse_lazy_greedy_equals_naive_on_the_surrogate():
         for p in range(indptr[best], indptr[best + 1]):
             cur[idx[p]] = max(cur[idx[p]], float(sim[p]))
     assert lazy.picks == taken
+
+
+def test_approx_check_compares_with_exact_greedy_on_a_subsample():
+    from instructkit.select.qdit import approx_check
+
+    X = clustered(6000, seed=4)
+    q = np.random.default_rng(4).random(6000)
+    sel = qdit_select(X, q, 300, alpha=0.5, engine="approx")
+    c = approx_check(X, sel.quality_scaled, 300, 0.5, sub=2000, seed=1)
+    assert c["subsample"] == 2000 and c["k"] == 100  # budget scaled with the subsample
+    # the exact side really is exact greedy on those rows, with the pool's quality scale
+    idx = np.sort(np.random.default_rng(1).choice(6000, size=2000, replace=False))
+    exact = qdit_select(X[idx], sel.quality_scaled[idx], 100, alpha=0.5, engine="lazy", quality_scaled=True)
+    assert c["exact_objective"] == pytest.approx(exact.objective, rel=1e-9)
+    assert 0.97 <= c["ratio"] <= 1.01
+    assert c["ratio"] == pytest.approx(c["approx_objective"] / c["exact_objective"])
+
+
+def test_pipeline_reports_approx_check_only_for_the_approx_engine():
+    from instructkit.select.qdit_run import run_selection
+
+    X = clustered(3000, seed=5)
+    approx = run_selection(X, None, 60, 0.0, "approx", 0, check=1000).summary
+    assert approx["engine"] == "approx"
+    assert approx["approx_check"]["subsample"] == 1000 and approx["approx_check"]["k"] == 20
+    assert approx["approx_check"]["ratio"] >= 0.97
+    assert "approx_check" not in run_selection(X, None, 60, 0.0, "approx", 0, check=0).summary
+    assert "approx_check" not in run_selection(X, None, 60, 0.0, "lazy", 0).summary

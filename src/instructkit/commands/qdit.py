@@ -39,6 +39,10 @@ def qdit_command(
     order: Annotated[str, typer.Option("--order", help="Order of selected.jsonl: input | selection")] = "input",
     sweep: Annotated[Optional[str], typer.Option(
         "--sweep", help="Also write a trade-off table + plot for these alphas, e.g. 0,0.25,0.5,0.75,1")] = None,
+    approx_check: Annotated[int, typer.Option(
+        "--approx-check", min=0, metavar="N",
+        help="With the approx engine: also select from N random pool examples with both the approx and the "
+             "exact engine and write their objective ratio to summary.json (approx_check); 0 = skip.")] = 20_000,
     model: ModelOpt = "local",
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = None,
@@ -83,14 +87,14 @@ def qdit_command(
     ex = open_executor(executor, ray_address)
     try:
         res, n_written = _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order,
-                                 alphas, model, concurrency, ex, partitions, llm_options)
+                                 alphas, model, concurrency, ex, partitions, llm_options, approx_check)
     finally:
         ex.close()
     _print_summary(res.summary, n_written, len(examples), alpha, out)
 
 
 def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
-            concurrency, ex, partitions, llm_options=None):
+            concurrency, ex, partitions, llm_options=None, approx_check=20_000):
     """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
     from instructkit import ui
     from instructkit.commands.common import open_llm
@@ -101,6 +105,7 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
     remote_scores = ex.name != "local" and bool(quality) and (needs_model(quality) or quality.startswith("reward:"))
     config = {"input": str(input), "k": k, "alpha": alpha, "quality": quality, "embedder": embedder,
               "text": text, "engine": engine, "seed": seed, "order": order, "sweep": alphas,
+              "approx_check": approx_check if engine in ("auto", "approx") else None,
               "model": model if quality and needs_model(quality) else None}
     with RunDir(out, command="select qdit", config=config) as run:
         q = None
@@ -129,7 +134,7 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
                 bar.advance(len(examples))
         with ui.progress("selecting", total=min(k, len(examples))) as bar:
             res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance,
-                                         select=ex.qdit_select(partitions))
+                                         select=ex.qdit_select(partitions), check=approx_check)
         res.summary.update({"input": str(input), "quality": quality, "scores": score_counts,
                             "executor": ex.describe()})
         n_written = atomic_write_jsonl(run.path / "selected.jsonl",
@@ -152,6 +157,10 @@ def _print_summary(s, n_written, n_pool, alpha, out) -> None:
         qm = "" if d["mean_quality"] is None else \
             f"  mean quality {d['mean_quality']:.3f}  worst-10% {d['worst10_quality']:.3f}"
         ui.info(f"  {name:<13} diversity {d['diversity']:.4f}{qm}")
+    c = s.get("approx_check")
+    if c:
+        ui.info(f"  approx vs exact greedy on {c['subsample']:,} random examples (k={c['k']}): objective "
+                f"{c['approx_objective']:.4f} vs {c['exact_objective']:.4f} = {100 * c['ratio']:.2f}%")
 
 
 def register_select(select_app: typer.Typer) -> None:

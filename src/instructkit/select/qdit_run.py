@@ -20,7 +20,7 @@ import numpy as np
 
 from instructkit.errors import UserError
 from instructkit.records import Example
-from instructkit.select.qdit import diversity_of, qdit_select
+from instructkit.select.qdit import approx_check, diversity_of, qdit_select
 
 TEXT_MODES = ("instruction", "instruction+input", "instruction+input+output", "output")
 
@@ -73,10 +73,13 @@ class QditResult:
 
 
 def run_selection(X: np.ndarray, q: np.ndarray | None, k: int, alpha: float, engine: str, seed: int,
-                  sweep: list[float] | None = None, bar: Any = None, select: Any = None) -> QditResult:
+                  sweep: list[float] | None = None, bar: Any = None, select: Any = None,
+                  check: int = 20_000) -> QditResult:
     """Select, then compare with random and quality-only selections of the same size.
 
-    ``select`` replaces ``qdit_select`` (same contract), e.g. an executor's GreeDi on Ray.
+    ``select`` replaces ``qdit_select`` (same contract), e.g. an executor's GreeDi on Ray. When the
+    approx engine ran, ``check`` > 0 also compares it with exact greedy on that many random pool rows
+    (``summary["approx_check"]``, see :func:`~instructkit.select.qdit.approx_check`).
     """
     select = select or qdit_select
     sel = select(X, q, k, alpha=alpha, engine=engine, seed=seed, progress=bar)
@@ -91,6 +94,8 @@ def run_selection(X: np.ndarray, q: np.ndarray | None, k: int, alpha: float, eng
         "quality_only": describe(X, q, qonly, seed) if qonly is not None else None,
         "engine_stats": sel.stats,
     }
+    if sel.engine == "approx" and check > 0:
+        summary["approx_check"] = approx_check(X, sel.quality_scaled, kk, alpha, sub=check, seed=seed)
     rows = None
     if sweep:
         rows = []
