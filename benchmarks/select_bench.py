@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from instructkit.select.qdit import diversity_of, facility_location, qdit_select  # noqa: E402
+from instructkit.select.qdit import approx_check, diversity_of, facility_location, qdit_select  # noqa: E402
 
 
 def clustered(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
@@ -135,16 +135,11 @@ def child(n: int, k: int, sub: int) -> None:
     sel, t = timed(lambda: qdit_select(X, None, k, alpha=0.0, engine="auto"))
     peak = peak_rss_gib()
     div, exact = diversity_of(X, sel.indices)
-    rng = np.random.default_rng(1)
-    Xs = X[np.sort(rng.choice(n, size=min(sub, n), replace=False))]
-    ks = max(1, round(k * len(Xs) / n))
-    del X
-    a, t_a = timed(lambda: qdit_select(Xs, None, ks, alpha=0.0, engine="approx"))
-    e, t_e = timed(lambda: qdit_select(Xs, None, ks, alpha=0.0, engine="lazy"))  # exact
+    c = approx_check(X, None, k, 0.0, sub=sub, seed=1)  # approx and exact greedy on one random subsample
     print(json.dumps({"N": n, "k": k, "engine": sel.engine, "time_s": t, "peak_rss_gib": peak,
-                      "diversity": div, "diversity_exact": exact, "subsample": len(Xs), "sub_k": ks,
-                      "sub_approx_obj": a.diversity, "sub_exact_obj": e.diversity,
-                      "sub_ratio": a.diversity / e.diversity, "sub_approx_s": t_a, "sub_exact_s": t_e}),
+                      "diversity": div, "diversity_exact": exact, "subsample": c["subsample"], "sub_k": c["k"],
+                      "sub_approx_obj": c["approx_objective"], "sub_exact_obj": c["exact_objective"],
+                      "sub_ratio": c["ratio"], "sub_approx_s": c["approx_s"], "sub_exact_s": c["exact_s"]}),
           flush=True)
 
 

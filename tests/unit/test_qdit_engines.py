@@ -261,3 +261,56 @@ def test_pipeline_reports_approx_check_only_for_the_approx_engine():
     assert approx["approx_check"]["ratio"] >= 0.97
     assert "approx_check" not in run_selection(X, None, 60, 0.0, "approx", 0, check=0).summary
     assert "approx_check" not in run_selection(X, None, 60, 0.0, "lazy", 0).summary
+
+
+def test_auto_engine_by_pool_size_and_free_memory():
+    from instructkit.select.qdit import choose_engine
+
+    gib = 1 << 30
+    assert choose_engine(20_000, available=1 * gib) == "lazy"        # always dense up to 20K
+    assert choose_engine(40_000, available=24 * gib) == "lazy"       # 6.4 GB matrix, 24 GiB free
+    assert choose_engine(40_000, available=8 * gib) == "blocked"     # too big a share of 8 GiB
+    assert choose_engine(50_000, available=64 * gib) == "lazy"
+    assert choose_engine(50_001, available=512 * gib) == "approx"
+    assert choose_engine(10, available=0) == "lazy"
+
+
+def test_lazy_engine_refuses_a_matrix_the_machine_cannot_hold(monkeypatch):
+    from instructkit.select import qdit
+
+    monkeypatch.setattr(qdit, "available_memory", lambda: 1 << 30)  # pretend 1 GiB is free
+    X = unit(np.random.default_rng(0), 20_001, 4)
+    with pytest.raises(UserError, match="use --engine blocked"):
+        qdit_select(X, None, 10, alpha=0.0, engine="lazy")
+    assert qdit_select(X, None, 1, alpha=0.0).engine == "blocked"  # auto steps down instead
+
+
+def test_lower_triangle_product_matches_the_full_product():
+    from instructkit.select.fl_exact import lower_triangle_product
+
+    X = unit(np.random.default_rng(3), 333, 24)
+    S = lower_triangle_product(X, panel=64)
+    full = X @ X.T
+    lo = np.tril_indices(333)
+    assert np.allclose(S[lo], full[lo], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_dense_engine_survives_pools_where_threaded_ssyrk_crashed():
+    # OpenBLAS 0.3.30's threaded ssyrk segfaulted at N ≥ ~28,000, d = 384 (3.6 GB matrix at 30K);
+    # run in a child process so a crash fails this test instead of killing the test session
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from instructkit.select.fl_exact import dense_similarity\n"
+            "X = np.random.default_rng(0).standard_normal((30000, 384)).astype(np.float32)\n"
+            "X /= np.linalg.norm(X, axis=1, keepdims=True)\n"
+            "D = dense_similarity(X)\n"
+            "i, j = 12345, 29999\n"
+            "a, b = D.order.tolist().index(i), D.order.tolist().index(j)\n"
+            "assert abs(D.S[a, b] - float(X[i] @ X[j])) < 1e-5 and D.S[a, b] == D.S[b, a]\n"
+            "print('ok', D.n)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "ok 30000"

@@ -15,8 +15,8 @@ weighted quality (see :mod:`instructkit.select.qdit` for the scaling). Ties go t
 
 How the dense engine gets close to the cost of one ``X·Xᵀ`` (see :class:`DenseSim`):
 
-1. **Half a matmul.** ``s`` is symmetric, so BLAS ``syrk`` computes one triangle (half the flops of
-   ``X @ X.T``); one parallel pass mirrors it and records, per row and per column block of ``BLOCK``
+1. **Half a matmul.** ``s`` is symmetric, so row panels of BLAS GEMMs compute one triangle (half the
+   flops of ``X @ X.T``, :func:`lower_triangle_product`); one parallel pass mirrors it and records, per row and per column block of ``BLOCK``
    items, the block's maximum and sum of ``max(0, ·)`` (the sums are every first gain). Nothing is
    clipped: gains and coverage compare ``S`` with ``cur ≥ 0``, so a negative cosine counts as 0.
 2. **Cluster-ordered layout.** Before the matmul the rows are put in the order of a quick spherical
@@ -123,17 +123,29 @@ def cluster_order(X: np.ndarray, per: int = 256, rounds: int = 2, seed: int = 0)
     return np.argsort(labels, kind="stable").astype(np.int64)
 
 
+def lower_triangle_product(X: np.ndarray, panel: int = 1024) -> np.ndarray:
+    """``X Xᵀ`` with (at least) its lower triangle filled, in about half the flops of the full product.
+
+    Row panels of ``panel`` rows each multiply only the columns up to the panel's end, written straight
+    into the result by BLAS (no temporary). Not BLAS ``syrk``: OpenBLAS 0.3.30's threaded ``ssyrk``
+    crashes (segfault) from about N = 28,000 at d = 384; the panels are as fast.
+    """
+    n = X.shape[0]
+    S = np.empty((n, n), dtype=np.float32)
+    for a in range(0, n, panel):
+        b = min(n, a + panel)
+        np.matmul(X[a:b], X[:b].T, out=S[a:b, :b])
+    return S
+
+
 def dense_similarity(X: np.ndarray, reorder: bool = True, block: int = BLOCK, seed: int = 0) -> DenseSim:
     """The dense similarity structure of unit rows ``X`` (N×N float32: for pools up to a few 10K items)."""
-    from scipy.linalg.blas import ssyrk
-
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
     order = cluster_order(X, seed=seed) if reorder else np.arange(n, dtype=np.int64)
-    Xo = X[order] if reorder else X
-    # syrk writes the upper triangle of a Fortran-ordered result: its transpose is C-ordered with the
-    # lower triangle filled, which the kernel mirrors into the upper one in place
-    S = ssyrk(1.0, np.asfortranarray(Xo)).T
+    Xo = np.ascontiguousarray(X[order]) if reorder else X
+    # the lower triangle (panels of 16 blocks), which the kernel mirrors into the upper one in place
+    S = lower_triangle_product(Xo, panel=16 * block)
     bmax, bsum = _nb().mirror_clip_stats(S, block)
     return DenseSim(S, order, bmax, bsum.sum(axis=1, dtype=np.float64), block)
 
