@@ -5,13 +5,16 @@ centre + isotropic noise of the same norm, so same-cluster cosines are ~0.5 and 
 Objective = facility location D(A) = mean_v max_{a∈A} max(0, cos) (α=0: apricot has no quality term).
 
 Part 1, N in --sizes (k = N/10): apricot FacilityLocationSelection (lazy, on the precomputed max(0, X·Xᵀ),
-its build time included; numba warmed up first) vs our exact engine (auto: lazy ≤20K, blocked above) and
+its build time included; numba warmed up first) vs our exact engine (auto: the dense `lazy` engine up to 20K) and
 our approx engine: time ratio and objective ratio, plus the bare float32 X·Xᵀ time at the largest N.
 Part 2, N in --big (k=10K, each in a fresh subprocess for a clean peak RSS): our auto engine alone:
 time, peak memory, D(A) (estimated on 20K pool points), and approx vs exact on a 20K subsample.
+Part 3, N in --mid (off by default; k = N/10, fresh subprocesses): the two exact engines between 20K and
+50K side by side, dense `lazy` vs bounded-memory `blocked`: time, peak memory, objective.
 
     python benchmarks/select_bench.py                 # full: 5K,10K,20K + 100K,1M
     python benchmarks/select_bench.py --quick         # 5K only + 100K
+    python benchmarks/select_bench.py --sizes "" --big "" --mid 30000,40000   # exact engines only
 """
 
 from __future__ import annotations
@@ -143,6 +146,20 @@ def child(n: int, k: int, sub: int) -> None:
           flush=True)
 
 
+def mid_child(n: int, engine: str) -> None:
+    X = clustered(n)
+    sel, t = timed(lambda: qdit_select(X, None, n // 10, alpha=0.0, engine=engine, evaluate=False))
+    print(json.dumps({"N": n, "k": n // 10, "engine": engine, "time_s": t, "peak_rss_gib": peak_rss_gib(),
+                      "objective": facility_location(X, sel.indices)}), flush=True)
+
+
+def child_json(args: list[str]) -> dict:
+    r = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="5000,10000,20000")
@@ -151,11 +168,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5K side by side + 100K alone")
     ap.add_argument("--no-apricot", action="store_true")
     ap.add_argument("--repeats", type=int, default=2, help="best of this many runs per timing (default 2)")
+    ap.add_argument("--mid", default="", help="sizes for the lazy-vs-blocked comparison, e.g. 30000,40000")
     ap.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--mid-child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write all rows to this file")
     args = ap.parse_args()
     if args.child:
         return child(*args.child)
+    if args.mid_child:
+        return mid_child(int(args.mid_child[0]), args.mid_child[1])
     if args.quick:
         args.sizes, args.big = "5000", "100000"
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -192,8 +213,24 @@ def main() -> None:
         for r in big_rows:
             print(f"| {r['N']:,} | {r['k']:,} | {r['engine']} | {r['time_s']:.1f} | {r['peak_rss_gib']:.2f} | "
                   f"{r['diversity']:.4f}{'' if r['diversity_exact'] else ' (est.)'} | {r['sub_ratio']:.4f} |")
+    mid_rows = []
+    for n in [int(x) for x in args.mid.split(",") if x]:
+        pair = {e: child_json(["--mid-child", str(n), e]) for e in ("lazy", "blocked")}
+        print(json.dumps(pair), flush=True)
+        mid_rows.append(pair)
+    if mid_rows:
+        print("\n| N | k | lazy s | lazy peak GiB | blocked s | blocked peak GiB | lazy × faster | objective blocked/lazy |")
+        print("|---|---|---|---|---|---|---|---|")
+        for p in mid_rows:
+            a, b = p["lazy"], p["blocked"]
+            if "error" in a or "error" in b:
+                print(f"| {a.get('error', '')} | {b.get('error', '')} |")
+                continue
+            print(f"| {a['N']:,} | {a['k']:,} | {a['time_s']:.1f} | {a['peak_rss_gib']:.2f} | {b['time_s']:.1f} | "
+                  f"{b['peak_rss_gib']:.2f} | {b['time_s'] / a['time_s']:.1f} | {b['objective'] / a['objective']:.6f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"part1": rows, "matmul_s": floor, "big": big_rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"part1": rows, "matmul_s": floor, "big": big_rows, "mid": mid_rows},
+                                              indent=2))
 
 
 if __name__ == "__main__":

@@ -69,12 +69,16 @@ def test_alpha_zero_is_plain_facility_location():
         assert sel.diversity == pytest.approx(sum(plain.gains), rel=1e-6)
 
 
-@pytest.mark.parametrize("seed,gen", [(0, "random"), (1, "clustered"), (2, "clustered"), (3, "tight")])
+@pytest.mark.parametrize("seed,gen", [(0, "random"), (1, "clustered"), (2, "clustered"), (3, "tight"),
+                                      (4, "duplicates")])
 def test_blocked_engine_equals_dense(seed, gen):
     rng = np.random.default_rng(seed)
     n = 900
     X = unit(rng, n, 12) if gen == "random" else clustered(n, seed=seed, spread=0.3 if gen == "tight" else 1.0)
     q = rng.random(n)
+    if gen == "duplicates":  # exact ties everywhere: every row twice, three quality levels
+        X[n // 2:] = X[: n // 2]
+        q = rng.integers(0, 3, n).astype(np.float64)
     k, alpha = 90, 0.5
     qs = alpha * scale_quality(q, n) / k
     dense = lazy_greedy(dense_similarity(X), qs, (1 - alpha) / n, k)

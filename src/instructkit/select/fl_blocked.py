@@ -40,6 +40,7 @@ class _Neighbours:
         self.n = n
         self.indptr = np.zeros(n + 1, dtype=np.int64)
         self.tau = np.zeros(n, dtype=np.float32)
+        self.kept_sum = np.zeros(n, dtype=np.float64)  # Σ of each row's kept similarities
         self._idx: list[np.ndarray] = []
         self._sim: list[np.ndarray] = []
 
@@ -62,10 +63,12 @@ class _Neighbours:
             thr[r] = t
         rows, cols_ = np.nonzero(mask)
         counts = np.bincount(rows, minlength=b)
+        vals = S[rows, cols_]
         self.indptr[start + 1: start + b + 1] = counts
         self.tau[start: start + b] = thr
+        self.kept_sum[start: start + b] = np.bincount(rows, weights=vals, minlength=b)
         self._idx.append(cols_.astype(np.int32))
-        self._sim.append(S[rows, cols_])
+        self._sim.append(vals)
 
     def finish(self) -> None:
         np.cumsum(self.indptr, out=self.indptr)
@@ -123,15 +126,13 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
         nb.add_block(s, S, keep, rng)
         del S
     nb.finish()
-    owner = np.repeat(np.arange(n), np.diff(nb.indptr))
-    sparse0 = np.bincount(owner, weights=nb.sim.astype(np.float64), minlength=n)
-    del owner
-    resid = np.maximum(first - sparse0, 0.0)
+    resid = np.maximum(first - nb.kept_sum, 0.0)
     ub = w * first + q
     heap = [(-float(ub[c]), c) for c in range(n)]
     heapq.heapify(heap)
     fresh = np.zeros(n, dtype=np.int64)  # exact at step 0
     refined = np.full(n, -1, dtype=np.int64)
+    exact_at = np.full(n, -1, dtype=np.int64)  # the step in which a row was last evaluated exactly
     cov = _Coverage(n)
     cur = cov.cur
     tau = nb.tau.astype(np.float64)
@@ -170,7 +171,7 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
         U = ucache["U"]
         return U, ucache["XU"], cur if U is None else cur[U], ucache["pos"]  # type: ignore[return-value]
 
-    def evaluate(cands: list[int], step: int, rows_cache: dict) -> None:
+    def evaluate(cands: list[int], step: int, best: dict) -> None:
         U, XU, curU, pos = columns(float(tau[cands].max()))
         # (columns × batch) orientation: BLAS runs this skinny product ~1.5× faster than its transpose
         S = XU @ X[cands].T
@@ -188,13 +189,17 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
             resid[c] = float(R[i])
             ub[c] = w * (float(R[i]) + sparse_gain(c)) + q[c]
             fresh[c] = step
-            rows_cache[c] = (U, S, i)
+            exact_at[c] = step
+            # the heap's order (higher bound, then lower index) among this step's exact rows: if the
+            # step's pick was evaluated here, it is this one, so only its row is kept (memory: one row)
+            if (float(ub[c]), -c) > (best.get("ub", -np.inf), -best.get("c", -1)):
+                best.update(ub=float(ub[c]), c=c, U=U, row=S[:, i].copy())
             heapq.heappush(heap, (-float(ub[c]), c))
 
     for step in range(k):
         if step % 8 == 1:
             cov.refresh()
-        rows_cache: dict[int, tuple] = {}
+        best: dict = {}  # the exactly evaluated candidate with the highest gain so far (memory: one row)
         while True:
             neg, c = heapq.heappop(heap)
             if fresh[c] == step:
@@ -215,18 +220,20 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
                 cands = [c]
                 while heap and len(cands) < batch and fresh[heap[0][1]] != step:
                     cands.append(heapq.heappop(heap)[1])
-                evaluate(cands, step, rows_cache)
+                evaluate(cands, step, best)
         picks.append(c)
         gains.append(-neg)
         fresh[c] = -2
         idx, sim = nb.row(c)
         cur[idx] = np.maximum(cur[idx], sim)
-        if c in rows_cache:  # the exact row over every column that could still change
-            U, S, i = rows_cache[c]
+        if best.get("c") == c:  # the exact row over every column that could still change
+            U, row = best["U"], best["row"]
             if U is None:
-                np.maximum(cur, S[:, i], out=cur)
+                np.maximum(cur, row, out=cur)
             else:
-                cur[U] = np.maximum(cur[U], S[:, i])
+                cur[U] = np.maximum(cur[U], row)
+        elif exact_at[c] == step:  # unreachable by the order above; kept so coverage is exact regardless
+            np.maximum(cur, X @ X[c], out=cur)  # negative cosines leave cur ≥ 0 unchanged
         elif step == 0:  # picked on its first-pass gain: its full row is needed once
             row = X @ X[c]
             np.maximum(cur, np.maximum(row, 0), out=cur)
