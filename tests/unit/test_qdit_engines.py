@@ -261,6 +261,8 @@ def test_pipeline_reports_approx_check_only_for_the_approx_engine():
     X = clustered(3000, seed=5)
     approx = run_selection(X, None, 60, 0.0, "approx", 0, check=1000).summary
     assert approx["engine"] == "approx"
+    stages = [approx["engine_stats"][f"{s}_s"] for s in ("knn", "greedy", "check")]  # stage times
+    assert all(t >= 0 for t in stages) and sum(stages) > 0
     assert approx["approx_check"]["subsample"] == 1000 and approx["approx_check"]["k"] == 20
     assert approx["approx_check"]["ratio"] >= 0.97
     assert "approx_check" not in run_selection(X, None, 60, 0.0, "approx", 0, check=0).summary
