@@ -59,22 +59,19 @@ def check_max_retries(value: Any, where: str | None = None) -> int:
     return count
 
 
+def _setting(value, env: Mapping[str, str], name: str, check, default):
+    """The explicit value, else the environment variable ``name``'s, else ``default`` (each checked)."""
+    if value is not None:
+        return check(value)
+    raw = env.get(name, "").strip()
+    if raw:
+        return check(raw, f"{name}={raw!r} (in the environment)")
+    return default
+
+
 def resolve(timeout: float | None = None, max_retries: int | None = None,
             env: Mapping[str, str] | None = None) -> tuple[float, int]:
     """(timeout, max_retries): the explicit value, else the environment's, else the default."""
     env = os.environ if env is None else env
-    if timeout is not None:
-        t = check_timeout(timeout)
-    elif env.get(ENV_TIMEOUT, "").strip():
-        raw = env[ENV_TIMEOUT].strip()
-        t = check_timeout(raw, f"{ENV_TIMEOUT}={raw!r} (in the environment)")
-    else:
-        t = DEFAULT_TIMEOUT
-    if max_retries is not None:
-        r = check_max_retries(max_retries)
-    elif env.get(ENV_MAX_RETRIES, "").strip():
-        raw = env[ENV_MAX_RETRIES].strip()
-        r = check_max_retries(raw, f"{ENV_MAX_RETRIES}={raw!r} (in the environment)")
-    else:
-        r = DEFAULT_MAX_RETRIES
-    return t, r
+    return (_setting(timeout, env, ENV_TIMEOUT, check_timeout, DEFAULT_TIMEOUT),
+            _setting(max_retries, env, ENV_MAX_RETRIES, check_max_retries, DEFAULT_MAX_RETRIES))
