@@ -132,7 +132,6 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
     heapq.heapify(heap)
     fresh = np.zeros(n, dtype=np.int64)  # exact at step 0
     refined = np.full(n, -1, dtype=np.int64)
-    exact_at = np.full(n, -1, dtype=np.int64)  # the step in which a row was last evaluated exactly
     cov = _Coverage(n)
     cur = cov.cur
     tau = nb.tau.astype(np.float64)
@@ -189,7 +188,6 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
             resid[c] = float(R[i])
             ub[c] = w * (float(R[i]) + sparse_gain(c)) + q[c]
             fresh[c] = step
-            exact_at[c] = step
             # the heap's order (higher bound, then lower index) among this step's exact rows: if the
             # step's pick was evaluated here, it is this one, so only its row is kept (memory: one row)
             if (float(ub[c]), -c) > (best.get("ub", -np.inf), -best.get("c", -1)):
@@ -226,14 +224,13 @@ def blocked_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, block_byte
         fresh[c] = -2
         idx, sim = nb.row(c)
         cur[idx] = np.maximum(cur[idx], sim)
-        if best.get("c") == c:  # the exact row over every column that could still change
+        if best.get("c") == c:  # evaluated this step (then it is `best`): its exact row over every
+            # column that could still change
             U, row = best["U"], best["row"]
             if U is None:
                 np.maximum(cur, row, out=cur)
             else:
                 cur[U] = np.maximum(cur[U], row)
-        elif exact_at[c] == step:  # unreachable by the order above; kept so coverage is exact regardless
-            np.maximum(cur, X @ X[c], out=cur)  # negative cosines leave cur ≥ 0 unchanged
         elif step == 0:  # picked on its first-pass gain: its full row is needed once
             row = X @ X[c]
             np.maximum(cur, np.maximum(row, 0), out=cur)

@@ -21,7 +21,8 @@ Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index)
   dense N×N similarities (half a matmul: the lower triangle by row panels, cluster-ordered so whole
   column blocks are skipped once covered) + a compiled heap of upper bounds; identical picks to naive
   greedy (:mod:`instructkit.select.fl_exact`).
-* ``blocked`` (20,000 < N ≤ 50,000 when memory is short for ``lazy``): exact, never holds N×N (:mod:`instructkit.select.fl_blocked`).
+* ``blocked`` (20,000 < N ≤ 50,000 when memory is short for ``lazy``): exact, never holds N×N
+  (:mod:`instructkit.select.fl_blocked`).
 * ``approx`` (N > 50,000): faiss kNN graph + lazy greedy on the sparse objective
   (:mod:`instructkit.select.fl_approx`). Reported D(A) is always the true (dense) facility
   location, exact up to N·k = 5·10⁸ cells, else estimated (unbiased) on 20K random pool points.
@@ -34,6 +35,7 @@ Engines (``engine="auto"`` picks by pool size N; all break ties by lowest index)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +61,6 @@ def available_memory() -> int:
     except OSError:
         pass
     try:
-        import os
-
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
         return 8 << 30
@@ -90,7 +90,7 @@ def choose_engine(n: int, available: int | None = None) -> str:
     """The engine ``auto`` uses for a pool of ``n`` items (thresholds documented in the module).
 
     ``available``: bytes of free memory (default: measured now). Between 20K and 50K items the exact
-    dense engine is 10-20× faster than the blocked one, so it is used whenever its matrix fits easily.
+    dense engine is ~5× faster than the blocked one (30K, 40K), so it is used whenever its matrix fits easily.
     """
     if n <= LAZY_MAX_N:
         return "lazy"
