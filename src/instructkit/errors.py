@@ -34,3 +34,13 @@ class UnsupportedError(ModelError):
 
     def __init__(self, message: str):
         super().__init__(message, kind="unsupported")
+
+
+class IncompleteStepError(InstructkitError):
+    """A step that a longer job depends on ended ``partial`` or ``failed`` (see the run-directory
+    contract): the job stops there and exits with that status's code (3 or 1); re-running resumes."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+        self.exit_code = 3 if status == "partial" else 1

@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instructkit.aio import gather_or_cancel
-from instructkit.errors import UserError
+from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.records import stable_hash
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
@@ -134,10 +135,13 @@ def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Ev
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            if (p / "tasks.jsonl").is_file():
-                tasks += load_ours(p / "tasks.jsonl", instances)
+            from instructkit.runs import manifest_output
+
+            named = manifest_output(p, "tasks") or (p / "tasks.jsonl")  # a Dynosaur run names its tasks
+            if named.is_file():
+                tasks += load_ours(named, instances)
                 continue
-            files = sorted(p.glob("*.json"))
+            files = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
             if not files:
                 raise UserError(f"{p}: holds neither tasks.jsonl nor Super-NI task .json files")
             tasks += [load_superni(f, instances) for f in files]
@@ -266,10 +270,18 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
             return stable_hash("pred", ident, t.id, i.id, demos, max_tokens, PROMPT_VERSION)
 
         todo = [(t, i) for t in tasks for i in t.instances if pred_id(t, i) not in stream]
+        failed: dict[str, str] = {}  # prediction id -> error kind: not written, so a re-run retries it
 
         async def one(t: EvalTask, i: EvalInstance) -> None:
             msgs = [{"role": "user", "content": build_prompt(t, i, demos)}]
-            comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens, template=PROMPT_VERSION)
+            try:
+                comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens, template=PROMPT_VERSION)
+            except UnsupportedError:
+                raise
+            except ModelError as e:
+                failed[pred_id(t, i)] = e.kind
+                bar.advance()
+                return
             text = comp.text.strip()
             stream.append({"id": pred_id(t, i), "task_id": t.id, "instance_id": i.id, "input": i.input,
                            "prediction": text, "references": i.references,
@@ -295,9 +307,13 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
         results = summarize(tasks, preds, model)
         results["config"] = config
         atomic_write_json(run.path / "results.json", results)
-        run.update(counts={"tasks": len(tasks), "instances": results["overall"]["instances"],
-                           "generated_now": len(todo)}, overall=results["overall"],
-                   usage=door.ledger.snapshot())
+        kinds = dict(Counter(failed.values()))
+        results["status"] = run.finish(
+            outputs={"results": "results.json", "predictions": "predictions.jsonl"},
+            counts={"tasks": len(tasks), "instances": results["overall"]["instances"],
+                    "generated_now": len(todo) - len(failed), "failed": len(failed), "failed_kinds": kinds},
+            usage=door.ledger, failed=len(failed), produced=len(preds), overall=results["overall"])
+        results["failed"], results["failed_kinds"] = len(failed), kinds
     return results
 
 

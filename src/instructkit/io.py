@@ -91,17 +91,35 @@ def row_to_example(row: dict[str, Any], where: str = "") -> Example:
 
 
 def _manifest_examples_file(folder: Path) -> Path | None:
-    """The examples file a run directory's manifest names (``"examples": "kept.jsonl"``), if any."""
-    mpath = folder / "manifest.json"
-    if not mpath.is_file():
-        return None
+    """The examples file of a run directory: its manifest's ``outputs.examples`` (or, in run
+    directories written before that contract, the top-level ``examples`` key).
+
+    A run directory whose command writes no examples (``eval``, ``train`` ...) is an error that
+    says so, rather than a guess among its JSONL files.
+    """
+    from instructkit.runs import manifest_output
+
+    named = manifest_output(folder, "examples")
+    if named is not None:
+        return named
     try:
-        name = json.loads(mpath.read_text(encoding="utf-8")).get("examples")
-    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    if isinstance(name, str) and name and (folder / name).is_file():
-        return folder / name
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    if isinstance(command, str) and command:
+        old = _OLD_RUN_EXAMPLES.get(command)  # run directories from before outputs.examples
+        if old and (folder / old).is_file():
+            return folder / old
+        raise UserError(f"{folder}: this '{command}' run directory names no examples file "
+                        "(manifest outputs.examples); give the examples file itself")
     return None
+
+
+# what each command wrote before manifests named outputs.examples
+_OLD_RUN_EXAMPLES = {"dynosaur": "instances.jsonl", "glan": "examples.jsonl", "select qdit": "selected.jsonl",
+                     "select active": "selected_examples.jsonl", "dedup": "kept.jsonl",
+                     "decontaminate": "clean.jsonl"}
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -225,24 +225,162 @@ def _versions() -> dict[str, str]:
     return out
 
 
+# -- the run-directory contract --------------------------------------------------------------
+# status: complete (all done) · partial (some items failed on model errors; a re-run retries them)
+# · failed (nothing usable) · stopped (interrupted; a re-run resumes). Old manifests may say
+# "interrupted", which means stopped.
+STATUSES = ("complete", "partial", "failed", "stopped")
+_TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def decide_status(failed: int, produced: int) -> str:
+    """The one rule: nothing failed -> complete; some failed but something usable -> partial; else failed.
+
+    ``failed``: items that failed on model errors (left for a re-run); ``produced``: usable outputs.
+
+    >>> decide_status(0, 0), decide_status(2, 5), decide_status(3, 0)
+    ('complete', 'partial', 'failed')
+    """
+    if failed <= 0:
+        return "complete"
+    return "partial" if produced > 0 else "failed"
+
+
+def merge_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """Usage of all runs: a previous manifest's ``usage`` plus this run's ledger snapshot."""
+    before = dict(before or {})
+    out = dict(now)
+    for k, v in now.items():
+        b = before.get(k)
+        if k == "estimated_cost_usd":
+            costs = [c for c in (b, v) if isinstance(c, (int, float))]
+            out[k] = round(sum(costs), 6) if costs else None
+        elif isinstance(v, bool) or not isinstance(v, (int, float, dict)):
+            continue
+        elif isinstance(v, (int, float)):
+            out[k] = (b if isinstance(b, (int, float)) and not isinstance(b, bool) else 0) + v
+        else:  # failures / retries by kind; per_model: {model: {calls, ...}}
+            out[k] = _merge_counts(b if isinstance(b, dict) else {}, v)
+    for k, b in before.items():  # keys only earlier runs had (e.g. a kind of failure)
+        out.setdefault(k, b)
+    return out
+
+
+def _merge_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict):
+            out[k] = _merge_counts(out.get(k) if isinstance(out.get(k), dict) else {}, v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            prev = out.get(k)
+            out[k] = (prev if isinstance(prev, (int, float)) and not isinstance(prev, bool) else 0) + v
+        else:
+            out[k] = v
+    return out
+
+
+def _snapshot(usage: Any) -> dict[str, Any]:
+    """A usage ledger (anything with ``snapshot()``) or a snapshot dict, as a dict."""
+    if usage is None:
+        return {}
+    return dict(usage.snapshot() if hasattr(usage, "snapshot") else usage)
+
+
+def _out_error(path: Path, e: OSError) -> UserError:
+    cause = e.strerror or type(e).__name__
+    where = f" ({e.filename})" if e.filename and str(e.filename) != str(path) else ""
+    return UserError(f"--out {path}: cannot write there: {cause}{where}; choose another path")
+
+
+def check_out_dir(path: str | Path) -> None:
+    """Fail early, as one line, when ``path`` cannot become a run directory; creates nothing.
+
+    Commands call it before loading models or data, so a bad ``--out`` costs nothing. RunDir
+    creation catches what this cannot foresee (e.g. a path under /proc) the same way.
+    """
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise UserError(f"--out {p}: exists and is not a directory; choose another path")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise UserError(f"--out {p}: cannot write there: not writable; choose another path")
+        return
+    anc = p.absolute().parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise UserError(f"--out {p}: {anc} is a file, not a directory; choose another path")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise UserError(f"--out {p}: cannot write there: {anc} is not writable; choose another path")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete ``.NAME.tmp-PID`` files left by an atomic write whose process was killed."""
+    n = 0
+    for f in folder.rglob(".*.tmp-*"):
+        m = _TMP_NAME.match(f.name)
+        if m and f.is_file() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            try:
+                f.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def manifest_output(folder: str | Path, key: str = "examples") -> Path | None:
+    """The file a run directory's manifest names as output ``key`` (``outputs.<key>``), if it exists.
+
+    Run directories written before the outputs contract named their examples file at the top
+    level (``"examples": "kept.jsonl"``); that is read too.
+    """
+    mpath = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
+    for name in (outputs.get(key), manifest.get(key) if key == "examples" else None):
+        if isinstance(name, str) and name and (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
 class RunDir:
     """A run directory: ``manifest.json``, JSONL streams, ``rejected.jsonl``, ``cache.sqlite``.
 
-    Use as a context manager; on exit the manifest records ``status`` (``complete`` or ``failed``).
-    Re-opening the same directory resumes: streams keep what they hold, the manifest keeps history.
+    Use as a context manager and end with :meth:`finish`, which records ``outputs``, ``counts``,
+    ``usage`` (all runs) / ``this_run.usage`` and the ``status`` (see :func:`decide_status`). An
+    exception on exit records ``failed``, an interrupt ``stopped``. Re-opening the same directory
+    resumes: streams keep what they hold, the manifest keeps history.
     """
 
     def __init__(self, path: str | Path, command: str, config: dict[str, Any] | None = None,
                  argv: list[str] | None = None):
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise UserError(f"--out {self.path}: exists and is not a directory; choose another path")
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock_f = open(self.path / ".lock", "w")
+        check_out_dir(self.path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock_f = open(self.path / ".lock", "w")
+        except OSError as e:
+            raise _out_error(self.path, e) from None
         try:
             fcntl.flock(self._lock_f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"{self.path} is in use by another instructkit run; wait for it or use another --out") from None
+        remove_stale_temp_files(self.path)
         self.command = command
         self.manifest: dict[str, Any] = {}
         mpath = self.path / "manifest.json"
@@ -253,7 +391,13 @@ class RunDir:
                 self.manifest = {}  # only ever written atomically; treat a foreign file as absent
             prev = self.manifest.get("command")
             if prev and prev != command:
+                self._unlock()
                 raise UserError(f"{self.path} holds a '{prev}' run; use a new --out for '{command}'")
+        # usage of the runs before this one (GLAN once kept it under usage_total)
+        self.usage_before: dict[str, Any] = dict(self.manifest.get("usage_total")
+                                                 or self.manifest.get("usage") or {})
+        self.manifest.pop("usage_total", None)
+        self.manifest.pop("this_run", None)
         self.manifest.setdefault("command", command)
         self.manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.manifest["runs"] = int(self.manifest.get("runs", 0)) + 1
@@ -262,7 +406,12 @@ class RunDir:
         self.manifest["versions"] = _versions()
         self.manifest["status"] = "running"
         self._streams: dict[str, JsonlStream] = {}
-        self.save_manifest()
+        self._finished = False
+        try:
+            self.save_manifest()
+        except OSError as e:
+            self._unlock()
+            raise _out_error(self.path, e) from None
 
     # -- streams ---------------------------------------------------------------------------
     def stream(self, name: str, key: str = "id") -> JsonlStream:
@@ -293,21 +442,70 @@ class RunDir:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         atomic_write_json(self.path / "manifest.json", self.manifest)
 
-    def close(self, status: str = "complete") -> None:
-        self.manifest["status"] = status
+    def record_usage(self, usage: Any, **this_run: Any) -> None:
+        """Save ``usage`` (this run's ledger or snapshot) as ``this_run.usage`` and, added to the
+        earlier runs', as ``usage``; a checkpoint a killed run leaves behind."""
+        now = _snapshot(usage)
+        self.manifest["this_run"] = {**dict(self.manifest.get("this_run") or {}), **redact(this_run),
+                                     "usage": redact(now)}
+        self.manifest["usage"] = redact(merge_usage(self.usage_before, now))
         self.save_manifest()
-        for s in self._streams.values():
-            s.close()
+
+    def finish(self, *, outputs: dict[str, str] | None = None, counts: dict[str, Any] | None = None,
+               usage: Any = None, failed: int = 0, produced: int | None = None, status: str | None = None,
+               failed_items: dict[str, Any] | None = None, this_run: dict[str, Any] | None = None,
+               **fields: Any) -> str:
+        """Record what this run produced and decide its status; returns the status.
+
+        ``outputs``: file names by role (``examples`` is what the next command reads);
+        ``failed``: items that failed on model errors and are retried on re-run (``failed_items``
+        may name them); ``produced``: usable outputs (default: ``counts["examples"]`` if given,
+        else 1 when nothing failed). ``status`` overrides the rule (e.g. ``stopped``).
+        ``this_run``: more facts about this run alone; other ``fields`` go to the manifest's top level.
+        """
+        if produced is None:
+            produced = int((counts or {}).get("examples", 0 if failed else 1))
+        status = status or decide_status(failed, produced)
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        if outputs is not None:
+            self.manifest["outputs"] = dict(outputs)
+        if counts is not None:
+            self.manifest["counts"] = redact(counts)
+        self.manifest.update(redact(fields))
+        facts = {**(this_run or {}), "failed": int(failed)}
+        if failed_items:
+            facts["failed_items"] = failed_items
+        self.manifest["status"] = status
+        self._finished = True
+        self.record_usage(usage, **facts)
+        return status
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "running"))
+
+    def _unlock(self) -> None:
         try:
             fcntl.flock(self._lock_f, fcntl.LOCK_UN)
         finally:
             self._lock_f.close()
+
+    def close(self, status: str | None = None) -> None:
+        """Save the final status (given, else the one :meth:`finish` decided, else complete) and unlock."""
+        self.manifest["status"] = status or (self.status if self._finished else "complete")
+        try:
+            self.save_manifest()
+        finally:
+            for s in self._streams.values():
+                s.close()
+            self._unlock()
 
     def __enter__(self) -> "RunDir":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is KeyboardInterrupt:
-            self.close("interrupted")
-        else:
-            self.close("failed" if exc_type else "complete")
+            self.close("stopped")
+        else:  # an error after finish() (which wrote the outputs) keeps the status finish decided
+            self.close("failed" if exc_type and not self._finished else None)

@@ -212,12 +212,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     """Fine-tune ``cfg.base`` on ``cfg.data`` into ``cfg.out`` (resuming what is there)."""
     from instructkit import ui
     from instructkit.llm import hf_load
-    from instructkit.runs import RunDir
+    from instructkit.runs import RunDir, check_out_dir
 
     if not cfg.base.startswith("hf:"):
         raise UserError(f"--base {cfg.base}: give hf:embedded or hf:PATH (a model or adapter folder)")
     if cfg.steps is not None and cfg.steps < 1 or cfg.epochs <= 0 or cfg.max_len < 8 or cfg.batch_size < 1:
         raise UserError("--steps, --epochs and --batch-size must be positive and --max-len at least 8")
+    check_out_dir(cfg.out)
     examples, empty = load_training_examples(cfg.data)
     if not examples:
         raise UserError(f"{cfg.data}: no example has both an instruction and an output")
@@ -250,7 +251,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
 
         atomic_write_json(out / MARKER, meta)  # written last: its presence means "complete"
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-        run.update(counts={"examples": len(examples), "dropped": result.dropped,
+        run.finish(outputs={"model": ".", "log": TRAIN_LOG},
+                   counts={"examples": len(examples), "dropped": result.dropped,
                            "truncated": result.truncated, "steps": result.steps},
                    first_loss=result.first_loss, final_loss=result.final_loss)
     return result

@@ -135,11 +135,13 @@ def test_end_to_end_records_meta_and_coverage(tmp_path):
 
 
 def test_rerun_is_free_and_identical(tmp_path):
-    run(tmp_path, cfg(), Scripted())
+    _, man1 = run(tmp_path, cfg(), Scripted())
     first = [r["id"] for r in rows(tmp_path, "examples")]
     again = Scripted()
     _, man = run(tmp_path, cfg(), again)
-    assert sum(again.calls.values()) == 0 and man["usage"]["calls"] == 0
+    assert sum(again.calls.values()) == 0 and man["this_run"]["usage"]["calls"] == 0
+    # usage is the whole job's (all runs), this_run.usage this run's
+    assert man["usage"]["calls"] == man1["usage"]["calls"] == 52 and man["status"] == "complete"
     assert [r["id"] for r in rows(tmp_path, "examples")] == first
     assert all(len(rows(tmp_path, n)) == n_ for n, n_ in (("questions", 16), ("answers", 16)))
 
@@ -155,6 +157,10 @@ def test_model_errors_are_recorded_then_resumed(tmp_path):
     rejected = rows(tmp_path, "rejected")
     assert rejected and all(r["reason"].startswith("model_error") for r in rejected)
     assert len(rows(tmp_path, "examples")) == man["counts"]["examples"] < 16
+    # nodes left by model errors and no example at all: failed (a re-run retries the nodes)
+    assert man["counts"]["examples"] == 0 and man["status"] == "failed" and res.status == "failed"
+    assert res.unfinished == sum(o["missing"] for o in man["stages"].values()) > 0
+    assert man["this_run"]["failed"] == res.unfinished and res.model_errors == {"server": res.unfinished}
     # the next run retries exactly what failed, and ends where an uninterrupted run ends
     healthy = Scripted()
     _, man2 = run(tmp_path, cfg(), healthy)
@@ -163,7 +169,18 @@ def test_model_errors_are_recorded_then_resumed(tmp_path):
     clean = tmp_path / "clean"
     run(clean, cfg(), Scripted())
     assert sorted(r["id"] for r in rows(tmp_path, "examples")) == sorted(r["id"] for r in rows(clean, "examples"))
-    assert man2["usage_total"]["calls"] == man["usage"]["calls"] + man2["usage"]["calls"]
+    assert man2["status"] == "complete" and man2["this_run"]["failed"] == 0
+    assert man2["usage"]["calls"] == man["usage"]["calls"] + man2["this_run"]["usage"]["calls"]
+
+
+def test_some_nodes_failing_on_model_errors_is_partial(tmp_path):
+    outage = Scripted(fail=lambda kind, text: kind == "syllabus" and "Carpentry" in text)
+    res, man = run(tmp_path, cfg(), outage)
+    assert man["stages"]["syllabus"]["missing"] == 2 and res.unfinished == 2
+    assert man["counts"]["examples"] == len(rows(tmp_path, "examples")) > 0
+    assert man["status"] == res.status == "partial" and man["outputs"]["examples"] == "examples.jsonl"
+    _, man2 = run(tmp_path, cfg(), Scripted())  # the re-run fills the gap
+    assert man2["status"] == "complete" and man2["counts"]["examples"] > man["counts"]["examples"]
 
 
 def test_unparseable_extraction_is_recorded_not_dropped(tmp_path):
@@ -195,9 +212,11 @@ def test_adding_a_discipline_generates_only_its_subtree(tmp_path):
     before = {n: rows(out, n) for n in ("subjects_raw", "syllabi", "questions", "answers")}
     tax.write_text("Sciences:\n  Physical: [Chemistry, Optics]\nTrades:\n  Construction: [Carpentry]\n")
     fake = Scripted()
+    before_calls = json.loads((out / "manifest.json").read_text())["usage"]["calls"]
     _, man = run(out, c, fake)
     assert man["requests_by_discipline"] == {"Chemistry": 0, "Optics": 26, "Carpentry": 0}
-    assert sum(fake.calls.values()) == 26 == man["usage"]["calls"]
+    assert sum(fake.calls.values()) == 26 == man["this_run"]["usage"]["calls"]
+    assert man["usage"]["calls"] == before_calls + 26
     assert all("Optics" in p for _, p in fake.prompts)
     for n, old in before.items():  # the old subtree is untouched, the new one appended
         assert rows(out, n)[: len(old)] == old and len(rows(out, n)) > len(old)

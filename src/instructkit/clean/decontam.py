@@ -198,6 +198,6 @@ def write_decontam(examples: Sequence[Example], result: DecontamResult, out: str
         counts = {"input": len(examples), "clean": len(examples) - len(bad), "contaminated": len(bad),
                   "per_benchmark": per, "by_first_match": by_kind,
                   "benchmark_rows": sum(result.benchmarks.values()), "benchmark_texts": result.bench_texts}
-        run.update(counts=counts, benchmarks=result.benchmarks, examples="clean.jsonl",
-                   outputs={"clean": "clean.jsonl", "contaminated": "contaminated.jsonl"})
+        run.finish(outputs={"examples": "clean.jsonl", "clean": "clean.jsonl", "contaminated": "contaminated.jsonl"},
+                   counts=counts, benchmarks=result.benchmarks)
     return counts

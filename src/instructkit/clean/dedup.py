@@ -209,6 +209,6 @@ def write_dedup(examples: Sequence[Example], result: DedupResult, out: str | Pat
         n_dropped = atomic_write_jsonl(run.path / "dropped.jsonl", dropped_rows())
         counts = {"input": len(examples), "kept": len(kept), "dropped": n_dropped, "groups": len(groups),
                   "largest_group": max((len(g) for g in groups), default=1)}
-        run.update(counts=counts, details=result.info, examples="kept.jsonl",
-                   outputs={"kept": "kept.jsonl", "groups": "groups.jsonl", "dropped": "dropped.jsonl"})
+        run.finish(outputs={"examples": "kept.jsonl", "kept": "kept.jsonl", "groups": "groups.jsonl",
+                            "dropped": "dropped.jsonl"}, counts=counts, details=result.info)
     return counts

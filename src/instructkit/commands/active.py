@@ -77,6 +77,10 @@ def register_select(select_app: typer.Typer) -> None:
              f"generation) by {strategy}, {s['selected_examples']} examples -> {out}/selected_examples.jsonl")
         for note in s["notes"]:
             info(f"[yellow]note:[/yellow] {note}")
+        from instructkit.commands.outcome import exit_for_status, failure_words
+
+        exit_for_status(s["status"], failure_words(s["failed"], s["failed"] + s["scored_now"], "task(s)",
+                                                   s["failed_kinds"]) + f", {s['selected']} selected")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,12 @@ InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON
 FieldsOpt = Annotated[str, typer.Option("--fields", help="Comma list of example fields compared.")]
 
 
+def check_out_dir(out: Path) -> None:
+    from instructkit.runs import check_out_dir as check
+
+    check(out)
+
+
 def _load(path: Path):
     from instructkit import ui
     from instructkit.io import load_examples
@@ -75,6 +81,7 @@ def register(app: typer.Typer) -> None:
 
             parse_shingle(shingle)
         check_executor(executor, ray_address)
+        check_out_dir(out)
         exs = _load(input)
         ex = open_executor(executor, ray_address)
         try:
@@ -122,6 +129,7 @@ def register(app: typer.Typer) -> None:
                              bench_fields=[s.strip() for s in bench_fields.split(",") if s.strip()]
                              if bench_fields else None)
         input, benches = paths[0], list(against) + list(paths[1:])
+        check_out_dir(out)
         exs = _load(input)
         result = decontaminate(exs, benches, cfg)
         counts = write_decontam(exs, result, out, cfg)

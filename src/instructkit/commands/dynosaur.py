@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.executor import check_executor
         from instructkit.generate.dynosaur import DynosaurConfig
         from instructkit.generate.dynosaur_run import read_summary, run_dynosaur
+        from instructkit.runs import check_out_dir
 
         setup(quiet)
         llm_options = model_options(timeout, max_retries)
@@ -107,6 +108,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(format_summary(manifest))
             return
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks)
+        check_out_dir(out)
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:
@@ -117,11 +119,17 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             typer.echo(format_summary(manifest))
             typer.echo(f"wrote {out}/ (tasks.jsonl, instances.jsonl, rejected.jsonl, datasets.jsonl, manifest.json)")
-        failed = (manifest.get("this_run") or {}).get("failed_datasets") or {}
-        if failed:
-            typer.echo(f"error: {len(failed)} dataset(s) failed on model errors; re-run the same command "
-                       "to retry them", err=True)
-            raise typer.Exit(1)
+        _exit_for(manifest)
+
+
+def _exit_for(manifest: dict[str, Any]) -> None:
+    """complete -> 0; partial (some datasets failed on model errors) -> 3; failed -> 1."""
+    from instructkit.commands.outcome import exit_for_status, failure_words
+
+    run = manifest.get("this_run") or {}
+    failed = run.get("failed_datasets") or {}
+    tried = len(failed) + int(run.get("datasets", 0))
+    exit_for_status(manifest.get("status", "failed"), failure_words(len(failed), tried, "dataset(s)"))
 
 
 def _load_all(sources: list[str], rows: int | None, description: str | None) -> list:

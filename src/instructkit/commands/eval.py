@@ -51,8 +51,12 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,
                            concurrency=concurrency, argv=sys.argv[1:])
-        if quiet:
-            return
-        typer.echo(format_table(results))
-        ui.info(f"{results['overall']['instances']} answers from {model} in {time.perf_counter() - t0:.1f} s; "
-                f"results in {out / 'results.json'}")
+        if not quiet:
+            typer.echo(format_table(results))
+            ui.info(f"{results['overall']['instances']} answers from {model} in {time.perf_counter() - t0:.1f} s; "
+                    f"results in {out / 'results.json'}")
+        from instructkit.commands.outcome import exit_for_status, failure_words
+
+        total = results["failed"] + results["overall"]["instances"]
+        exit_for_status(results["status"], failure_words(results["failed"], total, "instance(s)",
+                                                         results["failed_kinds"]))

@@ -116,6 +116,11 @@ def register(app: typer.Typer) -> None:
             ex.close()
         if not quiet:
             _summary(out, result)
+        from instructkit.commands.outcome import exit_for_status
+
+        words = ", ".join(f"{k} {v}" for k, v in sorted(result.model_errors.items()) if v)
+        exit_for_status(result.status, f"{result.unfinished} node(s) failed on model errors"
+                        + (f" ({words})" if words else "") + f", {len(result.examples)} example(s) written")
 
 
 def _summary(out: Path, result) -> None:
@@ -131,6 +136,8 @@ def _summary(out: Path, result) -> None:
         f"  key concepts used {cov['key_concepts_used']}/{cov['key_concepts_total']} "
         f"({cov['key_concept_share_used']:.0%}) · strategies {cov['strategies']}",
         f"  this run: {u['calls']} calls, {u['cache_hits']} cache hits, {u['total_tokens']:,} tokens",
+        f"  status: {result.status}" + (f" ({result.unfinished} node(s) left by model errors; re-run to retry)"
+                                        if result.unfinished else ""),
     ]
     if result.failures:
         lines.append("  failures: " + ", ".join(f"{k} {v}" for k, v in sorted(result.failures.items())) +

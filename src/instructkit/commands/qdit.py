@@ -68,6 +68,7 @@ def qdit_command(
     from instructkit.errors import UserError
     from instructkit.executor import check_executor
     from instructkit.io import load_examples
+    from instructkit.runs import check_out_dir
     from instructkit.select import qdit_run
     from instructkit.select.qdit import ENGINES
 
@@ -83,6 +84,7 @@ def qdit_command(
     check_executor(executor, ray_address)
     if partitions and executor != "ray":
         raise UserError("--partitions is only used with --executor ray")
+    check_out_dir(out)
     examples = load_examples(input)
     ex = open_executor(executor, ray_address)
     try:
@@ -110,14 +112,14 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
     with RunDir(out, command="select qdit", config=config) as run:
         q = None
         score_counts = None
+        usage = None  # this run's model usage (RunDir adds the earlier runs')
         if remote_scores:
             with ui.progress(f"scoring ({quality}, {ex.name})", total=len(examples)) as bar:
                 rep = ex.score(examples, quality, model=model, cache_path=str(run.cache_path),
                                concurrency=concurrency)
                 bar.advance(len(examples))
             q, score_counts = rep.scores, rep.counts
-            if getattr(rep, "usage", None):
-                run.update(usage=rep.usage)
+            usage = getattr(rep, "usage", None)
         elif quality:
             llm = open_llm(model, run, concurrency, **(llm_options or {})) if needs_model(quality) else None
             with ui.progress(f"scoring ({quality})", total=len(examples),
@@ -125,7 +127,8 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
                 rep = score_examples(examples, quality, llm=llm, progress=bar.advance, where=str(input))
             q, score_counts = rep.scores, rep.counts
             if llm is not None:
-                run.update(usage=llm.ledger.snapshot())
+                usage = llm.ledger
+                run.record_usage(usage)  # scores are the costly part: keep their accounting if a later step fails
         with ui.progress("embedding", total=len(examples)) as bar:
             if ex.name == "local":
                 X = qdit_run.embed_examples(examples, text, embedder, bar=bar.advance)
@@ -143,7 +146,11 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
             qdit_run.write_sweep(run.path, res.sweep)
             res.summary["sweep"] = res.sweep
         atomic_write_json(run.path / "summary.json", res.summary)
-        run.update(counts={"pool": len(examples), "selected": n_written}, executor=ex.describe())
+        outputs = {"examples": "selected.jsonl", "summary": "summary.json"}
+        if res.sweep is not None:
+            outputs.update(sweep="sweep.json", sweep_table="sweep.csv")
+        run.finish(outputs=outputs, counts={"pool": len(examples), "selected": n_written}, usage=usage,
+                   executor=ex.describe())
     return res, n_written
 
 

@@ -6,7 +6,8 @@ Files of the run directory:
 * ``instances.jsonl``  one :class:`~instructkit.records.Example` per instance (``meta.task_id`` links them)
 * ``rejected.jsonl``   every dropped task / skipped dataset with its reason
 * ``datasets.jsonl``   one line per dataset-config *finished* (used or skipped) with its counts
-* ``manifest.json``    configuration, usage, cumulative ``counts``, status
+* ``manifest.json``    configuration, usage, cumulative ``counts``, status; ``outputs.examples`` names
+  ``instances.jsonl`` and ``outputs.tasks`` ``tasks.jsonl`` (what the next commands read)
 
 Growth: a dataset whose key is in ``datasets.jsonl`` is done and is not touched again (no model
 call, not even a cache lookup). Its line is written last, after its tasks and instances, so a
@@ -124,7 +125,6 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
     cfg = cfg or DynosaurConfig()
     started = time.time()
     with RunDir(out, command=COMMAND, config={"model": model, **cfg.to_dict()}, argv=argv) as run:
-        usage_before = dict(run.manifest.get("usage") or {})
         collection = _Collection(run)
         done = {r["id"] for r in collection.datasets.records()}
         seen: set[str] = set()
@@ -139,15 +139,15 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
         this_run = Counter()
         if todo:
             ui.info(f"dynosaur: {len(todo)} new dataset-config(s), {len(seen) - len(todo)} already done")
-            asyncio.run(_process_all(llm, todo, cfg, concurrency, collection, run, usage_before,
+            asyncio.run(_process_all(llm, todo, cfg, concurrency, collection, run,
                                      failed, this_run, executor, model))
         if executor is not None:
             run.update(executor=executor.describe())
-        _finish_manifest(run, llm, usage_before, failed, this_run, time.time() - started, model)
+        _finish_manifest(run, llm, failed, this_run, time.time() - started, model)
         return dict(run.manifest)
 
 
-async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_before, failed, this_run,
+async def _process_all(llm, todo, cfg, concurrency, collection, run, failed, this_run,
                        executor: Any = None, model: str = "local") -> None:
     from instructkit import ui
 
@@ -173,7 +173,7 @@ async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_befor
                     this_run["datasets"] += 1
                     this_run["instances"] += rec["instances"]
                     this_run["tasks_kept"] += rec["tasks_kept"]
-                _finish_manifest(run, llm, usage_before, failed, this_run, None, llm.spec, final=False)
+                _finish_manifest(run, llm, failed, this_run, None, llm.spec, final=False)
                 bar.advance()
     finally:
         for f in futures:
@@ -181,26 +181,27 @@ async def _process_all(llm, todo, cfg, concurrency, collection, run, usage_befor
         await llm.aclose()
 
 
-def _finish_manifest(run: RunDir, llm, usage_before: dict[str, Any], failed: dict[str, str],
-                     this_run: Counter, wall: float | None, model: str, final: bool = True) -> None:
-    from instructkit.llm.usage import UsageLedger
+def _finish_manifest(run: RunDir, llm, failed: dict[str, str], this_run: Counter, wall: float | None,
+                     model: str, final: bool = True) -> None:
+    """Counts over the whole collection; usage through the run directory (all runs + this run).
 
+    Status (final only): a dataset that failed on model errors is retried on re-run (partial);
+    with no instance in the collection at all the run failed.
+    """
     counts = aggregate(run.stream("datasets").records())
-    now = llm.ledger.snapshot() if llm is not None else UsageLedger().snapshot()
-    total = UsageLedger()
-    total.merge(usage_before)
-    total.merge(now)
-    usage = total.snapshot()
-    costs = [c for c in (usage_before.get("estimated_cost_usd"), now["estimated_cost_usd"]) if c is not None]
-    usage["estimated_cost_usd"] = round(sum(costs), 6) if costs else None
-    usage.pop("per_model", None)
-    counts["estimated_cost_usd"] = usage["estimated_cost_usd"]
-    fields: dict[str, Any] = {"counts": counts, "usage": usage, "model": model,
-                              "this_run": {**dict(this_run), "failed_datasets": dict(failed),
-                                           "usage": now}}
+    ledger = llm.ledger if llm is not None else None
+    facts: dict[str, Any] = {**dict(this_run), "failed_datasets": dict(failed)}
     if final and wall is not None:
-        fields["this_run"]["wall_s"] = round(wall, 1)
-    run.update(**fields)
+        facts["wall_s"] = round(wall, 1)
+    run.record_usage(ledger, **facts)
+    counts["estimated_cost_usd"] = run.manifest["usage"].get("estimated_cost_usd")
+    if not final:
+        run.update(counts=counts, model=model)
+        return
+    run.finish(outputs={"examples": "instances.jsonl", "tasks": "tasks.jsonl", "datasets": "datasets.jsonl",
+                        "rejected": "rejected.jsonl"},
+               counts=counts, usage=ledger, failed=len(failed), produced=counts["instances"],
+               this_run=facts, model=model)
 
 
 def read_summary(out: str | Path) -> dict[str, Any]:

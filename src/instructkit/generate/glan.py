@@ -12,7 +12,8 @@ Every node has a stable id and every stage is resumable per node (see ``glan_sta
 * ``questions`` (draw + question), ``answers`` (keyed by question and answer model),
 * ``examples.jsonl`` (rewritten atomically at the end of each run from the streams),
 * ``rejected.jsonl`` (every failure and why) and ``manifest.json`` (counts, failures, calls,
-  tokens, coverage).
+  tokens, coverage; ``outputs.examples`` names ``examples.jsonl``). Nodes left by model errors
+  make the run ``partial`` (retried on re-run), or ``failed`` when no example came out.
 
 >>> from instructkit.runs import RunDir
 >>> cfg = GlanConfig(disciplines=["Chemistry"], subject_samples=1, max_subjects=1,
@@ -54,6 +55,9 @@ class GlanResult:
     coverage: dict[str, Any] = field(default_factory=dict)
     requests_by_discipline: dict[str, int] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    status: str = "complete"
+    unfinished: int = 0                                     # nodes left by model errors (retried on re-run)
+    model_errors: dict[str, int] = field(default_factory=dict)
 
 
 def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | None = None) -> GlanResult:
@@ -73,18 +77,14 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
     tax = load_taxonomy(cfg.taxonomy)
     disciplines = tax.select(cfg.disciplines)
     ledger = UsageLedger()
-    previous = dict(run.manifest.get("usage_total") or {})
     ctx = Ctx(run, cfg, ModelPool(ResponseCache(run.cache_path), ledger, cfg.concurrency, opener,
                                   timeout=cfg.timeout, max_retries=cfg.max_retries))
     state: dict[str, Any] = {}
 
     def checkpoint(stage: str) -> None:
         # so a killed run still leaves its accounting behind
-        total = UsageLedger()
-        total.merge(previous)
-        total.merge(ledger.snapshot())
-        _record(run, last_stage=stage, stages=_stage_report(ctx), usage=ledger.snapshot(),
-                   usage_total=total.snapshot())
+        run.update(last_stage=stage, stages=_stage_report(ctx))
+        run.record_usage(ledger)
 
     async def go() -> None:
         try:
@@ -120,22 +120,27 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
         requests_by_discipline={d.name: ctx.requests_by_discipline.get(d.name, 0) for d in disciplines},
         usage=ledger.snapshot(),
     )
-    total = UsageLedger()
-    total.merge(previous)
-    total.merge(ledger.snapshot())
-    _record(run, taxonomy={"name": tax.name, "source": tax.source, "disciplines": len(disciplines)},
-               counts=result.counts, failures=result.failures, stages=result.stages,
-               coverage=result.coverage, requests_by_discipline=result.requests_by_discipline,
-               usage=result.usage, usage_total=total.snapshot(), last_stage="done",
-               outputs={"examples": "examples.jsonl", "rejected": "rejected.jsonl"})
+    result.unfinished, result.model_errors = _unfinished(ctx, cfg)
+    result.status = run.finish(
+        outputs={"examples": "examples.jsonl", "subjects": "subjects.jsonl", "rejected": "rejected.jsonl"},
+        counts=result.counts, usage=ledger, failed=result.unfinished, produced=len(examples),
+        this_run={"model_errors": result.model_errors},
+        taxonomy={"name": tax.name, "source": tax.source, "disciplines": len(disciplines)},
+        failures=result.failures, stages=result.stages, coverage=result.coverage,
+        requests_by_discipline=result.requests_by_discipline, last_stage="done")
     return result
 
 
-def _record(run: "RunDir", **fields: Any) -> None:
-    """Merge ``fields`` into the manifest. Not ``RunDir.update``: its redaction matches key names
-    containing "token" and would blank every token count; these fields hold counts, never secrets."""
-    run.manifest.update(fields)
-    run.save_manifest()
+def _unfinished(ctx: Ctx, cfg: GlanConfig) -> tuple[int, dict[str, int]]:
+    """Nodes of the stages this run could call that have no record (a model error), and the errors by kind."""
+    from collections import Counter
+
+    missing = sum(int(o.get("missing", 0)) for name, o in ctx.outcomes.items()
+                  if name.split("_")[0] in cfg.stages)
+    kinds: Counter = Counter()
+    for st in ctx.stages.values():
+        kinds.update(st.model_errors)
+    return missing, dict(kinds)
 
 
 def _stage_report(ctx: Ctx) -> dict[str, Any]:

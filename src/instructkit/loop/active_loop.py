@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instructkit.errors import UserError
+from instructkit.errors import IncompleteStepError, UserError
 from instructkit.loop.rounds import (
     RoundPaths, check_settings, read_record, round_state, selected_ids, write_curve,
 )
@@ -82,7 +82,6 @@ def _validate(cfg: LoopConfig):
 
 def run_active_loop(cfg: LoopConfig, argv: list[str] | None = None) -> dict[str, Any]:
     """Run (or resume) rounds 1..``cfg.rounds``; returns ``{"rounds": [round records], "curve": ...}``."""
-    from instructkit import ui
     from instructkit.runs import RunDir
 
     pool, evals = _validate(cfg)
@@ -94,27 +93,45 @@ def run_active_loop(cfg: LoopConfig, argv: list[str] | None = None) -> dict[str,
     check_settings(sdir, cfg.settings())
     records: list[dict[str, Any]] = []
     with RunDir(sdir, command="active-loop", config={**cfg.settings(), "rounds": cfg.rounds}, argv=argv) as run:
-        for r in range(1, cfg.rounds + 1):
-            rp = RoundPaths.of(out, cfg.strategy, r)
-            done = read_record(rp)
-            if done is not None:
-                ui.info(f"round {r}: finished earlier ({len(done['train_tasks'])} training tasks, "
-                        f"ROUGE-L {_f(done['eval'].get('rougeL'))}); skipped")
-                records.append(done)
-                continue
-            earlier = [RoundPaths.of(out, cfg.strategy, j) for j in range(1, r)]
-            taken = {tid for e in earlier for tid in selected_ids(e.selected)}
-            left = [t for t in pool if t.id not in taken]
-            if not left:
-                ui.info(f"round {r}: every task is selected already; stopping after round {r - 1}")
-                break
-            records.append(_run_round(cfg, rp, earlier, evals, argv))
-            write_curve(out)
-            run.update(rounds=[_brief(x) for x in records])
+        try:
+            _rounds(cfg, out, pool, evals, records, run, argv)
+        except IncompleteStepError as e:
+            run.finish(status=e.status, rounds=[_brief(x) for x in records], error=str(e))
+            raise
         curve = write_curve(out)
-        run.update(rounds=[_brief(x) for x in records], counts={"rounds": len(records), "pool_tasks": len(pool),
-                                                               "eval_tasks": len(evals)})
+        run.finish(rounds=[_brief(x) for x in records],
+                   counts={"rounds": len(records), "pool_tasks": len(pool), "eval_tasks": len(evals)})
     return {"rounds": records, "curve": curve, "out": str(out)}
+
+
+def _rounds(cfg: LoopConfig, out: Path, pool: list, evals: list, records: list[dict[str, Any]], run: Any,
+            argv: list[str] | None) -> None:
+    from instructkit import ui
+
+    for r in range(1, cfg.rounds + 1):
+        rp = RoundPaths.of(out, cfg.strategy, r)
+        done = read_record(rp)
+        if done is not None:
+            ui.info(f"round {r}: finished earlier ({len(done['train_tasks'])} training tasks, "
+                    f"ROUGE-L {_f(done['eval'].get('rougeL'))}); skipped")
+            records.append(done)
+            continue
+        earlier = [RoundPaths.of(out, cfg.strategy, j) for j in range(1, r)]
+        taken = {tid for e in earlier for tid in selected_ids(e.selected)}
+        left = [t for t in pool if t.id not in taken]
+        if not left:
+            ui.info(f"round {r}: every task is selected already; stopping after round {r - 1}")
+            break
+        records.append(_run_round(cfg, rp, earlier, evals, argv))
+        write_curve(out)
+        run.update(rounds=[_brief(x) for x in records])
+
+
+def _require_complete(status: str, step: str) -> None:
+    """A round goes on only from a complete step: a partial selection must not be trained on."""
+    if status != "complete":
+        raise IncompleteStepError(f"{step} ended {status} (model errors); re-run the same command to "
+                                  "retry it", status)
 
 
 def _brief(rec: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +169,7 @@ def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals
                           exclude=[e.selected for e in earlier], task_field=cfg.task_field,
                           concurrency=1, argv=argv)
         seconds["select"] = round(time.perf_counter() - t0, 2)
+        _require_complete(s["status"], f"round {r} select ({rp.select})")
         scored_now = s["scored_now"]
         ran.append("select")
         for note in s["notes"]:
@@ -178,6 +196,7 @@ def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals
         results = evaluate(f"hf:{rp.model.resolve()}", evals, rp.eval, demos=cfg.demos,
                            max_tokens=cfg.eval_max_tokens, concurrency=1, argv=argv)
         seconds["eval"] = round(time.perf_counter() - t0, 2)
+        _require_complete(results["status"], f"round {r} eval ({rp.eval})")
         ran.append("eval")
     else:
         import json

@@ -157,6 +157,12 @@ def run_replay_stages(cfg: ReplayRunConfig, argv: list[str] | None = None) -> di
             for s in range(1, t + 1):
                 r = evaluate(model, evals[s - 1], sdir / f"eval_{s}", demos=cfg.demos,
                              max_tokens=cfg.eval_max_tokens, concurrency=1, argv=argv)
+                if r["status"] != "complete":
+                    from instructkit.errors import IncompleteStepError
+
+                    run.finish(status=r["status"], counts={"stages": len(done)})
+                    raise IncompleteStepError(f"stage {t} eval {s} ({sdir / f'eval_{s}'}) ended {r['status']} "
+                                              "(model errors); re-run the same command to retry it", r["status"])
                 rouge[str(s)] = r["overall"]["rougeL"]
             rec = {"stage": t, "model": model, "base": base, "train_examples": res.examples,
                    "replayed_tasks": replayed, "steps": res.steps, "first_loss": res.first_loss,
@@ -173,5 +179,6 @@ def run_replay_stages(cfg: ReplayRunConfig, argv: list[str] | None = None) -> di
         atomic_write_text(out / "table.md", f"# replay-run ({cfg.strategy}, budget {cfg.budget})\n\n"
                           "ROUGE-L on each stage's held-out eval tasks after training each stage.\n\n"
                           + table + "\n")
-        run.update(counts={"stages": len(done)}, table=results["table"])
+        run.finish(outputs={"results": "results.json", "table": "table.md"}, counts={"stages": len(done)},
+                   table=results["table"])
     return {**results, "markdown": table}

@@ -25,6 +25,7 @@ import asyncio
 import math
 import random
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -299,13 +300,23 @@ def _read_exclude(paths: Sequence[str | Path]) -> set[str]:
 
 
 async def _score_all(llm: "LLM", tasks: list[TaskBundle], cfg: ScoreConfig, keys: dict[str, str],
-                     run: Any, bar: Any, parallel: int) -> None:
+                     run: Any, bar: Any, parallel: int) -> dict[str, str]:
+    """Score ``tasks`` into ``scores.jsonl``; returns {task id: error kind} of those a model error
+    stopped (nothing is written for them, so a re-run scores them again)."""
     sem = asyncio.Semaphore(max(1, parallel))
     stream = run.stream("scores")
+    failed: dict[str, str] = {}
 
     async def one(t: TaskBundle) -> None:
         async with sem:
-            ts = await score_task(llm, t, cfg)
+            try:
+                ts = await score_task(llm, t, cfg)
+            except UnsupportedError:
+                raise
+            except ModelError as e:
+                failed[t.id] = e.kind
+                bar.advance()
+                return
         stream.append(ts.to_dict(keys[t.id], llm.spec, cfg))
         if ts.pu is None:
             run.reject(t.id, "no instance could be scored", stage="score", skipped=ts.skipped)
@@ -315,6 +326,7 @@ async def _score_all(llm: "LLM", tasks: list[TaskBundle], cfg: ScoreConfig, keys
         await gather_or_cancel(*(one(t) for t in tasks))
     finally:
         await llm.aclose()
+    return failed
 
 
 def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, model: str = "local",
@@ -332,7 +344,6 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
     from instructkit import ui
     from instructkit.commands.common import open_llm
     from instructkit.errors import UserError
-    from instructkit.llm.usage import UsageLedger
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     cfg = cfg or ScoreConfig()
@@ -345,10 +356,9 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
               "strategy": strategy, "cls_ratio": cls_ratio, "scores": str(scores) if scores else None,
               "exclude": [str(p) for p in exclude], "prompt_version": PROMPT_VERSION}
     with RunDir(out, command="select active", config=config, argv=argv) as run:
-        prev_usage = {k_: v for k_, v in dict(run.manifest.get("usage") or {}).items()
-                      if isinstance(v, (int, float, dict))}
-        ledger = UsageLedger()
+        ledger = None
         scored_now = 0
+        failed: dict[str, str] = {}
         if scores is not None:
             by_task = read_scores(scores)
         else:
@@ -360,8 +370,8 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
             if strategy != "random" and todo:
                 ensure_can_score(llm)
                 with ui.progress("scoring tasks", total=len(todo), ledger=llm.ledger) as bar:
-                    asyncio.run(_score_all(llm, todo, cfg, keys, run, bar, concurrency))
-                scored_now = len(todo)
+                    failed = asyncio.run(_score_all(llm, todo, cfg, keys, run, bar, concurrency))
+                scored_now = len(todo) - len(failed)
             ledger = llm.ledger
             wanted = set(keys.values())
             by_task = {r["task_id"]: r for r in stream.records() if r["id"] in wanted}
@@ -381,18 +391,16 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         atomic_write_jsonl(run.path / "selected.jsonl", picked)
         n_examples = atomic_write_jsonl(run.path / "selected_examples.jsonl",
                                         (e.to_dict() for r in picked for e in by_id[r["task_id"]].training_examples()))
-        total = UsageLedger()
-        total.merge(prev_usage)
-        total.merge(ledger.snapshot())
-        summary = {"tasks": len(tasks), "scored_now": scored_now,
-                   "eligible": len(rows), "unscorable": sum(1 for t in tasks if t.id not in {r["task_id"] for r in rows}),
+        summary = {"tasks": len(tasks), "scored_now": scored_now, "failed": len(failed),
+                   "failed_kinds": dict(Counter(failed.values())),
+                   "eligible": len(rows), "unscorable": sum(1 for t in tasks if t.id not in {r["task_id"] for r in rows} | set(failed)),
                    "selected": len(picked),
                    "selected_classification": sum(r["kind"] == "classification" for r in picked),
                    "selected_generation": sum(r["kind"] != "classification" for r in picked),
                    "selected_examples": n_examples, "notes": notes}
-        # usage is numbers only; set directly because redact() mistakes "*_tokens" keys for secrets
-        run.manifest["usage"] = total.snapshot()
-        run.update(counts=summary)
+        summary["status"] = run.finish(
+            outputs={"examples": "selected_examples.jsonl", "selected": "selected.jsonl", "scores": "scores.jsonl"},
+            counts=summary, usage=ledger, failed=len(failed), produced=len(picked), failed_items=failed)
     return summary
 
 

@@ -189,7 +189,7 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
     """
     from instructkit import ui
     from instructkit.errors import UserError
-    from instructkit.runs import RunDir, atomic_write_jsonl
+    from instructkit.runs import RunDir, atomic_write_jsonl, check_out_dir
     from instructkit.select.tasks_io import load_tasks
 
     if strategy not in STRATEGIES:
@@ -198,6 +198,7 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
         raise UserError(f"--objective {objective}: use one of {', '.join(OBJECTIVES)}")
     if len(stage_paths) < 2:
         raise UserError("give at least two stages (STAGE1 STAGE2 ...): replay starts at stage 2")
+    check_out_dir(out)
     stages = [load_tasks([p], task_field) for p in stage_paths]
     seen: dict[str, int] = {}
     for i, s in enumerate(stages, 1):
@@ -220,5 +221,9 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
                 for i, (t, src) in enumerate(plan.replay)))
             summary.append({"stage": plan.stage, "stage_tasks": len(plan.tasks), "train_examples": n_ex,
                             "replay_task_ids": [t.id for t, _ in plan.replay], **plan.metrics})
-        run.update(stages=summary)
+        # the last stage's training set (its tasks + the replayed ones) is what a next command reads
+        last = f"stage_{plans[-1].stage}/train.jsonl"
+        run.finish(outputs={"examples": last, **{f"stage_{p.stage}": f"stage_{p.stage}/train.jsonl" for p in plans}},
+                   counts={"stages": len(plans), "examples": sum(s["train_examples"] for s in summary)},
+                   stages=summary)
     return {"stages": summary}

@@ -30,7 +30,7 @@ from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.records import Example, Task, stable_hash
-from instructkit.runs import read_jsonl
+from instructkit.runs import manifest_output, read_jsonl
 
 
 @dataclass
@@ -180,9 +180,15 @@ def _load_one(p: Path, task_field: str) -> list[TaskBundle]:
     if not p.exists():
         raise UserError(f"{p}: no such file or folder")
     if p.is_dir():
+        named = manifest_output(p, "tasks")  # a run directory names its outputs (Dynosaur: tasks.jsonl)
+        if named is not None:
+            return _dynosaur_tasks(named)
         if (p / "tasks.jsonl").exists():
             return _dynosaur_tasks(p / "tasks.jsonl")
-        jsons = sorted(p.glob("*.json"))
+        named = manifest_output(p, "examples")  # e.g. select active's selected_examples.jsonl
+        if named is not None:
+            return _example_file_tasks(named, task_field)
+        jsons = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
         if jsons:
             return [t for f in jsons for t in _load_one(f, task_field)]
         if sorted(p.glob("*.jsonl")) or sorted(p.glob("*.parquet")):

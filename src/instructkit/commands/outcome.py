@@ -1,0 +1,46 @@
+"""A run's status as the command's exit code: the one mapping every command uses.
+
+======== ==== ===========================================================================
+status   exit meaning
+======== ==== ===========================================================================
+complete 0    everything done
+partial  3    some items failed on model errors; re-running the same command retries them
+failed   1    nothing usable was produced (every item failed on model errors, or a crash)
+stopped  130  interrupted; re-running the same command resumes
+======== ==== ===========================================================================
+
+Bad input is exit code 2 (a ``UserError``), raised before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import typer
+
+EXIT_CODES = {"complete": 0, "partial": 3, "failed": 1, "stopped": 130, "interrupted": 130}
+
+
+def failure_words(failed: int, total: int, noun: str, kinds: Mapping[str, int] | None = None) -> str:
+    """``"2 of 5 datasets failed on model errors (server 2)"``.
+
+    >>> failure_words(2, 5, "datasets", {"server": 2})
+    '2 of 5 datasets failed on model errors (server 2)'
+    """
+    why = ", ".join(f"{k} {v}" for k, v in sorted((kinds or {}).items()) if v)
+    return f"{failed} of {total} {noun} failed on model errors" + (f" ({why})" if why else "")
+
+
+def exit_for_status(status: str, detail: str = "") -> None:
+    """Say in words what a status that is not ``complete`` means, on stderr, and exit with its code."""
+    code = EXIT_CODES.get(status, 1)
+    if code == 0:
+        return
+    what = f": {detail}" if detail else ""
+    if status == "partial":
+        typer.echo(f"partial{what}; re-run the same command to retry them", err=True)
+    elif status == "failed":
+        typer.echo(f"failed{what}; nothing usable was written; fix the cause and re-run", err=True)
+    else:
+        typer.echo(f"stopped{what}; re-run the same command to resume", err=True)
+    raise typer.Exit(code)
