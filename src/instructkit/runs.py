@@ -293,25 +293,27 @@ def _out_error(path: Path, e: OSError) -> UserError:
 
 
 def check_out_dir(path: str | Path) -> None:
-    """Fail early, as one line, when ``path`` cannot become a run directory; creates nothing.
+    """Fail early, as one line, when ``path`` cannot become a run directory; leaves nothing behind.
 
-    Commands call it before loading models or data, so a bad ``--out`` costs nothing. RunDir
-    creation catches what this cannot foresee (e.g. a path under /proc) the same way.
+    Commands call it before loading models or data, so a bad ``--out`` costs nothing: a path
+    below a regular file, a read-only or refusing file system (the nearest existing folder is
+    probed with a temporary folder, removed at once), a missing mount.
     """
+    import tempfile
+
     p = Path(path)
-    if p.exists():
-        if not p.is_dir():
-            raise UserError(f"--out {p}: exists and is not a directory; choose another path")
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise UserError(f"--out {p}: cannot write there: not writable; choose another path")
-        return
-    anc = p.absolute().parent
+    if p.exists() and not p.is_dir():
+        raise UserError(f"--out {p}: exists and is not a directory; choose another path")
+    anc = p.absolute()
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
         raise UserError(f"--out {p}: {anc} is a file, not a directory; choose another path")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise UserError(f"--out {p}: cannot write there: {anc} is not writable; choose another path")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".instructkit-probe-", dir=anc))
+    except OSError as e:
+        raise UserError(f"--out {p}: cannot write there: {e.strerror or type(e).__name__} ({anc}); "
+                        "choose another path") from None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -36,14 +36,42 @@ def test_run_directory_reads_its_examples_file(tmp_path):
     assert [e.instruction for e in load_examples(run)] == ["k"]
 
 
-def test_generator_folder_skips_rejected_and_temp_files(tmp_path):
-    run = tmp_path / "gen"
+def test_run_directory_reads_manifest_outputs_examples(tmp_path):
+    # the contract: manifest.outputs.examples names the file, whatever else the folder holds
+    # (real run directories of every command: tests/integration/test_run_chain.py)
+    run = tmp_path / "run"
     run.mkdir()
+    (run / "answers.jsonl").write_text(json.dumps({"id": "a1", "answer": "no instruction here"}) + "\n")
     (run / "examples.jsonl").write_text(json.dumps(Example("g", output="o").to_dict()) + "\n")
-    (run / "rejected.jsonl").write_text(json.dumps({"id": "r", "reason": "bad"}) + "\n")
-    (run / ".examples.jsonl.tmp-1").write_text("{torn")
-    (run / "manifest.json").write_text(json.dumps({"command": "glan"}))
+    (run / "manifest.json").write_text(json.dumps({"command": "glan", "outputs": {"examples": "examples.jsonl"}}))
     assert [e.instruction for e in load_examples(run)] == ["g"]
+
+
+def test_plain_folder_skips_rejected_and_temp_files(tmp_path):
+    folder = tmp_path / "gen"
+    folder.mkdir()
+    (folder / "examples.jsonl").write_text(json.dumps(Example("g", output="o").to_dict()) + "\n")
+    (folder / "rejected.jsonl").write_text(json.dumps({"id": "r", "reason": "bad"}) + "\n")
+    (folder / ".examples.jsonl.tmp-1").write_text("{torn")
+    assert [e.instruction for e in load_examples(folder)] == ["g"]
+
+
+def test_old_run_directory_without_outputs_reads_its_commands_examples(tmp_path):
+    run = tmp_path / "dyn"
+    run.mkdir()
+    (run / "datasets.jsonl").write_text(json.dumps({"id": "news/default/train", "status": "used"}) + "\n")
+    (run / "instances.jsonl").write_text(json.dumps(Example("i", output="o").to_dict()) + "\n")
+    (run / "manifest.json").write_text(json.dumps({"command": "dynosaur"}))
+    assert [e.instruction for e in load_examples(run)] == ["i"]
+
+
+def test_run_directory_of_a_command_without_examples_says_so(tmp_path):
+    run = tmp_path / "ev"
+    run.mkdir()
+    (run / "predictions.jsonl").write_text(json.dumps({"id": "p", "prediction": "x"}) + "\n")
+    (run / "manifest.json").write_text(json.dumps({"command": "eval", "outputs": {"results": "results.json"}}))
+    with pytest.raises(UserError, match="'eval' run directory names no examples file"):
+        load_examples(run)
 
 
 @pytest.mark.parametrize("row, needle", [

@@ -1,0 +1,201 @@
+"""The run-directory contract: finish() -> outputs, counts, usage (all runs) / this_run.usage, status;
+the --out checks; stale temp files; the status -> exit code mapping."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_cli
+from instructkit.errors import UserError
+from instructkit.llm.usage import UsageLedger
+from instructkit.runs import RunDir, check_out_dir, decide_status, manifest_output, merge_usage
+
+
+def manifest(d):
+    return json.loads((d / "manifest.json").read_text())
+
+
+def ledger(calls: int, prompt: int, completion: int, failures: dict | None = None) -> UsageLedger:
+    led = UsageLedger()
+    for _ in range(calls):
+        led.record_call("m", prompt, completion, cached=False)
+    for kind, n in (failures or {}).items():
+        for _ in range(n):
+            led.record_failure(kind)
+    return led
+
+
+def test_finish_records_outputs_counts_and_status(tmp_path):
+    with RunDir(tmp_path / "r", command="demo") as run:
+        run.stream("items").append({"id": "a"})
+        status = run.finish(outputs={"examples": "items.jsonl"}, counts={"examples": 1}, usage=ledger(2, 10, 5))
+    m = manifest(tmp_path / "r")
+    assert status == m["status"] == "complete"
+    assert m["outputs"] == {"examples": "items.jsonl"} and m["counts"] == {"examples": 1}
+    assert m["usage"]["calls"] == m["this_run"]["usage"]["calls"] == 2 and m["this_run"]["failed"] == 0
+    assert manifest_output(tmp_path / "r") == tmp_path / "r" / "items.jsonl"
+
+
+def test_usage_is_all_runs_and_this_run_is_this_run(tmp_path):
+    for calls, fails in ((3, {"server": 1}), (2, {"server": 2, "timeout": 1}), (0, {})):
+        with RunDir(tmp_path / "r", command="demo") as run:
+            run.finish(counts={}, usage=ledger(calls, 10, 4, fails))
+        m = manifest(tmp_path / "r")
+        assert m["this_run"]["usage"]["calls"] == calls
+    assert m["runs"] == 3 and m["usage"]["calls"] == 5 and m["usage"]["prompt_tokens"] == 50
+    assert m["usage"]["total_tokens"] == 70 and m["usage"]["failures"] == {"server": 3, "timeout": 1}
+    assert m["usage"]["per_model"]["m"]["calls"] == 5
+
+
+def test_a_killed_run_keeps_its_checkpointed_usage(tmp_path):
+    run = RunDir(tmp_path / "r", command="demo")
+    run.record_usage(ledger(4, 1, 1))
+    # killed here: never finished, never closed (the lock goes with the process)
+    run._lock_f.close()
+    with RunDir(tmp_path / "r", command="demo") as run:
+        run.finish(usage=ledger(1, 1, 1))
+    m = manifest(tmp_path / "r")
+    assert m["usage"]["calls"] == 5 and m["this_run"]["usage"]["calls"] == 1
+
+
+def test_old_glan_usage_total_is_the_earlier_runs_usage(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"command": "glan", "usage": {"calls": 2},
+                                                 "usage_total": {"calls": 7}}))
+    with RunDir(d, command="glan") as run:
+        run.finish(usage=ledger(1, 1, 1))
+    m = manifest(d)
+    assert m["usage"]["calls"] == 8 and "usage_total" not in m
+
+
+def test_merge_usage_costs_and_new_kinds():
+    before = {"calls": 1, "estimated_cost_usd": 0.5, "failures": {"server": 1}}
+    now = {"calls": 2, "estimated_cost_usd": None, "failures": {"timeout": 1}}
+    assert merge_usage(before, now) == {"calls": 3, "estimated_cost_usd": 0.5,
+                                        "failures": {"server": 1, "timeout": 1}}
+    assert merge_usage(None, now)["estimated_cost_usd"] is None
+
+
+@pytest.mark.parametrize("failed, produced, status", [(0, 0, "complete"), (0, 3, "complete"),
+                                                      (1, 3, "partial"), (4, 0, "failed")])
+def test_one_status_rule(tmp_path, failed, produced, status):
+    assert decide_status(failed, produced) == status
+    with RunDir(tmp_path / "r", command="demo") as run:
+        assert run.finish(failed=failed, produced=produced) == status
+    m = manifest(tmp_path / "r")
+    assert m["status"] == status and m["this_run"]["failed"] == failed
+
+
+def test_exceptions_and_interrupts(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with RunDir(tmp_path / "r", command="demo"):
+            raise KeyboardInterrupt
+    assert manifest(tmp_path / "r")["status"] == "stopped"
+    with pytest.raises(RuntimeError):
+        with RunDir(tmp_path / "r", command="demo"):
+            raise RuntimeError("crash")
+    assert manifest(tmp_path / "r")["status"] == "failed"
+    with pytest.raises(RuntimeError):  # an error after finish() keeps what finish decided
+        with RunDir(tmp_path / "r", command="demo") as run:
+            run.finish(failed=1, produced=2)
+            raise RuntimeError("late")
+    assert manifest(tmp_path / "r")["status"] == "partial"
+
+
+def test_manifest_reader_new_old_and_missing(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "a.jsonl").write_text("")
+    (d / "b.jsonl").write_text("")
+    (d / "manifest.json").write_text(json.dumps({"outputs": {"examples": "a.jsonl", "tasks": "b.jsonl"},
+                                                 "examples": "b.jsonl"}))
+    assert manifest_output(d) == d / "a.jsonl" and manifest_output(d, "tasks") == d / "b.jsonl"
+    (d / "manifest.json").write_text(json.dumps({"examples": "b.jsonl"}))  # before outputs.examples
+    assert manifest_output(d) == d / "b.jsonl" and manifest_output(d, "tasks") is None
+    (d / "manifest.json").write_text(json.dumps({"outputs": {"examples": "gone.jsonl"}}))
+    assert manifest_output(d) is None
+    (d / "manifest.json").write_text("[1, 2]")
+    assert manifest_output(d) is None and manifest_output(tmp_path / "nowhere") is None
+
+
+# -- --out that cannot be a run directory: one line, exit 2, nothing loaded ----------------------
+def test_check_out_dir_below_a_file_and_unwritable(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(UserError, match="is a file, not a directory"):
+        check_out_dir(f / "sub" / "run")
+    with pytest.raises(UserError, match="exists and is not a directory"):
+        RunDir(f, command="demo")
+    check_out_dir(tmp_path / "new" / "deeper")  # creatable: fine, and nothing is created
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file modes")
+def test_read_only_directory(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match="not writable"):
+            RunDir(ro / "run", command="demo")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_path_the_kernel_refuses_is_one_line(tmp_path):
+    # /proc takes no new directories, not even from root: the OSError comes from mkdir itself
+    with pytest.raises(UserError, match=r"--out /proc/instructkit-test/run: cannot write there"):
+        RunDir("/proc/instructkit-test/run", command="demo")
+
+
+@pytest.mark.parametrize("out", ["FILE/run", "/proc/instructkit-test/run"])
+def test_cli_bad_out_is_one_line_exit_2_before_reading_input(tmp_path, out):
+    f = tmp_path / "FILE"
+    f.write_text("x")
+    out = out.replace("FILE", str(f))
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
+    for args in (("dedup", data, "--method", "exact"), ("select", "qdit", data, "--k", "1"),
+                 ("dynosaur", "examples/news_topics", "--rows", "2")):
+        r = run_cli(*args, "--out", out)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: --out ") and "Traceback" not in r.stderr, r.stderr
+
+
+def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has exited
+    stale = d / f".examples.jsonl.tmp-{dead}"
+    stale.write_text('{"torn')
+    nested = d / "stage_1" / f".train.jsonl.tmp-{dead}"
+    nested.parent.mkdir()
+    nested.write_text("x")
+    live = d / f".other.jsonl.tmp-{os.getpid()}"  # a writer still alive is left alone
+    live.write_text("x")
+    keep = d / "examples.jsonl"
+    keep.write_text("{}\n")
+    RunDir(d, command="demo").close()
+    assert not stale.exists() and not nested.exists() and live.exists() and keep.exists()
+
+
+def test_status_to_exit_code_mapping():
+    import typer
+
+    from instructkit.commands.outcome import EXIT_CODES, exit_for_status
+
+    assert EXIT_CODES["complete"] == 0 and EXIT_CODES["partial"] == 3 and EXIT_CODES["failed"] == 1
+    assert EXIT_CODES["stopped"] == EXIT_CODES["interrupted"] == 130
+    exit_for_status("complete")  # no exit
+    for status, code in (("partial", 3), ("failed", 1), ("stopped", 130)):
+        with pytest.raises(typer.Exit) as e:
+            exit_for_status(status, "2 of 5 things failed")
+        assert e.value.exit_code == code
