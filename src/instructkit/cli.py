@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     except InstructkitError as e:
         if debug:
             raise
-        print(f"error: {e}", file=sys.stderr)
+        from instructkit.redact import redact
+
+        print(f"error: {redact(str(e))}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)

@@ -42,6 +42,17 @@ def resolve_embedder(spec: str) -> tuple[str, str]:
     raise UserError(f"embedder '{spec}' not understood; use minilm or st:MODEL_NAME_OR_PATH")
 
 
+def check_embedder(spec: str) -> None:
+    """Check an embedder spec before any output is written: ``st:PATH`` written as a path
+    (``/``, ``./``, ``../``, ``~``) must be a folder that exists; a hub name is left to the loader."""
+    _, name = resolve_embedder(spec)
+    if spec.startswith("st:") and name.startswith(("/", "./", "../", "~")):
+        p = Path(name).expanduser()
+        if not p.is_dir():
+            raise UserError(f"--embedder {spec}: no such model folder ({p}); give minilm, "
+                            "st:HUB_NAME or st:/path/to/sentence-transformers-folder")
+
+
 @lru_cache(maxsize=4)
 def _load_model(path: str, device: str | None = None) -> Any:
     try:

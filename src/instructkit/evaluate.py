@@ -238,31 +238,29 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
 
 
 def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2, max_tokens: int = 64,
-             concurrency: int = 4, argv: list[str] | None = None, llm: Any = None) -> dict[str, Any]:
+             concurrency: int = 4, argv: list[str] | None = None, llm: Any = None,
+             options: Any = None) -> dict[str, Any]:
     """Generate an answer per instance (resuming ``out``), score it, write and return the results.
 
     Writes ``out/predictions.jsonl`` (one line per instance, as answers arrive) and
     ``out/results.json`` (per-task and overall scores). ``llm`` may be an open
-    :class:`instructkit.llm.LLM`; otherwise ``model`` is opened with the run's cache.
+    :class:`instructkit.llm.LLM`; otherwise ``model`` is opened with the run's cache and
+    ``options`` (:class:`instructkit.llm.ModelOptions`; ``concurrency`` when not given).
     """
     import asyncio
 
     from instructkit import ui
-    from instructkit.commands.common import open_llm
+    from instructkit.llm import ModelOptions, check_spec, open_model
+    from instructkit.llm.usage import UsageLedger
     from instructkit.runs import RunDir, atomic_write_json
 
     if llm is None:  # a bad spec is a one-line error before anything is written
-        from instructkit.llm import parse_spec
-
-        kind, name, _ = parse_spec(model)
-        if kind == "hf":
-            from instructkit.llm.hf_load import resolve
-
-            resolve(name)
+        check_spec(model)
     config = {"model": model, "tasks": sorted(t.id for t in tasks), "demos": demos, "max_tokens": max_tokens,
               "prompt": PROMPT_VERSION}
     with RunDir(out, command="eval", config=config, argv=argv) as run:
-        door = llm or open_llm(model, run, concurrency)
+        door = llm or open_model(model, cache=run.cache_path, ledger=UsageLedger(),
+                                 options=options or ModelOptions(concurrency=concurrency))
         ident = stable_hash("eval-model", door.backend.info.identity)
         stream = run.stream("predictions")
 

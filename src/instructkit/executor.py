@@ -42,17 +42,17 @@ class Executor(Protocol):
         """(n, d) unit float32 vectors, row i for ``texts[i]``."""
 
     def score(self, examples: list["Example"], spec: str, model: str | None = None,
-              cache_path: str | None = None, concurrency: int = 8) -> Any:
+              cache_path: str | None = None, concurrency: int = 8, options: Any = None) -> Any:
         """A ``ScoreReport`` (one quality score per example, in input order)."""
 
     def dedup_finder(self, method: str) -> Any:
         """A pair finder ``(texts, cfg) -> (pairs, similarity, info)`` for ``dedup``, or None (built-in)."""
 
-    def llm_opener(self, concurrency: int) -> Any:
+    def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         """An ``opener(spec) -> LLM`` for stages that take one (GLAN), or None (the stage's own)."""
 
     def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any) -> list[Any] | None:
+                        ledger: Any, options: Any = None) -> list[Any] | None:
         """Dynosaur: awaitable per-dataset results in ``todo`` order, or None (the stage's own loop)."""
 
     def qdit_select(self, partitions: int | None = None) -> Any:
@@ -76,24 +76,24 @@ class LocalExecutor:
         return embed_texts(list(texts), embedder=embedder)
 
     def score(self, examples: list["Example"], spec: str, model: str | None = None,
-              cache_path: str | None = None, concurrency: int = 8) -> Any:
+              cache_path: str | None = None, concurrency: int = 8, options: Any = None) -> Any:
         from instructkit.score import needs_model, score_examples
 
         llm = None
         if needs_model(spec):
             from instructkit.llm import open_model
 
-            llm = open_model(model or "local", cache=cache_path, concurrency=concurrency)
+            llm = open_model(model or "local", cache=cache_path, options=options, concurrency=concurrency)
         return score_examples(examples, spec, llm=llm)
 
     def dedup_finder(self, method: str) -> Any:
         return None
 
-    def llm_opener(self, concurrency: int) -> Any:
+    def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         return None
 
     def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any) -> list[Any] | None:
+                        ledger: Any, options: Any = None) -> list[Any] | None:
         return None
 
     def qdit_select(self, partitions: int | None = None) -> Any:

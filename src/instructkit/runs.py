@@ -27,7 +27,6 @@ import fcntl
 import json
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -35,54 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from instructkit.errors import UserError
-
-# "token" only as a name's last word (hf_token, --token), so counts like prompt_tokens/max_tokens stay
-_SECRET_KEY = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|credential|(?:^|[_\-])token$)", re.I)
-_SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{8,}|Bearer\s+\S+)")
-
-
-_KNOWN_SECRETS: set[str] = set()
-
-
-def register_secret(value: str) -> None:
-    """Remember a secret (e.g. an API key in use) so :func:`redact` removes it wherever it appears."""
-    if value and len(value) >= 6:
-        _KNOWN_SECRETS.add(value)
-
-
-def _redact_str(text: str) -> str:
-    for secret in _KNOWN_SECRETS:
-        if secret in text:
-            text = text.replace(secret, "<redacted>")
-    return _SECRET_VALUE.sub("<redacted>", text)
-
-
-def redact(obj: Any) -> Any:
-    """Copy of ``obj`` with secrets removed: values under key-like names, key-shaped strings, values
-    given after a secret-named flag in an argv list (``--api-key X``, ``--api-key=X``) and any
-    secret passed to :func:`register_secret`."""
-    if isinstance(obj, dict):
-        return {k: ("<redacted>" if _SECRET_KEY.search(str(k)) and v else redact(v)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        out: list[Any] = []
-        hide_next = False
-        for v in obj:
-            if hide_next and isinstance(v, str) and not v.startswith("-"):
-                out.append("<redacted>")
-                hide_next = False
-                continue
-            hide_next = False
-            if isinstance(v, str) and v.startswith("-") and _SECRET_KEY.search(v.partition("=")[0]):
-                flag, eq, _ = v.partition("=")
-                if eq:
-                    out.append(flag + "=<redacted>")
-                    continue
-                hide_next = True
-            out.append(redact(v))
-        return out
-    if isinstance(obj, str):
-        return _redact_str(obj)
-    return obj
+from instructkit.redact import redact, register_secret  # noqa: F401 - re-exported (moved to redact.py)
 
 
 def _json_line(record: dict[str, Any]) -> str:

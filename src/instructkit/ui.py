@@ -33,7 +33,9 @@ def console():
 
 def info(message: str) -> None:
     if not is_quiet():
-        console().print(message)
+        from instructkit.redact import redact
+
+        console().print(redact(message))
 
 
 class _Bar:

@@ -73,24 +73,41 @@ def test_bad_environment_values_name_the_variable(name, value):
     assert str(ei.value).startswith(f"{name}={value!r}")
 
 
-def test_model_options_checks_returns_and_exports_the_flags():
+def test_model_options_resolves_once_and_leaves_the_environment_alone(monkeypatch):
     from instructkit.commands.common import model_options
+    from instructkit.llm import ModelOptions
 
-    assert model_options() == {}
-    assert model_options(30, 0) == {"timeout": 30.0, "max_retries": 0}
-    # exported, so doors opened where no argument reaches (select active, Ray workers) agree
-    assert os.environ[st.ENV_TIMEOUT] == "30.0" and os.environ[st.ENV_MAX_RETRIES] == "0"
-    assert (open_model(f"openai:x@{URL}").backend.timeout, open_model(f"openai:x@{URL}").backend.max_retries) \
-        == (30.0, 0)
+    assert model_options() == ModelOptions(concurrency=8, timeout=st.DEFAULT_TIMEOUT,
+                                           max_retries=st.DEFAULT_MAX_RETRIES)
+    assert model_options(30, 0, concurrency=3) == ModelOptions(concurrency=3, timeout=30.0, max_retries=0)
+    # no side channel: the process environment is what the user set, nothing more
+    assert os.environ[st.ENV_TIMEOUT] == "" and os.environ[st.ENV_MAX_RETRIES] == ""
+    monkeypatch.setenv(st.ENV_TIMEOUT, "7")  # the user's own default still applies, below a flag
+    assert model_options().timeout == 7.0 and model_options(timeout=2).timeout == 2.0
+    opts = model_options(30, 0)
+    llm = open_model(f"openai:x@{URL}", options=opts)  # the options travel as data
+    assert (llm.backend.timeout, llm.backend.max_retries, llm.concurrency) == (30.0, 0, 8)
+
+
+def test_model_options_are_frozen_data_that_pickles():
+    import dataclasses
+    import pickle
+
+    from instructkit.llm import ModelOptions
+
+    opts = ModelOptions(concurrency=2, timeout=5.0, max_retries=1)
+    assert pickle.loads(pickle.dumps(opts)) == opts  # how they reach Ray workers
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.timeout = 9.0  # type: ignore[misc]
+    assert opts.replace(timeout=None, max_retries=3) == ModelOptions(concurrency=2, timeout=5.0, max_retries=3)
 
 
 def test_a_flag_wins_over_a_bad_environment_value(monkeypatch):
     from instructkit.commands.common import model_options
 
     monkeypatch.setenv(st.ENV_MAX_RETRIES, "lots")
-    assert model_options(max_retries=2) == {"max_retries": 2}
-    assert os.environ[st.ENV_MAX_RETRIES] == "2"
-    monkeypatch.setenv(st.ENV_MAX_RETRIES, "lots")
+    assert model_options(max_retries=2).max_retries == 2
+    assert os.environ[st.ENV_MAX_RETRIES] == "lots"
     with pytest.raises(UserError, match=st.ENV_MAX_RETRIES):
         model_options(timeout=5)  # no retry flag: the environment's bad count is reported up front
 

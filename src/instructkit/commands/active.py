@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
-                                         TimeoutOpt, model_options, setup)
+                                         TimeoutOpt, check_model, model_options, setup)
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "
                                            "(looked up in the row, then in its meta).")]
@@ -66,12 +66,14 @@ def register_select(select_app: typer.Typer) -> None:
         from instructkit.ui import info
 
         setup(quiet)
-        model_options(timeout, max_retries)  # reaches the scorer's door through the environment
+        options = model_options(timeout, max_retries, concurrency)
+        if scores is None:
+            check_model(model)
         cfg = ScoreConfig(instances=instances, perturbations=perturbations, drop=drop, seed=seed,
                           max_tokens=max_tokens)
         s = select_active(tasks, out, k, model=model, cfg=cfg, strategy=strategy, cls_ratio=cls_ratio,
                           scores=scores, exclude=exclude or [], task_field=task_field,
-                          concurrency=concurrency, argv=sys.argv[1:])
+                          concurrency=concurrency, argv=sys.argv[1:], options=options)
         info(f"{s['tasks']} tasks ({s['scored_now']} scored now, {s['unscorable']} unscorable); selected "
              f"{s['selected']} ({s['selected_classification']} classification, {s['selected_generation']} "
              f"generation) by {strategy}, {s['selected_examples']} examples -> {out}/selected_examples.jsonl")

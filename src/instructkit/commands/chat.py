@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, QuietOpt, TimeoutOpt,
-                                         model_options, setup)
+                                         check_model, model_options, setup)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         from instructkit.llm import open_model
 
         setup(quiet)
-        llm_options = model_options(timeout, max_retries)
+        llm_options = model_options(timeout, max_retries, concurrency)
+        check_model(model)
         schema_obj = None
         if schema:
             text = schema
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
             if not isinstance(schema_obj, dict):
                 raise UserError("--schema: must be a JSON object (a JSON schema)")
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        llm = open_model(model, cache=cache, concurrency=concurrency, **llm_options)
+        llm = open_model(model, cache=cache, options=llm_options)
 
         async def go():
             try:

@@ -76,6 +76,10 @@ def register(app: typer.Typer) -> None:
                           shingle=shingle, bands=bands, rows=rows, verify=verify, embedder=embedder,
                           quality_field=quality_field, seed=seed)
         cfg.validate()
+        if method == "semantic":
+            from instructkit.embed import check_embedder
+
+            check_embedder(embedder)
         if method == "minhash":
             from instructkit.clean.minhash import parse_shingle
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from instructkit.llm import LLM
+    from instructkit.llm import LLM, ModelOptions
     from instructkit.runs import RunDir
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec: local | local:/path.gguf | "
@@ -36,45 +36,42 @@ def setup(quiet: bool = False) -> None:
     ui.set_quiet(quiet)
 
 
-def model_options(timeout: float | None = None, max_retries: int | None = None) -> dict[str, Any]:
-    """Check ``--timeout`` / ``--max-retries`` (and their environment overrides) before anything
-    is written, and return the given ones as keyword arguments for :func:`open_llm`.
+def model_options(timeout: float | None = None, max_retries: int | None = None,
+                  concurrency: int = 8) -> "ModelOptions":
+    """``--timeout`` / ``--max-retries`` / ``--concurrency`` as :class:`~instructkit.llm.ModelOptions`,
+    resolved once here (flag > ``INSTRUCTKIT_OPENAI_TIMEOUT`` / ``_MAX_RETRIES`` > default) and
+    checked before anything is written. The options then travel as data to every door the
+    command opens (``select active``'s scorer, ``eval``, Ray workers); the environment is not touched.
 
-    The given flags are also exported to this process's environment as ``INSTRUCTKIT_OPENAI_TIMEOUT``
-    / ``INSTRUCTKIT_OPENAI_MAX_RETRIES`` (a flag wins over the environment), so that doors opened
-    where no argument reaches (``select active``'s scorer, Ray workers) use the same values.
-
-    >>> model_options(30, 2)
-    {'timeout': 30.0, 'max_retries': 2}
+    >>> model_options(30, 2, concurrency=4)
+    ModelOptions(concurrency=4, timeout=30.0, max_retries=2, bad_answer_retries=2)
     """
-    import os
-
+    from instructkit.llm import ModelOptions
     from instructkit.llm import openai_settings as st
 
-    given: dict[str, Any] = {}
-    if timeout is not None:
-        given["timeout"] = st.check_timeout(timeout, f"--timeout {timeout:g}")
-        os.environ[st.ENV_TIMEOUT] = repr(given["timeout"])
-    if max_retries is not None:
-        given["max_retries"] = st.check_max_retries(max_retries, f"--max-retries {max_retries}")
-        os.environ[st.ENV_MAX_RETRIES] = str(given["max_retries"])
-    st.resolve()  # a bad environment value fails here, as one line, not at the first model call
-    return given
+    t = st.check_timeout(timeout, f"--timeout {timeout:g}") if timeout is not None else None
+    r = st.check_max_retries(max_retries, f"--max-retries {max_retries}") if max_retries is not None else None
+    t, r = st.resolve(t, r)  # a bad environment value fails here, as one line, not at the first model call
+    return ModelOptions(concurrency=concurrency, timeout=t, max_retries=r)
 
 
-def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int = 8, *,
-             timeout: float | None = None, max_retries: int | None = None) -> "LLM":
-    """The model behind the door, caching into the run directory's cache when there is one.
+def check_model(spec: str) -> None:
+    """Check ``--model`` before a run directory is created (see :func:`instructkit.llm.check_spec`)."""
+    from instructkit.llm import check_spec
 
-    A resumed run adds to the usage the manifest already holds. ``timeout``/``max_retries``
-    apply to ``openai:`` models (None: the environment's or the defaults; see :func:`model_options`).
-    """
+    check_spec(spec)
+
+
+def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int | None = None, *,
+             timeout: float | None = None, max_retries: int | None = None,
+             options: "ModelOptions | None" = None) -> "LLM":
+    """The model behind the door, caching into the run directory's cache when there is one (a thin
+    wrapper of :func:`instructkit.llm.open_model` with a fresh ledger)."""
     from instructkit.llm import open_model
     from instructkit.llm.usage import UsageLedger
 
-    ledger = UsageLedger()
-    return open_model(spec, cache=run.cache_path if run is not None else None, ledger=ledger,
-                      concurrency=concurrency, timeout=timeout, max_retries=max_retries)
+    return open_model(spec, cache=run.cache_path if run is not None else None, ledger=UsageLedger(),
+                      options=options, concurrency=concurrency, timeout=timeout, max_retries=max_retries)
 
 
 ExecutorOpt = Annotated[str, typer.Option(

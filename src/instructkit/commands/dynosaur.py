@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
-                                         QuietOpt, RayAddressOpt, TimeoutOpt, model_options, open_executor, setup)
+                                         QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
+                                         setup)
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
         from instructkit.runs import check_out_dir
 
         setup(quiet)
-        llm_options = model_options(timeout, max_retries)
+        llm_options = model_options(timeout, max_retries, concurrency)
         check_executor(executor, ray_address)
         if not sources:
             if not (out / "manifest.json").is_file():
@@ -109,11 +110,12 @@ def register(app: typer.Typer) -> None:
             return
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks)
         check_out_dir(out)
+        check_model(model)
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:
             manifest = run_dynosaur(cards, out, model=model, cfg=cfg, concurrency=concurrency,
-                                    executor=ex if ex.name != "local" else None, **llm_options)
+                                    executor=ex if ex.name != "local" else None, options=llm_options)
         finally:
             ex.close()
         if not quiet:

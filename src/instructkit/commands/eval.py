@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
-                                         model_options, setup)
+                                         check_model, model_options, setup)
 
 
 def register(app: typer.Typer) -> None:
@@ -46,11 +46,12 @@ def register(app: typer.Typer) -> None:
         from instructkit.evaluate import evaluate, format_table, load_tasks
 
         setup(quiet)
-        model_options(timeout, max_retries)  # reaches evaluate()'s door through the environment
+        options = model_options(timeout, max_retries, concurrency)
+        check_model(model)
         task_list = load_tasks(list(tasks) + list(more_tasks or []), instances=instances)
         t0 = time.perf_counter()
         results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,
-                           concurrency=concurrency, argv=sys.argv[1:])
+                           concurrency=concurrency, argv=sys.argv[1:], options=options)
         if not quiet:
             typer.echo(format_table(results))
             ui.info(f"{results['overall']['instances']} answers from {model} in {time.perf_counter() - t0:.1f} s; "

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
-                                         RayAddressOpt, TimeoutOpt, model_options, open_executor, setup)
+                                         RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
+                                         setup)
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
             return
         if out is None:
             raise UserError("--out DIR is required (the run directory; re-running resumes it)")
-        model_options(timeout, max_retries)
+        options = model_options(timeout, max_retries, concurrency)
         from instructkit.generate.glan import STAGES, GlanConfig, run_glan
         from instructkit.runs import RunDir
 
@@ -103,13 +104,15 @@ def register(app: typer.Typer) -> None:
                          stages=tuple(wanted))
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)
+        for spec in dict.fromkeys(cfg.model_for(s) for s in cfg.stages):
+            check_model(spec)
         check_executor(executor, ray_address)
         ex = open_executor(executor, ray_address)
         try:
             with RunDir(out, command="glan", config=cfg.to_dict()) as run:
                 # on Ray each node's model call is a task on the cluster; the driver still appends
                 # every result to the run directory's streams, so resume works as locally
-                result = run_glan(run, cfg, opener=ex.llm_opener(concurrency))
+                result = run_glan(run, cfg, opener=ex.llm_opener(concurrency, options))
                 run.manifest["executor"] = ex.describe()
                 run.save_manifest()
         finally:

@@ -64,7 +64,7 @@ def qdit_command(
     On a Ray cluster (embeddings and model scores as map_batches actors, GreeDi selection):
     instructkit select qdit big.jsonl --k 10000 --out runs/qdit --executor ray --ray-address auto
     """
-    from instructkit.commands.common import model_options, open_executor, setup
+    from instructkit.commands.common import check_model, model_options, open_executor, setup
     from instructkit.errors import UserError
     from instructkit.executor import check_executor
     from instructkit.io import load_examples
@@ -73,7 +73,7 @@ def qdit_command(
     from instructkit.select.qdit import ENGINES
 
     setup(quiet)
-    llm_options = model_options(timeout, max_retries)
+    llm_options = model_options(timeout, max_retries, concurrency)
     if engine not in ENGINES:
         raise UserError(f"--engine '{engine}' not understood; use one of {', '.join(ENGINES)}")
     if order not in ("input", "selection"):
@@ -81,6 +81,7 @@ def qdit_command(
     if text not in qdit_run.TEXT_MODES:
         raise UserError(f"--text '{text}' not understood; use one of {', '.join(qdit_run.TEXT_MODES)}")
     alphas = _parse_sweep(sweep) if sweep else None
+    _check_scorer_and_embedder(quality, model, embedder, check_model)
     check_executor(executor, ray_address)
     if partitions and executor != "ray":
         raise UserError("--partitions is only used with --executor ray")
@@ -93,6 +94,16 @@ def qdit_command(
     finally:
         ex.close()
     _print_summary(res.summary, n_written, len(examples), alpha, out)
+
+
+def _check_scorer_and_embedder(quality, model, embedder, check_model) -> None:
+    """A model the quality scorer needs and the embedder, checked before the run directory exists."""
+    from instructkit.embed import check_embedder
+    from instructkit.score import needs_model
+
+    if quality and needs_model(quality):
+        check_model(model)
+    check_embedder(embedder)
 
 
 def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
@@ -116,12 +127,12 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
         if remote_scores:
             with ui.progress(f"scoring ({quality}, {ex.name})", total=len(examples)) as bar:
                 rep = ex.score(examples, quality, model=model, cache_path=str(run.cache_path),
-                               concurrency=concurrency)
+                               concurrency=concurrency, options=llm_options)
                 bar.advance(len(examples))
             q, score_counts = rep.scores, rep.counts
             usage = getattr(rep, "usage", None)
         elif quality:
-            llm = open_llm(model, run, concurrency, **(llm_options or {})) if needs_model(quality) else None
+            llm = open_llm(model, run, concurrency, options=llm_options) if needs_model(quality) else None
             with ui.progress(f"scoring ({quality})", total=len(examples),
                              ledger=llm.ledger if llm else None) as bar:
                 rep = score_examples(examples, quality, llm=llm, progress=bar.advance, where=str(input))

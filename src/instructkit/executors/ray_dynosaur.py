@@ -1,7 +1,7 @@
 """Dynosaur on Ray: one task per dataset-config (task design calls + instance materialization).
 
 Each task runs Dynosaur's own ``process_dataset`` on a worker, with a gated door
-(:func:`instructkit.executors.ray_llm.worker_llm`: the cluster-wide concurrency limit and the run's
+(:func:`instructkit.llm.ray_gate.worker_llm`: the cluster-wide concurrency limit and the run's
 response cache). The driver awaits the results *in input order* and commits them to the run
 directory exactly as the local executor does, so the files, ids and resume behaviour are the same:
 a dataset is done once its ``datasets.jsonl`` line is written by the driver; a killed worker's task
@@ -17,13 +17,14 @@ from typing import Any
 TASK_RETRIES = 3
 
 
-def _dataset_task(spec: str, cache_path: str, gate: Any, card: Any, cfg: Any) -> tuple[Any, dict[str, Any]]:
-    from instructkit.executors.ray_llm import worker_llm
+def _dataset_task(spec: str, cache_path: str, gate: Any, card: Any, cfg: Any,
+                  options: Any = None) -> tuple[Any, dict[str, Any]]:
+    from instructkit.llm.ray_gate import worker_llm
     from instructkit.generate.dynosaur import process_dataset
     from instructkit.llm.usage import UsageLedger
 
     ledger = UsageLedger()
-    llm = worker_llm(spec, cache_path, gate, ledger=ledger)
+    llm = worker_llm(spec, cache_path, gate, ledger=ledger, options=options)
     try:
         res = asyncio.run(process_dataset(llm, card, cfg))
     finally:
@@ -33,12 +34,12 @@ def _dataset_task(spec: str, cache_path: str, gate: Any, card: Any, cfg: Any) ->
 
 
 def dataset_futures(todo: list[Any], cfg: Any, spec: str, cache_path: str, gate: Any,
-                    ledger: Any) -> list[Awaitable[Any]]:
+                    ledger: Any, options: Any = None) -> list[Awaitable[Any]]:
     """One awaitable ``DatasetResult`` per card, in ``todo`` order; usage merges into ``ledger``."""
     import ray
 
     task = ray.remote(_dataset_task).options(num_cpus=1, max_retries=TASK_RETRIES)
-    refs = [task.remote(spec, str(cache_path), gate, card, cfg) for card in todo]
+    refs = [task.remote(spec, str(cache_path), gate, card, cfg, options) for card in todo]
 
     async def result(ref: Any) -> Any:
         res, usage = await ref

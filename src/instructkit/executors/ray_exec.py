@@ -46,7 +46,7 @@ def runtime_env() -> dict[str, Any]:
     root = package_root()
     paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
-    # INSTRUCTKIT_OPENAI_*: --timeout/--max-retries reach the workers' openai: backends this way
+    # INSTRUCTKIT_OPENAI_*: the user's own defaults; the resolved --timeout/--max-retries travel as ModelOptions
     for k in ("INSTRUCTKIT_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",
               "INSTRUCTKIT_OPENAI_TIMEOUT", "INSTRUCTKIT_OPENAI_MAX_RETRIES"):
         if k in os.environ:
@@ -102,14 +102,14 @@ class EmbedActor:
 class ScoreActor:
     """Holds one quality scorer per actor: a reward model, or an LLM (judge / IFD) behind the gate."""
 
-    def __init__(self, spec: str, model: str | None, cache_path: str | None, gate: Any):
+    def __init__(self, spec: str, model: str | None, cache_path: str | None, gate: Any, options: Any = None):
         from instructkit.score import needs_model
 
         self.spec, self.llm = spec, None
         if needs_model(spec):
-            from instructkit.executors.ray_llm import worker_llm
+            from instructkit.llm.ray_gate import worker_llm
 
-            self.llm = worker_llm(model or "local", cache_path, gate)
+            self.llm = worker_llm(model or "local", cache_path, gate, options=options)
         elif spec.startswith("reward:"):
             from instructkit.score.reward import _load
 
@@ -172,7 +172,7 @@ class RayExecutor:
 
     # -- quality scores ------------------------------------------------------------------------
     def score(self, examples: list["Example"], spec: str, model: str | None = None,
-              cache_path: str | None = None, concurrency: int = 8) -> Any:
+              cache_path: str | None = None, concurrency: int = 8, options: Any = None) -> Any:
         """``score_examples`` as ``map_batches`` over :class:`ScoreActor` (column scores stay local)."""
         import json
 
@@ -189,7 +189,8 @@ class RayExecutor:
         ds = ray.data.from_items([{"idx": i, "record": json.dumps(ex.to_dict())} for i, ex in enumerate(examples)],
                                  override_num_blocks=self._blocks(n, batch))
         out = ds.map_batches(ScoreActor, fn_constructor_kwargs={"spec": spec, "model": model,
-                                                                "cache_path": cache_path, "gate": gate},
+                                                                "cache_path": cache_path, "gate": gate,
+                                                                "options": options},
                              batch_size=batch, compute=_pool(min(self.workers, self._blocks(n, batch))),
                              num_cpus=1, batch_format="numpy")
         rows = _gather_rows(out, n, ("score", "details", "usage"))
@@ -239,23 +240,24 @@ class RayExecutor:
     def gate(self, concurrency: int) -> Any:
         """The cluster-wide LLM gate (global concurrency limit + in-flight registry), made once."""
         if self._gate is None:
-            from instructkit.executors.ray_llm import make_gate
+            from instructkit.llm.ray_gate import make_gate
 
             self._gate = make_gate(concurrency, **({"lease_s": self.lease_s} if self.lease_s else {}))
         return self._gate
 
-    def llm_opener(self, concurrency: int) -> Any:
+    def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         """``opener(spec) -> LLM`` whose calls run as Ray tasks behind the gate (GLAN's per-node calls)."""
-        from instructkit.executors.ray_llm import remote_opener
+        from instructkit.llm import ModelOptions
+        from instructkit.llm.ray_gate import remote_opener
 
-        return remote_opener(self.gate(concurrency), concurrency)
+        return remote_opener(self.gate(concurrency), (options or ModelOptions()).replace(concurrency=concurrency))
 
     def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any) -> list[Any]:
+                        ledger: Any, options: Any = None) -> list[Any]:
         """Dynosaur: one Ray task per dataset-config; awaitable results in ``todo`` order."""
         from instructkit.executors.ray_dynosaur import dataset_futures
 
-        return dataset_futures(todo, cfg, spec, cache_path, self.gate(concurrency), ledger)
+        return dataset_futures(todo, cfg, spec, cache_path, self.gate(concurrency), ledger, options)
 
     # -- QDIT ----------------------------------------------------------------------------------
     def qdit_select(self, partitions: int | None = None) -> Any:

@@ -111,18 +111,22 @@ class _Collection:
 def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local",
                  cfg: DynosaurConfig | None = None, concurrency: int = 4,
                  argv: list[str] | None = None, llm: Any = None, executor: Any = None, *,
-                 timeout: float | None = None, max_retries: int | None = None) -> dict[str, Any]:
+                 timeout: float | None = None, max_retries: int | None = None,
+                 options: Any = None) -> dict[str, Any]:
     """Process the cards not yet done in ``out``; returns the manifest (with ``counts``).
 
     ``llm`` may be given (an :class:`instructkit.llm.LLM`); otherwise ``model`` is opened with the
-    run directory's cache (``timeout``/``max_retries``: see :func:`instructkit.llm.open_model`).
+    run directory's cache and ``options`` (:class:`instructkit.llm.ModelOptions`; the keywords
+    ``timeout``/``max_retries`` override it).
     ``executor`` (:mod:`instructkit.executor`) may run the datasets elsewhere (Ray); their
     results are committed here, in input order, all the same.
     """
     from instructkit import ui
-    from instructkit.commands.common import open_llm
+    from instructkit.llm import ModelOptions, open_model
+    from instructkit.llm.usage import UsageLedger
 
     cfg = cfg or DynosaurConfig()
+    options = (options or ModelOptions(concurrency=concurrency)).replace(timeout=timeout, max_retries=max_retries)
     started = time.time()
     with RunDir(out, command=COMMAND, config={"model": model, **cfg.to_dict()}, argv=argv) as run:
         collection = _Collection(run)
@@ -134,7 +138,7 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
                 todo.append(c)
             seen.add(c.key)
         if llm is None and todo:
-            llm = open_llm(model, run, concurrency=concurrency, timeout=timeout, max_retries=max_retries)
+            llm = open_model(model, cache=run.cache_path, ledger=UsageLedger(), options=options)
         failed: dict[str, str] = {}
         this_run = Counter()
         if todo:
@@ -159,7 +163,8 @@ async def _process_all(llm, todo, cfg, concurrency, collection, run, failed, thi
 
     futures = None
     if executor is not None:  # e.g. one Ray task per dataset; usage lands in llm.ledger
-        futures = executor.dataset_futures(todo, cfg, model, str(run.cache_path), concurrency, llm.ledger)
+        futures = executor.dataset_futures(todo, cfg, model, str(run.cache_path), concurrency, llm.ledger,
+                                           options=llm.options)
     if futures is None:
         futures = [asyncio.ensure_future(one(c)) for c in todo]
     try:

@@ -79,9 +79,10 @@ class LocalBackend(Backend):
     """llama.cpp in this process. Calls are serialized (one context), run in a worker thread."""
 
     def __init__(self, model_path: str | None = None, n_ctx: int = 4096, n_threads: int | None = None):
-        path = Path(model_path) if model_path else embedded_model_path()
-        if not path.is_file():
-            raise UserError(f"model file {path} not found; give local:/path/to/model.gguf")
+        from instructkit.llm.check import check_gguf
+
+        path = check_gguf(model_path if model_path else embedded_model_path(),
+                          f"local:{model_path}" if model_path else None)
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
@@ -101,8 +102,11 @@ class LocalBackend(Backend):
     def _load(self, logits_all: bool):
         from llama_cpp import Llama
 
-        return Llama(model_path=str(self.path), n_ctx=self.n_ctx if not logits_all else min(self.n_ctx, 2048),
-                     n_threads=self.n_threads, logits_all=logits_all, verbose=False)
+        try:
+            return Llama(model_path=str(self.path), n_ctx=self.n_ctx if not logits_all else min(self.n_ctx, 2048),
+                         n_threads=self.n_threads, logits_all=logits_all, verbose=False)
+        except (ValueError, RuntimeError, OSError) as e:  # llama.cpp's "Failed to load model from file"
+            raise UserError(f"{self.path}: llama.cpp cannot load this model ({str(e).splitlines()[0][:200]})") from None
 
     def _context(self, logits_all: bool):
         if logits_all:

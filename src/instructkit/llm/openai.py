@@ -13,7 +13,7 @@ What this backend adds over the bare client:
   is remembered per backend instance and found under a lock, so the discovery costs at most one
   rejected call per rejected mode, however many calls run in parallel;
 * **the key stays secret**: it is read from ``api_key`` or ``OPENAI_API_KEY``, registered with
-  :func:`instructkit.runs.register_secret`, and kept out of ``info``, caches and error messages.
+  :func:`instructkit.redact.register_secret`, and kept out of ``info``, caches and error messages.
 
 >>> backend = OpenAIBackend("qwen2.5-7b", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
 """
@@ -34,6 +34,7 @@ from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Message, Scored
 from instructkit.llm.openai_settings import resolve as resolve_settings
 from instructkit.llm.usage import note_retry
+from instructkit.redact import redact, register_secret, register_url_secrets
 
 T = TypeVar("T")
 
@@ -127,9 +128,8 @@ class OpenAIBackend(Backend):
                                 "(or give a server: openai:MODEL@http://host:port/v1)")
             key = _NO_KEY
         if key != _NO_KEY:
-            from instructkit.runs import register_secret
-
             register_secret(key)
+        register_url_secrets(base_url)
         self._key = key
         self.model = model
         self.base_url = base_url
@@ -166,7 +166,9 @@ class OpenAIBackend(Backend):
         return self._locks[id(loop)]
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "<redacted>") if self._key and self._key != _NO_KEY else text
+        """``text`` without the key, URL credentials or any echoed Authorization value."""
+        text = text.replace(self._key, "<redacted>") if self._key and self._key != _NO_KEY else text
+        return redact(text)
 
     def _classify(self, e: BaseException) -> tuple[str, bool, str]:
         """(kind, retriable, readable message) for an exception from one attempt."""

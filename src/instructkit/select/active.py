@@ -333,7 +333,7 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
                   cfg: ScoreConfig | None = None, strategy: str = "uncertainty",
                   cls_ratio: float | None = None, scores: str | Path | None = None,
                   exclude: Sequence[str | Path] = (), task_field: str = "task_id",
-                  concurrency: int = 4, argv: list[str] | None = None) -> dict[str, Any]:
+                  concurrency: int = 4, argv: list[str] | None = None, options: Any = None) -> dict[str, Any]:
     """Score the tasks that have no score yet for this (model, task, seed, settings), then select k.
 
     Writes ``OUT/scores.jsonl`` (append-only, resumable), ``selected.jsonl``,
@@ -342,8 +342,9 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
     >>> select_active(["examples/active"], "runs/round1", k=3)   # doctest: +SKIP
     """
     from instructkit import ui
-    from instructkit.commands.common import open_llm
     from instructkit.errors import UserError
+    from instructkit.llm import ModelOptions, open_model
+    from instructkit.llm.usage import UsageLedger
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     cfg = cfg or ScoreConfig()
@@ -362,7 +363,8 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         if scores is not None:
             by_task = read_scores(scores)
         else:
-            llm = open_llm(model, run, concurrency)
+            llm = open_model(model, cache=run.cache_path, ledger=UsageLedger(),
+                             options=options or ModelOptions(concurrency=concurrency))
             ident = llm.backend.info.identity
             keys = {t.id: cfg.key(ident, t) for t in tasks}
             stream = run.stream("scores")
