@@ -27,6 +27,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
