@@ -121,3 +121,25 @@ def plain(value: Any, where: str, field_name: str, row: dict[str, Any], depth: i
             out[key] = plain(v, where, f"{field_name}.{key}", row, depth + 1)
         return out
     raise fail(where, field_name, f"holds {type(value).__name__} data, not JSON", row)
+
+
+def reject_bad_rows(run: Any, bad: list[BadRow]) -> int:
+    """Write each bad row to the run directory's ``rejected.jsonl`` (stage ``read``); returns how many."""
+    for b in bad:
+        run.reject(b.where, f"bad_row: {b.field} {b.reason}", stage="read", **b.record())
+    return len(bad)
+
+
+def write_bad_rows_beside(out: Any, bad: list[BadRow]) -> str | None:
+    """For a command whose output is a file, not a run directory (``export``): the bad rows go to
+    ``<out stem>.rejected.jsonl`` beside it (inside it for a folder). Returns the path, or None."""
+    from pathlib import Path
+
+    from instructkit.runs import atomic_write_jsonl
+
+    if not bad:
+        return None
+    out = Path(out)
+    path = out / "rejected.jsonl" if out.is_dir() else out.with_name(f"{out.name.split('.')[0]}.rejected.jsonl")
+    atomic_write_jsonl(path, ({"reason": f"bad_row: {b.field} {b.reason}", **b.record()} for b in bad))
+    return str(path)

@@ -179,11 +179,14 @@ def decontaminate(examples: Sequence[Example], against: Sequence[str | Path],
 
 
 def write_decontam(examples: Sequence[Example], result: DecontamResult, out: str | Path,
-                   config: DecontamConfig, argv: list[str] | None = None) -> dict[str, Any]:
-    """``clean.jsonl``, ``contaminated.jsonl`` (example + ``contamination`` details), ``manifest.json``."""
+                   config: DecontamConfig, argv: list[str] | None = None, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
+    """``clean.jsonl``, ``contaminated.jsonl`` (example + ``contamination`` details), ``manifest.json``;
+    ``bad_rows`` (skipped input rows) go to ``rejected.jsonl``."""
+    from instructkit.rowcheck import reject_bad_rows
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     with RunDir(out, command="decontaminate", config=asdict(config), argv=argv) as run:
+        n_bad = reject_bad_rows(run, list(bad_rows))
         bad = set(result.contaminated)
         atomic_write_jsonl(run.path / "clean.jsonl",
                            (ex.to_dict() for i, ex in enumerate(examples) if i not in bad))
@@ -197,7 +200,8 @@ def write_decontam(examples: Sequence[Example], result: DecontamResult, out: str
             by_kind[result.hits[i][0]["match"]] += 1
         counts = {"input": len(examples), "clean": len(examples) - len(bad), "contaminated": len(bad),
                   "per_benchmark": per, "by_first_match": by_kind,
-                  "benchmark_rows": sum(result.benchmarks.values()), "benchmark_texts": result.bench_texts}
+                  "benchmark_rows": sum(result.benchmarks.values()), "benchmark_texts": result.bench_texts,
+                  "bad_rows": n_bad}
         run.update(counts=counts, benchmarks=result.benchmarks, examples="clean.jsonl",
                    outputs={"clean": "clean.jsonl", "contaminated": "contaminated.jsonl"})
     return counts

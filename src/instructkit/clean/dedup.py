@@ -176,16 +176,18 @@ def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
 
 
 def write_dedup(examples: Sequence[Example], result: DedupResult, out: str | Path,
-                config: DedupConfig, argv: list[str] | None = None) -> dict[str, Any]:
+                config: DedupConfig, argv: list[str] | None = None, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
     """Write ``kept.jsonl``, ``groups.jsonl``, ``dropped.jsonl`` and ``manifest.json`` under ``out``.
 
     Each file is written atomically, so a killed run leaves the previous complete file or none.
     Returns the counts recorded in the manifest.
     """
+    from instructkit.rowcheck import reject_bad_rows
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     cfg_dict = {k: v for k, v in asdict(config).items()}
     with RunDir(out, command="dedup", config=cfg_dict, argv=argv) as run:
+        n_bad = reject_bad_rows(run, list(bad_rows))
         kept = result.kept
         atomic_write_jsonl(run.path / "kept.jsonl", (examples[i].to_dict() for i in kept))
         groups = result.groups()
@@ -208,7 +210,7 @@ def write_dedup(examples: Sequence[Example], result: DedupResult, out: str | Pat
 
         n_dropped = atomic_write_jsonl(run.path / "dropped.jsonl", dropped_rows())
         counts = {"input": len(examples), "kept": len(kept), "dropped": n_dropped, "groups": len(groups),
-                  "largest_group": max((len(g) for g in groups), default=1)}
+                  "largest_group": max((len(g) for g in groups), default=1), "bad_rows": n_bad}
         run.update(counts=counts, details=result.info, examples="kept.jsonl",
                    outputs={"kept": "kept.jsonl", "groups": "groups.jsonl", "dropped": "dropped.jsonl"})
     return counts

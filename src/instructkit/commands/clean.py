@@ -7,20 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, open_executor, setup
+from instructkit.commands.common import (DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, SkipBadRowsOpt,
+                                         open_executor, setup)
 
 InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or ShareGPT "
                                           "JSONL, Parquet, CSV, an HF dataset folder or a run directory.")]
 FieldsOpt = Annotated[str, typer.Option("--fields", help="Comma list of example fields compared.")]
 
 
-def _load(path: Path):
+def _load(path: Path, skip_bad_rows: bool = False):
+    """(examples, bad rows) of ``path``: read before any output is created, so bad input writes nothing."""
     from instructkit import ui
-    from instructkit.io import load_examples
+    from instructkit.io import read_examples
 
-    exs = load_examples(path)
-    ui.info(f"[dim]read {len(exs):,} examples from {path}[/dim]")
-    return exs
+    exs, bad = read_examples(path, skip_bad_rows)
+    skipped = f", skipped {len(bad):,} bad rows (first: {bad[0].message()})" if bad else ""
+    ui.info(f"[dim]read {len(exs):,} examples from {path}{skipped}[/dim]")
+    return exs, bad
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +51,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations / k-means.")] = 1,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -75,14 +79,14 @@ def register(app: typer.Typer) -> None:
 
             parse_shingle(shingle)
         check_executor(executor, ray_address)
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         ex = open_executor(executor, ray_address)
         try:
             result = dedup(exs, cfg, finder=ex.dedup_finder(method))
             result.info["executor"] = ex.describe()
         finally:
             ex.close()
-        counts = write_dedup(exs, result, out, cfg)
+        counts = write_dedup(exs, result, out, cfg, bad_rows=bad)
         ui.info(f"{method} dedup: kept {counts['kept']:,} of {counts['input']:,}, dropped {counts['dropped']:,} "
                 f"in {counts['groups']:,} groups (largest {counts['largest_group']}) -> {out}/kept.jsonl")
 
@@ -102,6 +106,7 @@ def register(app: typer.Typer) -> None:
         min_exact_chars: Annotated[int, typer.Option(
             "--min-exact-chars", min=1, help="Benchmark texts shorter than n words are matched by exact "
                                              "normalized text when at least this long (skips answers like 'A').")] = 20,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -122,9 +127,9 @@ def register(app: typer.Typer) -> None:
                              bench_fields=[s.strip() for s in bench_fields.split(",") if s.strip()]
                              if bench_fields else None)
         input, benches = paths[0], list(against) + list(paths[1:])
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         result = decontaminate(exs, benches, cfg)
-        counts = write_decontam(exs, result, out, cfg)
+        counts = write_decontam(exs, result, out, cfg, bad_rows=bad)
         per = ", ".join(f"{k}: {v}" for k, v in counts["per_benchmark"].items()) or "none"
         ui.info(f"decontaminate: {counts['contaminated']:,} of {counts['input']:,} examples collide with "
                 f"{counts['benchmark_rows']:,} benchmark rows ({per}) -> {out}/clean.jsonl")
@@ -140,6 +145,7 @@ def register(app: typer.Typer) -> None:
         no_meta: Annotated[bool, typer.Option("--no-meta", help="Leave out the id and meta keys (plain "
                                               "format; ids are then recomputed from content on import).")] = False,
         name: Annotated[Optional[str], typer.Option(help="Dataset name for the hf dataset card.")] = None,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -157,9 +163,13 @@ def register(app: typer.Typer) -> None:
         """
         from instructkit import ui
         from instructkit.export import export_examples
+        from instructkit.rowcheck import write_bad_rows_beside
 
         setup(quiet)
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         written = export_examples(exs, format, out, system=system, with_meta=not no_meta, name=name,
                                   source=str(input))
         ui.info(f"exported {len(exs):,} examples as {format} -> {written}")
+        rejected = write_bad_rows_beside(out, bad)
+        if rejected:
+            ui.warn(f"left out {len(bad):,} bad rows; each with its reason in {rejected}")

@@ -321,8 +321,11 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
                   cfg: ScoreConfig | None = None, strategy: str = "uncertainty",
                   cls_ratio: float | None = None, scores: str | Path | None = None,
                   exclude: Sequence[str | Path] = (), task_field: str = "task_id",
-                  concurrency: int = 4, argv: list[str] | None = None) -> dict[str, Any]:
+                  concurrency: int = 4, argv: list[str] | None = None,
+                  skip_bad_rows: bool = False) -> dict[str, Any]:
     """Score the tasks that have no score yet for this (model, task, seed, settings), then select k.
+
+    ``k`` larger than the eligible tasks selects them all and says so (``notes``, ``requested``).
 
     Writes ``OUT/scores.jsonl`` (append-only, resumable), ``selected.jsonl``,
     ``selected_examples.jsonl`` and ``manifest.json``; returns the manifest's summary.
@@ -340,11 +343,15 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         raise UserError(f"--strategy {strategy}: use one of {', '.join(STRATEGIES)}")
     if cls_ratio is not None and not 0.0 <= cls_ratio <= 1.0:
         raise UserError(f"--cls-ratio {cls_ratio}: must be between 0 and 1")
-    tasks = load_tasks_excluding(task_paths, task_field, _read_exclude(exclude))
+    bad_rows: list | None = [] if skip_bad_rows else None
+    tasks = load_tasks_excluding(task_paths, task_field, _read_exclude(exclude), bad_rows)
     config = {"tasks": [str(p) for p in task_paths], "k": k, "model": model, **asdict(cfg),
               "strategy": strategy, "cls_ratio": cls_ratio, "scores": str(scores) if scores else None,
               "exclude": [str(p) for p in exclude], "prompt_version": PROMPT_VERSION}
     with RunDir(out, command="select active", config=config, argv=argv) as run:
+        from instructkit.rowcheck import reject_bad_rows
+
+        n_bad = reject_bad_rows(run, bad_rows or [])
         prev_usage = {k_: v for k_, v in dict(run.manifest.get("usage") or {}).items()
                       if isinstance(v, (int, float, dict))}
         ledger = UsageLedger()
@@ -386,7 +393,7 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         total.merge(ledger.snapshot())
         summary = {"tasks": len(tasks), "scored_now": scored_now,
                    "eligible": len(rows), "unscorable": sum(1 for t in tasks if t.id not in {r["task_id"] for r in rows}),
-                   "selected": len(picked),
+                   "requested": k, "selected": len(picked), "bad_rows": n_bad,
                    "selected_classification": sum(r["kind"] == "classification" for r in picked),
                    "selected_generation": sum(r["kind"] != "classification" for r in picked),
                    "selected_examples": n_examples, "notes": notes}
@@ -396,10 +403,11 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
     return summary
 
 
-def load_tasks_excluding(paths: Sequence[str | Path], task_field: str, exclude: set[str]) -> list[TaskBundle]:
+def load_tasks_excluding(paths: Sequence[str | Path], task_field: str, exclude: set[str],
+                         bad_rows: list | None = None) -> list[TaskBundle]:
     from instructkit.errors import UserError
 
-    tasks = [t for t in load_tasks(paths, task_field) if t.id not in exclude]
+    tasks = [t for t in load_tasks(paths, task_field, bad_rows=bad_rows) if t.id not in exclude]
     if not tasks:
         raise UserError("every task is excluded by --exclude; nothing left to select from")
     return tasks

@@ -125,6 +125,19 @@ def _check_file(path: Path) -> str:
     return kind
 
 
+def read_lines(path: str | Path) -> Iterator[str]:
+    """Lines of a (possibly gzipped) UTF-8 text file; read errors are one-line UserErrors."""
+    return _text_lines(Path(path))
+
+
+def read_text(path: str | Path) -> str:
+    """A whole (possibly gzipped) UTF-8 text file; read errors are one-line UserErrors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; check the path")
+    return "".join(_text_lines(path))
+
+
 def parse_json(text: str, where: str) -> Any:
     """``json.loads`` with every failure as a one-line UserError naming ``where``."""
     try:
