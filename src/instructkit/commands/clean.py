@@ -49,6 +49,10 @@ def register(app: typer.Typer) -> None:
             "--quality-field", help="meta key (dotted path) whose highest value wins a group; default: "
                                     "meta.quality or meta.score when present, else the first example.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations / k-means.")] = 1,
+        field_match: Annotated[str, typer.Option(
+            "--field-match", help="minhash: each = a pair is a duplicate only when every --fields field is "
+                                  "similar on its own (one instruction over different rows is not a duplicate); "
+                                  "joined = the fields compared as one text.")] = "each",
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
         skip_bad_rows: SkipBadRowsOpt = False,
@@ -72,7 +76,7 @@ def register(app: typer.Typer) -> None:
         setup(quiet)
         cfg = DedupConfig(method=method, threshold=threshold, fields=parse_fields(fields), num_perm=num_perm,
                           shingle=shingle, bands=bands, rows=rows, verify=verify, embedder=embedder,
-                          quality_field=quality_field, seed=seed)
+                          quality_field=quality_field, seed=seed, field_match=field_match)
         cfg.validate()
         if method == "minhash":
             from instructkit.clean.minhash import parse_shingle
@@ -89,6 +93,13 @@ def register(app: typer.Typer) -> None:
         counts = write_dedup(exs, result, out, cfg, bad_rows=bad)
         ui.info(f"{method} dedup: kept {counts['kept']:,} of {counts['input']:,}, dropped {counts['dropped']:,} "
                 f"in {counts['groups']:,} groups (largest {counts['largest_group']}) -> {out}/kept.jsonl")
+        from instructkit.clean.dedup import heavy_drop_warning
+
+        warning = heavy_drop_warning(counts, cfg)
+        if warning:
+            ui.warn(warning)
+        if bad:
+            ui.warn(f"left out {len(bad):,} bad input rows; each with its reason in {out}/rejected.jsonl")
 
     @app.command("decontaminate")
     def decontaminate_cmd(
@@ -133,6 +144,8 @@ def register(app: typer.Typer) -> None:
         per = ", ".join(f"{k}: {v}" for k, v in counts["per_benchmark"].items()) or "none"
         ui.info(f"decontaminate: {counts['contaminated']:,} of {counts['input']:,} examples collide with "
                 f"{counts['benchmark_rows']:,} benchmark rows ({per}) -> {out}/clean.jsonl")
+        if bad:
+            ui.warn(f"left out {len(bad):,} bad input rows; each with its reason in {out}/rejected.jsonl")
 
     @app.command("export")
     def export_cmd(
