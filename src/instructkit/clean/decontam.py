@@ -70,6 +70,7 @@ def _texts_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
 def bench_texts(paths: Sequence[str | Path], fields: Sequence[str] | None = None) -> tuple[list[BenchText], dict[str, int], dict[str, Any]]:
     """Every text of every benchmark row: (name, row, column, text); names are file/folder names."""
     from instructkit.io import iter_rows
+    from instructkit.rowcheck import plain
 
     out: list[BenchText] = []
     rows_per: dict[str, int] = {}
@@ -81,7 +82,8 @@ def bench_texts(paths: Sequence[str | Path], fields: Sequence[str] | None = None
         if name in rows_per:
             raise UserError(f"--against {p}: given twice")
         n_rows, matched = 0, 0
-        for r, (_, row) in enumerate(iter_rows(p)):
+        for r, (where, row) in enumerate(iter_rows(p)):
+            row = plain(row, where, "row", row)  # broken text or runaway nesting: one line naming the row
             n_rows += 1
             rid = next((row[k] for k in _ID_KEYS if k in row and isinstance(row[k], (str, int))), None)
             if rid is not None:
