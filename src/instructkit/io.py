@@ -30,7 +30,7 @@ def _meta_dict(meta: Any) -> dict[str, Any]:
             return {}
         try:
             meta = json.loads(meta)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return {"raw": meta}
     return dict(meta) if isinstance(meta, dict) else ({} if meta is None else {"raw": meta})
 
@@ -72,6 +72,7 @@ def row_to_example(row: dict[str, Any], where: str = "") -> Example:
     """Map one row of any supported format to an Example under the record contract
     (:mod:`instructkit.rowcheck`); a row that fits no format or breaks the contract raises
     :class:`~instructkit.rowcheck.BadRowError` naming ``where`` and the field."""
+    row = plain(row, where, "", row, nan_to_null=False)  # broken text, bytes or runaway nesting anywhere in the row
     if "instruction" in row or "prompt" in row and "response" in row:
         if "instruction" not in row:
             row = {"instruction": row.get("prompt"), "output": row.get("response"), **row}

@@ -98,29 +98,33 @@ def as_text(value: Any, field_name: str, where: str, row: dict[str, Any], requir
     return text
 
 
-def plain(value: Any, where: str, field_name: str, row: dict[str, Any], depth: int = 0) -> Any:
-    """``value`` as plain JSON (what run directories write), or a BadRowError saying why not."""
+def plain(value: Any, where: str, field_name: str, row: dict[str, Any], depth: int = 0,
+          nan_to_null: bool = True) -> Any:
+    """``value`` as plain JSON (what run directories write), or a BadRowError saying why not.
+
+    ``field_name`` "" is a whole row (its keys name the fields); ``nan_to_null`` False leaves NaN for
+    :func:`as_text` to refuse in a text field."""
     if depth > MAX_DEPTH:
-        raise fail(where, field_name, f"nested deeper than {MAX_DEPTH} levels", row)
+        raise fail(where, field_name or "row", f"nested deeper than {MAX_DEPTH} levels", row)
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None  # NaN is no JSON; a missing number is null
+        return value if math.isfinite(value) or not nan_to_null else None  # NaN is no JSON: null
     if isinstance(value, str):
         if _SURROGATE.search(value):
-            raise fail(where, field_name, "holds an unpaired UTF-16 surrogate (broken text)", row)
+            raise fail(where, field_name or "row", "holds an unpaired UTF-16 surrogate (broken text)", row)
         return value
     if isinstance(value, (_dt.date, _dt.time, decimal.Decimal)):
         return str(value)  # Parquet dates/decimals: their text is what a user reads
     if isinstance(value, (list, tuple)):
-        return [plain(v, where, field_name, row, depth + 1) for v in value]
+        return [plain(v, where, field_name or "row", row, depth + 1, nan_to_null) for v in value]
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            key = plain(k, where, field_name, row, depth + 1) if isinstance(k, str) else str(k)
-            out[key] = plain(v, where, f"{field_name}.{key}", row, depth + 1)
+            key = plain(k, where, field_name or "row", row, depth + 1) if isinstance(k, str) else str(k)
+            out[key] = plain(v, where, f"{field_name}.{key}" if field_name else key, row, depth + 1, nan_to_null)
         return out
-    raise fail(where, field_name, f"holds {type(value).__name__} data, not JSON", row)
+    raise fail(where, field_name or "row", f"holds {type(value).__name__} data, not JSON", row)
 
 
 def reject_bad_rows(run: Any, bad: list[BadRow]) -> int:

@@ -26,7 +26,11 @@ good_rows = st.builds(lambda i, o, t: {"instruction": f"Say {i}.", "input": "", 
                       st.text(min_size=1, max_size=10).filter(str.strip), st.text(max_size=10),
                       st.sampled_from(["a", "b", "c"]))
 any_rows = st.dictionaries(st.sampled_from(KEYS), values, max_size=5)
-rows = st.one_of(good_rows, good_rows, any_rows)
+numbers = st.one_of(st.floats(0, 1), st.floats(allow_nan=True), st.none(), st.booleans(), st.text(max_size=4),
+                    st.lists(st.integers(), max_size=2))
+score_rows = st.fixed_dictionaries({"task_id": st.one_of(st.sampled_from(["a", "b", "c"]), scalars),
+                                    "pu": numbers, "pp": numbers}, optional={"perplexity": numbers})
+rows = st.one_of(good_rows, good_rows, any_rows, score_rows)
 
 
 def deep(n: int) -> str:

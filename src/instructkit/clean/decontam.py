@@ -83,7 +83,7 @@ def bench_texts(paths: Sequence[str | Path], fields: Sequence[str] | None = None
             raise UserError(f"--against {p}: given twice")
         n_rows, matched = 0, 0
         for r, (where, row) in enumerate(iter_rows(p)):
-            row = plain(row, where, "row", row)  # broken text or runaway nesting: one line naming the row
+            row = plain(row, where, "", row)  # broken text or runaway nesting: one line naming the row
             n_rows += 1
             rid = next((row[k] for k in _ID_KEYS if k in row and isinstance(row[k], (str, int))), None)
             if rid is not None:

@@ -22,6 +22,7 @@ used). Everything is seeded per task (``stable_hash(seed, task id)``), so scores
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import re
@@ -275,8 +276,24 @@ def read_scores(path: str | Path) -> dict[str, dict[str, Any]]:
         if "task_id" not in row or "pu" not in row:
             raise UserError(f"{p}:{i}: not a scores row (needs task_id, pu, pp, perplexity)")
         if row["pu"] is not None:
+            _check_score_numbers(row, f"{p}:{i}")
             rows[str(row["task_id"])] = row
     return rows
+
+
+def _check_score_numbers(row: dict[str, Any], where: str) -> None:
+    """A scored row's pu and pp are finite numbers (perplexity too, or null): else one error line."""
+    from instructkit.errors import UserError
+
+    for key in ("pu", "pp", "perplexity"):
+        v = row.get(key)
+        if v is None and key == "perplexity":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise UserError(f"{where}: '{key}' must be a number, got {json.dumps(v)[:40]}; "
+                            "give the scores.jsonl that 'select active' wrote")
+    if not isinstance(row["task_id"], (str, int)) or isinstance(row["task_id"], bool):
+        raise UserError(f"{where}: 'task_id' must be text")
 
 
 def _read_exclude(paths: Sequence[str | Path]) -> set[str]:
