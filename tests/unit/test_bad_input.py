@@ -246,3 +246,14 @@ def test_surrogate_row_never_reaches_a_writer(tmp_path):
     f.write_text(json.dumps(GOOD[0]) + "\n" + '{"instruction": "a \\ud83d b", "output": "o"}\n')
     res = run("export", f, "--format", "alpaca", "--out", tmp_path / "o.jsonl")
     one_line_exit_2(res, "s.jsonl:2", "surrogate")
+
+
+def test_training_examples_collect_bad_rows_when_asked(tmp_path):
+    from instructkit.train import load_training_examples
+
+    f = jsonl(tmp_path / "t.jsonl", GOOD + [{"instruction": "i", "output": True}])
+    with pytest.raises(BadRowError, match=r"t\.jsonl:4: output"):
+        load_training_examples(f)
+    bad: list = []
+    kept, empty = load_training_examples(f, bad)
+    assert len(kept) == 3 and empty == 0 and [b.field for b in bad] == ["output"]
