@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= runs/dynosaur-examples
 
-.PHONY: install run test test-fast test-slow bench clean
+.PHONY: install run test test-fast test-slow bench clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,12 @@ test-fast: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m slow --timeout 900
+
+# property-based bad-input suite with a large budget (CI runs it with INSTRUCTKIT_FUZZ_EXAMPLES=6)
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	INSTRUCTKIT_THREADS=1 INSTRUCTKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) INSTRUCTKIT_FUZZ_RANDOM=1 \
+		$(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

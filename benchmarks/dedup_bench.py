@@ -16,6 +16,12 @@ group / planted copies; precision = correct drops / all drops.
 
     python benchmarks/dedup_bench.py                 # 100K records
     python benchmarks/dedup_bench.py --n 20000       # quicker
+    python benchmarks/dedup_bench.py --n 0 --long-field-mb 50   # only the long-record memory row
+
+Long-record row (issue 20): 50 short records plus one record whose input is a single field of
+``--long-field-mb`` MB of words, deduplicated with the default MinHash settings in a child process
+whose peak RSS (``ru_maxrss``) is reported: memory must be bounded by the signature block, not by the
+longest record (before the fix: 21.4 GB and 134 s for 50 MB).
 """
 
 from __future__ import annotations
@@ -116,6 +122,39 @@ def scores(rep: np.ndarray, truth: list[int]) -> tuple[float, float, int]:
     return right / planted, (right / len(dropped) if len(dropped) else 1.0), len(dropped)
 
 
+def long_field_child(mb: float) -> None:
+    """In a fresh process: dedup 50 short records + one ``mb``-MB field; print peak RSS and time as JSON."""
+    import json
+    import resource
+
+    rng = random.Random(0)
+    vocab = [f"w{i}" for i in range(5000)]
+    words, size = [], 0
+    while size < mb * 1e6:
+        w = rng.choice(vocab)
+        words.append(w)
+        size += len(w) + 1
+    exs = [Example(f"short record {i} about things", "", "ok") for i in range(50)]
+    exs.append(Example("long", " ".join(words), "x"))
+    del words
+    ui.set_quiet(True)
+    t0 = time.perf_counter()
+    res = dedup(exs, DedupConfig(method="minhash"))
+    print(json.dumps({"mb": mb, "seconds": round(time.perf_counter() - t0, 1), "kept": len(res.kept),
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
+def long_field_row(mb: float) -> None:
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--long-field-child", str(mb)], capture_output=True,
+                         text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"long record: one {r['mb']:g} MB field + 50 short records, minhash dedup: peak RSS "
+          f"{r['peak_rss_mb']:,} MB, {r['seconds']} s (child process)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
@@ -124,8 +163,14 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--same-bands", action="store_true", help="ours uses datasketch's bands × rows too")
+    ap.add_argument("--long-field-mb", type=float, default=50.0, help="size of the long-record row (0: skip)")
+    ap.add_argument("--long-field-child", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.long_field_child is not None:
+        return long_field_child(args.long_field_child)
     ui.set_quiet(True)
+    if args.n <= 0:
+        return long_field_row(args.long_field_mb) if args.long_field_mb > 0 else None
     texts, truth = make_data(args.n, args.dup_share, args.seed)
     from datasketch import MinHashLSH
 
@@ -147,6 +192,8 @@ def main() -> None:
     ours, ref = results["instructkit"], results["datasketch"]
     print(f"speed-up: {ref[0] / ours[0]:.1f}x wall, {ref[1] / ours[1]:.1f}x cpu   recall {ours[2]:.4f} vs "
           f"{ref[2]:.4f}   precision {ours[3]:.4f} vs {ref[3]:.4f}")
+    if args.long_field_mb > 0:
+        long_field_row(args.long_field_mb)
 
 
 if __name__ == "__main__":

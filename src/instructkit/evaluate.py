@@ -74,10 +74,9 @@ def _as_refs(value: Any, where: str) -> list[str]:
 
 def load_superni(path: Path, instances: int | None = None) -> EvalTask:
     """One Super-NI task file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    from instructkit.sources.datafiles import parse_json, read_text
+
+    data = parse_json(read_text(path), str(path))  # gzip, decode and nesting errors: one line
     if not isinstance(data, dict) or "Instances" not in data or "Definition" not in data:
         raise UserError(f"{path}: not a Super-NI task file (needs 'Definition' and 'Instances')")
     definition = data["Definition"]

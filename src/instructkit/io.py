@@ -9,7 +9,6 @@ folders (``save_to_disk``). Every generator's and selector's output is valid inp
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.records import Example
-from instructkit.runs import read_jsonl
+from instructkit.rowcheck import BadRow, BadRowError, as_text, fail, plain
+from instructkit.sources.datafiles import iter_file_rows
 
 _ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
          "system": "system", "model": "assistant"}
@@ -30,7 +30,7 @@ def _meta_dict(meta: Any) -> dict[str, Any]:
             return {}
         try:
             meta = json.loads(meta)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return {"raw": meta}
     return dict(meta) if isinstance(meta, dict) else ({} if meta is None else {"raw": meta})
 
@@ -54,8 +54,25 @@ def split_user_turn(user: str, output: str = "", row_id: str = "") -> tuple[str,
     return instruction, inp
 
 
+def _turns(row: dict[str, Any], where: str) -> list[tuple[str, str]] | None:
+    """(role, content) turns of a ``messages`` or ShareGPT ``conversations`` row, or None."""
+    for key, role_key, text_key in (("messages", "role", "content"), ("conversations", "from", "value")):
+        value = row.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
+            raise fail(where, key, f"'{key}' must be a list of objects ({role_key}/{text_key})", row)
+        return [(_ROLE.get(str(m.get(role_key)), str(m.get(role_key))),
+                 as_text(m.get(text_key), f"{key}[{i}].{text_key}", where, row))
+                for i, m in enumerate(value)]
+    return None
+
+
 def row_to_example(row: dict[str, Any], where: str = "") -> Example:
-    """Map one row of any supported format to an Example (raises UserError if it fits none)."""
+    """Map one row of any supported format to an Example under the record contract
+    (:mod:`instructkit.rowcheck`); a row that fits no format or breaks the contract raises
+    :class:`~instructkit.rowcheck.BadRowError` naming ``where`` and the field."""
+    row = plain(row, where, "", row, nan_to_null=False)  # broken text, bytes or runaway nesting anywhere in the row
     if "instruction" in row or "prompt" in row and "response" in row:
         if "instruction" not in row:
             row = {"instruction": row.get("prompt"), "output": row.get("response"), **row}
@@ -63,31 +80,27 @@ def row_to_example(row: dict[str, Any], where: str = "") -> Example:
         for k, v in row.items():  # keep extra columns (quality scores, task ids...) in meta
             if k not in ("instruction", "input", "output", "meta", "id", "prompt", "response") and k not in meta:
                 meta[k] = v
-        return Example(instruction=str(row.get("instruction") or ""), input=str(row.get("input") or ""),
-                       output=str(row.get("output") or ""), meta=meta, id=str(row.get("id") or ""))
-    turns = None
-    for key in ("messages", "conversations"):
-        if isinstance(row.get(key), list) and not all(isinstance(m, dict) for m in row[key]):
-            raise UserError(f"{where}: '{key}' must be a list of objects (role/content or from/value)")
-    if isinstance(row.get("messages"), list):
-        turns = [(_ROLE.get(str(m.get("role")), str(m.get("role"))), str(m.get("content") or ""))
-                 for m in row["messages"]]
-    elif isinstance(row.get("conversations"), list):
-        turns = [(_ROLE.get(str(m.get("from")), str(m.get("from"))), str(m.get("value") or ""))
-                 for m in row["conversations"]]
+        return Example(instruction=as_text(row.get("instruction"), "instruction", where, row, required=True),
+                       input=as_text(row.get("input"), "input", where, row),
+                       output=as_text(row.get("output"), "output", where, row),
+                       meta=plain(meta, where, "meta", row), id=as_text(row.get("id"), "id", where, row))
+    turns = _turns(row, where)
     if turns:
         system = "\n".join(c for r, c in turns if r == "system")
         users = [c for r, c in turns if r == "user"]
         answers = [c for r, c in turns if r == "assistant"]
         if not users or not answers:
-            raise UserError(f"{where}: conversation needs a user and an assistant turn")
+            raise fail(where, "messages", "conversation needs a user and an assistant turn", row)
         meta = _meta_dict(row.get("meta"))
         if system:
             meta["system"] = system
-        rid = str(row.get("id") or "")
+        rid = as_text(row.get("id"), "id", where, row)
         instruction, inp = split_user_turn(users[0], answers[0], rid)
-        return Example(instruction=instruction, input=inp, output=answers[0], meta=meta, id=rid)
-    raise UserError(f"{where}: row has no instruction/output, messages or conversations fields")
+        if not instruction.strip():
+            raise fail(where, "instruction", "the user turn is empty", row)
+        return Example(instruction=instruction, input=inp, output=answers[0],
+                       meta=plain(meta, where, "meta", row), id=rid)
+    raise fail(where, "instruction", "row has no instruction/output, messages or conversations fields", row)
 
 
 def _manifest_examples_file(folder: Path) -> Path | None:
@@ -151,43 +164,28 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         for f in files:
             yield from iter_rows(f)
         return
-    suffix = p.suffix.lower()
-    if suffix == ".jsonl":
-        for i, row in enumerate(read_jsonl(p), 1):
-            yield f"{p}:{i}", row
-    elif suffix == ".json":
+    yield from iter_file_rows(p)  # the one file reader (sources.datafiles)
+
+
+def read_examples(path: str | Path, skip_bad_rows: bool = False) -> tuple[list[Example], list[BadRow]]:
+    """``(examples, bad rows)`` of ``path``. A row that breaks the record contract is an error
+    (``file:line`` and field) unless ``skip_bad_rows``; then it is returned among the bad rows.
+    A file that cannot be read at all (decode error, corrupt Parquet/gzip) is always an error."""
+    out: list[Example] = []
+    bad: list[BadRow] = []
+    for where, row in iter_rows(path):
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        if isinstance(data, dict):
-            data = data.get("data") or data.get("examples") or data.get("Instances") or [data]
-        if not isinstance(data, list):
-            raise UserError(f"{p}: expected a JSON list of examples")
-        for i, row in enumerate(data):
-            if not isinstance(row, dict):
-                raise UserError(f"{p}[{i}]: expected an object, got {type(row).__name__}")
-            yield f"{p}[{i}]", row
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(p)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files
-            raise UserError(f"{p}: not a readable Parquet file ({e})") from None
-        for i, row in enumerate(table.to_pylist()):
-            yield f"{p}[{i}]", row
-    elif suffix in (".csv", ".tsv"):
-        with open(p, newline="", encoding="utf-8") as f:
-            for i, row in enumerate(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","), 2):
-                yield f"{p}:{i}", dict(row)
-    else:
-        raise UserError(f"{p}: unsupported file type '{suffix}'; use .jsonl, .json, .parquet, .csv or an HF folder")
-
-
-def load_examples(path: str | Path) -> list[Example]:
-    """All examples in ``path``; raises UserError (naming file and row) on bad or empty input."""
-    out = [row_to_example(row, where) for where, row in iter_rows(path)]
+            out.append(row_to_example(row, where))
+        except BadRowError as e:
+            if not skip_bad_rows:
+                raise
+            bad.append(e.bad)
     if not out:
-        raise UserError(f"{path}: holds no examples")
-    return out
+        hint = f" ({len(bad)} bad rows skipped; first: {bad[0].message()})" if bad else ""
+        raise UserError(f"{path}: holds no examples{hint}")
+    return out, bad
+
+
+def load_examples(path: str | Path, skip_bad_rows: bool = False) -> list[Example]:
+    """All examples in ``path``; raises UserError (naming file and row) on bad or empty input."""
+    return read_examples(path, skip_bad_rows)[0]

@@ -76,18 +76,17 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> i
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Read a JSONL file strictly: a malformed line is a UserError naming file and line."""
+    from instructkit.sources.datafiles import parse_json, read_lines
+
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from None
-            if not isinstance(obj, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line, got {type(obj).__name__}")
-            yield obj
+    # lines through the one reader: gzip, decode errors and deep nesting become one-line errors
+    for lineno, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        obj = parse_json(line, f"{path}:{lineno}")
+        if not isinstance(obj, dict):
+            raise UserError(f"{path}:{lineno}: expected a JSON object per line, got {type(obj).__name__}")
+        yield obj
 
 
 class JsonlStream:

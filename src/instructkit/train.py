@@ -199,17 +199,26 @@ def _marker(out: Path) -> dict[str, Any] | None:
 
 # -- training --------------------------------------------------------------------------------------
 
-def load_training_examples(path: str | Path) -> tuple[list[Example], int]:
+def load_training_examples(path: str | Path, bad_rows: list | None = None) -> tuple[list[Example], int]:
     """(examples with a non-empty output, number dropped for an empty one)."""
     from instructkit.io import load_examples
 
-    exs = load_examples(path)
+    if bad_rows is None:
+        exs = load_examples(path)
+    else:  # --skip-bad-rows: rows that break the record contract are collected, not fatal
+        from instructkit.io import read_examples
+
+        exs, bad = read_examples(path, skip_bad_rows=True)
+        bad_rows.extend(bad)
     kept = [e for e in exs if e.output.strip() and (e.instruction.strip() or e.input.strip())]
     return kept, len(exs) - len(kept)
 
 
-def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
-    """Fine-tune ``cfg.base`` on ``cfg.data`` into ``cfg.out`` (resuming what is there)."""
+def train(cfg: TrainConfig, argv: list[str] | None = None, skip_bad_rows: bool = False) -> TrainResult:
+    """Fine-tune ``cfg.base`` on ``cfg.data`` into ``cfg.out`` (resuming what is there).
+
+    ``skip_bad_rows``: rows that break the record contract go to ``rejected.jsonl`` instead of stopping
+    (not part of the config: the examples' ids already make the fingerprint)."""
     from instructkit import ui
     from instructkit.llm import hf_load
     from instructkit.runs import RunDir, check_out_dir
@@ -219,7 +228,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
     if cfg.steps is not None and cfg.steps < 1 or cfg.epochs <= 0 or cfg.max_len < 8 or cfg.batch_size < 1:
         raise UserError("--steps, --epochs and --batch-size must be positive and --max-len at least 8")
     check_out_dir(cfg.out)
-    examples, empty = load_training_examples(cfg.data)
+    bad_rows: list | None = [] if skip_bad_rows else None
+    examples, empty = load_training_examples(cfg.data, bad_rows)
     if not examples:
         raise UserError(f"{cfg.data}: no example has both an instruction and an output")
     out = Path(cfg.out)
@@ -238,6 +248,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
 
     config = {**asdict(cfg), "base": base_ref.spec, "fingerprint": fp, "examples": len(examples)}
     with RunDir(out, command="train", config=config, argv=argv) as run:
+        from instructkit.rowcheck import reject_bad_rows
+
+        n_bad = reject_bad_rows(run, bad_rows or [])
         atomic_write_json(out / "train_config.json", {"fingerprint": fp, "config": config})
         result = _fit(cfg, base_ref, examples, out, ui)
         result.dropped += empty
@@ -253,7 +266,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> TrainResult:
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
         run.finish(outputs={"model": ".", "log": TRAIN_LOG},
                    counts={"examples": len(examples), "dropped": result.dropped,
-                           "truncated": result.truncated, "steps": result.steps},
+                           "truncated": result.truncated, "steps": result.steps, "bad_rows": n_bad},
                    first_loss=result.first_loss, final_loss=result.final_loss)
     return result
 

@@ -38,6 +38,13 @@ def info(message: str) -> None:
         console().print(redact(message))
 
 
+def warn(message: str) -> None:
+    """One warning line on stderr; shown under --quiet too (it says something about the data)."""
+    from rich.markup import escape
+
+    console().print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
 class _Bar:
     def __init__(self, progress: Any, task_id: Any, ledger: "UsageLedger | None"):
         self._p, self._t, self._ledger = progress, task_id, ledger

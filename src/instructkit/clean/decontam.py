@@ -70,6 +70,7 @@ def _texts_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
 def bench_texts(paths: Sequence[str | Path], fields: Sequence[str] | None = None) -> tuple[list[BenchText], dict[str, int], dict[str, Any]]:
     """Every text of every benchmark row: (name, row, column, text); names are file/folder names."""
     from instructkit.io import iter_rows
+    from instructkit.rowcheck import plain
 
     out: list[BenchText] = []
     rows_per: dict[str, int] = {}
@@ -81,7 +82,8 @@ def bench_texts(paths: Sequence[str | Path], fields: Sequence[str] | None = None
         if name in rows_per:
             raise UserError(f"--against {p}: given twice")
         n_rows, matched = 0, 0
-        for r, (_, row) in enumerate(iter_rows(p)):
+        for r, (where, row) in enumerate(iter_rows(p)):
+            row = plain(row, where, "", row)  # broken text or runaway nesting: one line naming the row
             n_rows += 1
             rid = next((row[k] for k in _ID_KEYS if k in row and isinstance(row[k], (str, int))), None)
             if rid is not None:
@@ -179,11 +181,14 @@ def decontaminate(examples: Sequence[Example], against: Sequence[str | Path],
 
 
 def write_decontam(examples: Sequence[Example], result: DecontamResult, out: str | Path,
-                   config: DecontamConfig, argv: list[str] | None = None) -> dict[str, Any]:
-    """``clean.jsonl``, ``contaminated.jsonl`` (example + ``contamination`` details), ``manifest.json``."""
+                   config: DecontamConfig, argv: list[str] | None = None, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
+    """``clean.jsonl``, ``contaminated.jsonl`` (example + ``contamination`` details), ``manifest.json``;
+    ``bad_rows`` (skipped input rows) go to ``rejected.jsonl``."""
+    from instructkit.rowcheck import reject_bad_rows
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     with RunDir(out, command="decontaminate", config=asdict(config), argv=argv) as run:
+        n_bad = reject_bad_rows(run, list(bad_rows))
         bad = set(result.contaminated)
         atomic_write_jsonl(run.path / "clean.jsonl",
                            (ex.to_dict() for i, ex in enumerate(examples) if i not in bad))
@@ -197,7 +202,8 @@ def write_decontam(examples: Sequence[Example], result: DecontamResult, out: str
             by_kind[result.hits[i][0]["match"]] += 1
         counts = {"input": len(examples), "clean": len(examples) - len(bad), "contaminated": len(bad),
                   "per_benchmark": per, "by_first_match": by_kind,
-                  "benchmark_rows": sum(result.benchmarks.values()), "benchmark_texts": result.bench_texts}
+                  "benchmark_rows": sum(result.benchmarks.values()), "benchmark_texts": result.bench_texts,
+                  "bad_rows": n_bad}
         run.finish(outputs={"examples": "clean.jsonl", "clean": "clean.jsonl", "contaminated": "contaminated.jsonl"},
                    counts=counts, benchmarks=result.benchmarks)
     return counts

@@ -47,6 +47,10 @@ class DedupConfig:
     embedder: str = "minilm"
     quality_field: str | None = None
     seed: int = 1
+    # minhash: "each" = a pair is a duplicate only when every field in ``fields`` is similar on its own
+    # (Dynosaur rows share their task's instruction; joined, that instruction outweighs a different
+    # input and output and 35% of a real run was dropped); "joined" = the fields as one text
+    field_match: str = "each"
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -55,6 +59,8 @@ class DedupConfig:
             self.threshold = DEFAULT_THRESHOLD[self.method]
         if not 0.0 < self.threshold <= 1.0:
             raise UserError(f"--threshold {self.threshold}: must be in (0, 1]")
+        if self.field_match not in ("each", "joined"):
+            raise UserError(f"--field-match '{self.field_match}' not understood; use each or joined")
         if self.verify not in ("estimate", "exact"):
             raise UserError(f"--verify '{self.verify}' not understood; use estimate or exact")
         if (self.bands is None) != (self.rows is None):
@@ -143,6 +149,27 @@ def _semantic_pairs(texts: list[str], cfg: DedupConfig) -> tuple[np.ndarray, np.
     return found.pairs, found.similarity, info
 
 
+def field_guard(examples: Sequence[Example], pairs: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """Which ``pairs`` are similar in every field of ``cfg.fields`` taken alone: exact Jaccard of
+    each field's shingle sets ≥ the threshold (two empty fields are equal; one empty is not)."""
+    from instructkit.clean import minhash as mh
+
+    keep = np.ones(len(pairs), dtype=bool)
+    if len(pairs) == 0:
+        return keep
+    unit, size = mh.parse_shingle(cfg.shingle)
+    rows = np.unique(pairs)                # only the records that are in a pair are shingled again
+    local = np.searchsorted(rows, pairs)
+    for f in cfg.fields:
+        live = np.flatnonzero(keep)
+        if not len(live):
+            break
+        hashes, owner = mh.shingle_hashes([getattr(examples[int(i)], f) for i in rows], unit, size)
+        sim = mh.exact_jaccard(hashes, owner, len(rows), local[live])
+        keep[live] = sim >= cfg.threshold - 1e-12
+    return keep
+
+
 def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
           finder: Callable[[list[str], DedupConfig], tuple[np.ndarray, np.ndarray, dict[str, Any]]] | None = None
           ) -> DedupResult:
@@ -162,6 +189,10 @@ def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
         texts = [example_text(ex, cfg.fields) for ex in examples]
         finder = finder or (_minhash_pairs if cfg.method == "minhash" else _semantic_pairs)
         pairs, _, info = finder(texts, cfg)
+        if cfg.method == "minhash" and cfg.field_match == "each" and len(cfg.fields) > 1:
+            keep = field_guard(examples, pairs, cfg)
+            info["pairs_not_similar_in_every_field"] = int((~keep).sum())
+            pairs = pairs[keep]
     labels = components(n, pairs)
     quality, qfield = quality_scores(examples, cfg.quality_field)
     rep = representatives(labels, quality)
@@ -175,17 +206,33 @@ def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
     return DedupResult(labels=labels, rep=rep, similarity=sim, info=info)
 
 
+def heavy_drop_warning(counts: dict[str, Any], config: DedupConfig) -> str | None:
+    """A one-line warning when a run drops more than half its input, saying what made the groups."""
+    if counts["input"] == 0 or 2 * counts["dropped"] <= counts["input"]:
+        return None
+    pct = 100.0 * counts["dropped"] / counts["input"]
+    fields = "+".join(config.fields)
+    why = (f"compared on {fields} only, examples that share it are duplicates; add fields (--fields "
+           f"instruction,input,output)" if len(config.fields) < len(EXAMPLE_FIELDS) else
+           f"fields {fields} matched {'as one text' if config.field_match == 'joined' else 'each'}")
+    return (f"dedup dropped {counts['dropped']:,} of {counts['input']:,} examples ({pct:.0f}%), more than half: "
+            f"{why}; {config.method} threshold {config.threshold}; largest group {counts['largest_group']}. "
+            f"Check groups.jsonl before using kept.jsonl")
+
+
 def write_dedup(examples: Sequence[Example], result: DedupResult, out: str | Path,
-                config: DedupConfig, argv: list[str] | None = None) -> dict[str, Any]:
+                config: DedupConfig, argv: list[str] | None = None, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
     """Write ``kept.jsonl``, ``groups.jsonl``, ``dropped.jsonl`` and ``manifest.json`` under ``out``.
 
     Each file is written atomically, so a killed run leaves the previous complete file or none.
     Returns the counts recorded in the manifest.
     """
+    from instructkit.rowcheck import reject_bad_rows
     from instructkit.runs import RunDir, atomic_write_jsonl
 
     cfg_dict = {k: v for k, v in asdict(config).items()}
     with RunDir(out, command="dedup", config=cfg_dict, argv=argv) as run:
+        n_bad = reject_bad_rows(run, list(bad_rows))
         kept = result.kept
         atomic_write_jsonl(run.path / "kept.jsonl", (examples[i].to_dict() for i in kept))
         groups = result.groups()
@@ -208,7 +255,9 @@ def write_dedup(examples: Sequence[Example], result: DedupResult, out: str | Pat
 
         n_dropped = atomic_write_jsonl(run.path / "dropped.jsonl", dropped_rows())
         counts = {"input": len(examples), "kept": len(kept), "dropped": n_dropped, "groups": len(groups),
-                  "largest_group": max((len(g) for g in groups), default=1)}
+                  "largest_group": max((len(g) for g in groups), default=1), "bad_rows": n_bad}
+        warning = heavy_drop_warning(counts, config)
         run.finish(outputs={"examples": "kept.jsonl", "kept": "kept.jsonl", "groups": "groups.jsonl",
-                            "dropped": "dropped.jsonl"}, counts=counts, details=result.info)
+                            "dropped": "dropped.jsonl"}, counts=counts, details=result.info,
+                   **({"warnings": [warning]} if warning else {}))
     return counts

@@ -88,38 +88,41 @@ class MinHasher:
 
     def signatures(self, hashes: np.ndarray, owner: np.ndarray, n_records: int,
                    advance: Callable[[int], None] | None = None) -> np.ndarray:
-        """(n_records × num_perm) uint32 signatures; every record must own at least one shingle."""
+        """(n_records × num_perm) uint32 signatures; every record must own at least one shingle.
+
+        Shingles are processed in blocks of ``chunk`` whatever the records' lengths: a record longer
+        than a block is folded in over several blocks (its minimum so far kept in its signature row),
+        so working memory is ``2 × num_perm × chunk × 8`` bytes, never ``num_perm ×`` the longest
+        record (a 50 MB field once took 21 GB here).
+        """
         counts = np.bincount(owner, minlength=n_records)
         if n_records and counts.min() == 0:
             raise ValueError("every record needs at least one shingle (shingle_hashes guarantees it)")
         offsets = np.zeros(n_records + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        x = hashes & _P  # inputs below p
-        sig = np.empty((n_records, self.num_perm), dtype=np.uint32)
+        sig = np.full((n_records, self.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
         buf = np.empty((self.num_perm, self.chunk), dtype=np.uint64)
         tmp = np.empty_like(buf)
-        r0 = 0
-        while r0 < n_records:
-            # as many whole records as fit in one block (at least one)
-            r1 = int(np.searchsorted(offsets, offsets[r0] + self.chunk, side="right")) - 1
-            r1 = min(max(r1, r0 + 1), n_records)
-            s0, s1 = int(offsets[r0]), int(offsets[r1])
-            width = s1 - s0
-            if width > buf.shape[1]:
-                buf = np.empty((self.num_perm, width), dtype=np.uint64)
-                tmp = np.empty_like(buf)
-            v, t = buf[:, :width], tmp[:, :width]
-            np.multiply(self.a, x[s0:s1][None, :], out=v)
+        total, s0, done = int(offsets[-1]), 0, 0
+        while s0 < total:
+            s1 = min(s0 + self.chunk, total)
+            r0 = int(np.searchsorted(offsets, s0, side="right")) - 1  # record holding shingle s0
+            r1 = int(np.searchsorted(offsets, s1, side="left"))       # one past the last record touched
+            v, t = buf[:, :s1 - s0], tmp[:, :s1 - s0]
+            np.multiply(self.a, (hashes[s0:s1] & _P)[None, :], out=v)  # inputs below p
             v += self.b
             for _ in range(2):  # v mod (2^31-1) == (v & p) + (v >> 31), applied until below 2^31 + 1
                 np.right_shift(v, _S31, out=t)
                 v &= _P
                 v += t
-            mins = np.minimum.reduceat(v, offsets[r0:r1] - s0, axis=1)
-            sig[r0:r1] = mins.T
-            if advance is not None:
-                advance(r1 - r0)
-            r0 = r1
+            starts = np.maximum(offsets[r0:r1] - s0, 0)
+            mins = np.minimum.reduceat(v, starts, axis=1)
+            np.minimum(sig[r0:r1], mins.T, out=sig[r0:r1])
+            finished = int(np.searchsorted(offsets, s1, side="right")) - 1  # records wholly read
+            if advance is not None and finished > done:
+                advance(finished - done)
+            done = max(done, finished)
+            s0 = s1
         return sig
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
-                                         TimeoutOpt, check_model, model_options, setup)
+                                         SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "
                                            "(looked up in the row, then in its meta).")]
@@ -49,6 +49,7 @@ def register_select(select_app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 4,
         timeout: TimeoutOpt = None,
         max_retries: MaxRetriesOpt = None,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -63,7 +64,7 @@ def register_select(select_app: typer.Typer) -> None:
         import sys
 
         from instructkit.select.active import ScoreConfig, select_active
-        from instructkit.ui import info
+        from instructkit.ui import info, warn
 
         setup(quiet)
         options = model_options(timeout, max_retries, concurrency)
@@ -73,12 +74,15 @@ def register_select(select_app: typer.Typer) -> None:
                           max_tokens=max_tokens)
         s = select_active(tasks, out, k, model=model, cfg=cfg, strategy=strategy, cls_ratio=cls_ratio,
                           scores=scores, exclude=exclude or [], task_field=task_field,
-                          concurrency=concurrency, argv=sys.argv[1:], options=options)
+                          concurrency=concurrency, argv=sys.argv[1:], options=options,
+                          skip_bad_rows=skip_bad_rows)
         info(f"{s['tasks']} tasks ({s['scored_now']} scored now, {s['unscorable']} unscorable); selected "
              f"{s['selected']} ({s['selected_classification']} classification, {s['selected_generation']} "
              f"generation) by {strategy}, {s['selected_examples']} examples -> {out}/selected_examples.jsonl")
         for note in s["notes"]:
             info(f"[yellow]note:[/yellow] {note}")
+        if s.get("bad_rows"):
+            warn(f"left out {s['bad_rows']} bad input rows; each with its reason in {out}/rejected.jsonl")
         from instructkit.commands.outcome import exit_for_status, failure_words
 
         exit_for_status(s["status"], failure_words(s["failed"], s["failed"] + s["scored_now"], "task(s)",
@@ -130,6 +134,7 @@ def register(app: typer.Typer) -> None:
                                                   "task (0 = all).")] = 0,
         task_field: TaskFieldOpt = "task_id",
         seed: SeedOpt = 0,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -142,11 +147,11 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from instructkit.select.replay import run_replay
-        from instructkit.ui import info
+        from instructkit.ui import info, warn
 
         setup(quiet)
         s = run_replay([str(p) for p in stages], str(out), budget, strategy, objective, embedder, seed,
-                       task_field, max_per_task, argv=sys.argv[1:])
+                       task_field, max_per_task, argv=sys.argv[1:], skip_bad_rows=skip_bad_rows)
         for st in s["stages"]:
             if st["stage"] == 1:
                 info(f"stage 1: {st['stage_tasks']} tasks, {st['train_examples']} examples (no replay)")
@@ -155,4 +160,8 @@ def register(app: typer.Typer) -> None:
                      f"{st['pool_tasks']} ({strategy}), {st['train_examples']} examples; instruction "
                      f"facility location {st['instruction_facility_location']:.4f}, k-center radius "
                      f"{st['instruction_k_center_radius']:.4f}")
+            if st.get("note"):
+                warn(st["note"])
+        if s.get("bad_rows"):
+            warn(f"left out {s['bad_rows']} bad input rows; each with its reason in {out}/rejected.jsonl")
         info(f"wrote {out}/stage_*/train.jsonl")

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, open_executor, setup
+from instructkit.commands.common import (DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, SkipBadRowsOpt,
+                                         open_executor, setup)
 
 InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or ShareGPT "
                                           "JSONL, Parquet, CSV, an HF dataset folder or a run directory.")]
@@ -20,13 +21,15 @@ def check_out_dir(out: Path) -> None:
     check(out)
 
 
-def _load(path: Path):
+def _load(path: Path, skip_bad_rows: bool = False):
+    """(examples, bad rows) of ``path``: read before any output is created, so bad input writes nothing."""
     from instructkit import ui
-    from instructkit.io import load_examples
+    from instructkit.io import read_examples
 
-    exs = load_examples(path)
-    ui.info(f"[dim]read {len(exs):,} examples from {path}[/dim]")
-    return exs
+    exs, bad = read_examples(path, skip_bad_rows)
+    skipped = f", skipped {len(bad):,} bad rows (first: {bad[0].message()})" if bad else ""
+    ui.info(f"[dim]read {len(exs):,} examples from {path}{skipped}[/dim]")
+    return exs, bad
 
 
 def register(app: typer.Typer) -> None:
@@ -52,8 +55,13 @@ def register(app: typer.Typer) -> None:
             "--quality-field", help="meta key (dotted path) whose highest value wins a group; default: "
                                     "meta.quality or meta.score when present, else the first example.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations / k-means.")] = 1,
+        field_match: Annotated[str, typer.Option(
+            "--field-match", help="minhash: each = a pair is a duplicate only when every --fields field is "
+                                  "similar on its own (one instruction over different rows is not a duplicate); "
+                                  "joined = the fields compared as one text.")] = "each",
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -74,7 +82,7 @@ def register(app: typer.Typer) -> None:
         setup(quiet)
         cfg = DedupConfig(method=method, threshold=threshold, fields=parse_fields(fields), num_perm=num_perm,
                           shingle=shingle, bands=bands, rows=rows, verify=verify, embedder=embedder,
-                          quality_field=quality_field, seed=seed)
+                          quality_field=quality_field, seed=seed, field_match=field_match)
         cfg.validate()
         if method == "semantic":
             from instructkit.embed import check_embedder
@@ -86,16 +94,23 @@ def register(app: typer.Typer) -> None:
             parse_shingle(shingle)
         check_executor(executor, ray_address)
         check_out_dir(out)
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         ex = open_executor(executor, ray_address)
         try:
             result = dedup(exs, cfg, finder=ex.dedup_finder(method))
             result.info["executor"] = ex.describe()
         finally:
             ex.close()
-        counts = write_dedup(exs, result, out, cfg)
+        counts = write_dedup(exs, result, out, cfg, bad_rows=bad)
         ui.info(f"{method} dedup: kept {counts['kept']:,} of {counts['input']:,}, dropped {counts['dropped']:,} "
                 f"in {counts['groups']:,} groups (largest {counts['largest_group']}) -> {out}/kept.jsonl")
+        from instructkit.clean.dedup import heavy_drop_warning
+
+        warning = heavy_drop_warning(counts, cfg)
+        if warning:
+            ui.warn(warning)
+        if bad:
+            ui.warn(f"left out {len(bad):,} bad input rows; each with its reason in {out}/rejected.jsonl")
 
     @app.command("decontaminate")
     def decontaminate_cmd(
@@ -113,6 +128,7 @@ def register(app: typer.Typer) -> None:
         min_exact_chars: Annotated[int, typer.Option(
             "--min-exact-chars", min=1, help="Benchmark texts shorter than n words are matched by exact "
                                              "normalized text when at least this long (skips answers like 'A').")] = 20,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -134,12 +150,14 @@ def register(app: typer.Typer) -> None:
                              if bench_fields else None)
         input, benches = paths[0], list(against) + list(paths[1:])
         check_out_dir(out)
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         result = decontaminate(exs, benches, cfg)
-        counts = write_decontam(exs, result, out, cfg)
+        counts = write_decontam(exs, result, out, cfg, bad_rows=bad)
         per = ", ".join(f"{k}: {v}" for k, v in counts["per_benchmark"].items()) or "none"
         ui.info(f"decontaminate: {counts['contaminated']:,} of {counts['input']:,} examples collide with "
                 f"{counts['benchmark_rows']:,} benchmark rows ({per}) -> {out}/clean.jsonl")
+        if bad:
+            ui.warn(f"left out {len(bad):,} bad input rows; each with its reason in {out}/rejected.jsonl")
 
     @app.command("export")
     def export_cmd(
@@ -152,6 +170,7 @@ def register(app: typer.Typer) -> None:
         no_meta: Annotated[bool, typer.Option("--no-meta", help="Leave out the id and meta keys (plain "
                                               "format; ids are then recomputed from content on import).")] = False,
         name: Annotated[Optional[str], typer.Option(help="Dataset name for the hf dataset card.")] = None,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -169,9 +188,13 @@ def register(app: typer.Typer) -> None:
         """
         from instructkit import ui
         from instructkit.export import export_examples
+        from instructkit.rowcheck import write_bad_rows_beside
 
         setup(quiet)
-        exs = _load(input)
+        exs, bad = _load(input, skip_bad_rows)
         written = export_examples(exs, format, out, system=system, with_meta=not no_meta, name=name,
                                   source=str(input))
         ui.info(f"exported {len(exs):,} examples as {format} -> {written}")
+        rejected = write_bad_rows_beside(out, bad)
+        if rejected:
+            ui.warn(f"left out {len(bad):,} bad rows; each with its reason in {rejected}")

@@ -25,6 +25,10 @@ MaxRetriesOpt = Annotated[Optional[int], typer.Option(
     help="Retries of a failed model call (429, 5xx, timeout, dropped connection), for openai: models "
          "(default 5, or $INSTRUCTKIT_OPENAI_MAX_RETRIES; 0 = one attempt only); "
          "ignored by local and hf: models.")]
+SkipBadRowsOpt = Annotated[bool, typer.Option(
+    "--skip-bad-rows", help="Leave out input rows that break the record contract (instruction: non-empty "
+                            "text; input, output: text) instead of stopping at the first one; each goes to "
+                            "rejected.jsonl with its file:line and reason and is counted (bad_rows).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 OptionalPath = Optional[Path]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
-                                         QuietOpt, RayAddressOpt, TimeoutOpt)
+                                         QuietOpt, RayAddressOpt, SkipBadRowsOpt, TimeoutOpt)
 
 
 def _parse_sweep(text: str) -> list[float]:
@@ -52,6 +52,7 @@ def qdit_command(
     partitions: Annotated[Optional[int], typer.Option(
         "--partitions", min=1, help="With --executor ray: GreeDi parts (local greedy per part, then greedy "
                                     "over their union); default one per 50,000 examples (1 = exact QDIT).")] = None,
+    skip_bad_rows: SkipBadRowsOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -67,7 +68,7 @@ def qdit_command(
     from instructkit.commands.common import check_model, model_options, open_executor, setup
     from instructkit.errors import UserError
     from instructkit.executor import check_executor
-    from instructkit.io import load_examples
+    from instructkit.io import read_examples
     from instructkit.runs import check_out_dir
     from instructkit.select import qdit_run
     from instructkit.select.qdit import ENGINES
@@ -81,19 +82,22 @@ def qdit_command(
     if text not in qdit_run.TEXT_MODES:
         raise UserError(f"--text '{text}' not understood; use one of {', '.join(qdit_run.TEXT_MODES)}")
     alphas = _parse_sweep(sweep) if sweep else None
+    if alphas and not quality:
+        raise UserError("--sweep needs --quality: without a quality signal alpha has no effect, so every "
+                        "point of the sweep is the same selection")
     _check_scorer_and_embedder(quality, model, embedder, check_model)
     check_executor(executor, ray_address)
     if partitions and executor != "ray":
         raise UserError("--partitions is only used with --executor ray")
     check_out_dir(out)
-    examples = load_examples(input)
+    examples, bad = read_examples(input, skip_bad_rows)  # before the run directory: bad input writes nothing
     ex = open_executor(executor, ray_address)
     try:
         res, n_written = _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order,
-                                 alphas, model, concurrency, ex, partitions, llm_options, approx_check)
+                                 alphas, model, concurrency, ex, partitions, llm_options, approx_check, bad)
     finally:
         ex.close()
-    _print_summary(res.summary, n_written, len(examples), alpha, out)
+    _print_summary(res.summary, n_written, len(examples), alpha if quality else None, out)
 
 
 def _check_scorer_and_embedder(quality, model, embedder, check_model) -> None:
@@ -107,7 +111,7 @@ def _check_scorer_and_embedder(quality, model, embedder, check_model) -> None:
 
 
 def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
-            concurrency, ex, partitions, llm_options=None, approx_check=20_000):
+            concurrency, ex, partitions, llm_options=None, approx_check=20_000, bad_rows=()):
     """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
     from instructkit import ui
     from instructkit.commands.common import open_llm
@@ -121,6 +125,9 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
               "approx_check": approx_check if engine in ("auto", "approx") else None,
               "model": model if quality and needs_model(quality) else None}
     with RunDir(out, command="select qdit", config=config) as run:
+        from instructkit.rowcheck import reject_bad_rows
+
+        n_bad = reject_bad_rows(run, list(bad_rows))
         q = None
         score_counts = None
         usage = None  # this run's model usage (RunDir adds the earlier runs')
@@ -150,7 +157,11 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
             res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance,
                                          select=ex.qdit_select(partitions), check=approx_check)
         res.summary.update({"input": str(input), "quality": quality, "scores": score_counts,
-                            "executor": ex.describe()})
+                            "executor": ex.describe(), "requested_k": k, "bad_rows": n_bad})
+        if k > len(examples):  # a request that cannot be met is said, in the summary and on the terminal
+            res.summary["note"] = f"--k {k} but the pool holds {len(examples)} examples: selected all of them"
+        if not quality:
+            res.summary["note_alpha"] = "no --quality: alpha has no effect (diversity only)"
         n_written = atomic_write_jsonl(run.path / "selected.jsonl",
                                        qdit_run.selected_records(examples, q, res.selection, order))
         if res.sweep is not None:
@@ -160,15 +171,22 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
         outputs = {"examples": "selected.jsonl", "summary": "summary.json"}
         if res.sweep is not None:
             outputs.update(sweep="sweep.json", sweep_table="sweep.csv")
-        run.finish(outputs=outputs, counts={"pool": len(examples), "selected": n_written}, usage=usage,
+        run.finish(outputs=outputs, counts={"pool": len(examples), "requested": k, "selected": n_written,
+                                                         "bad_rows": n_bad}, usage=usage,
                    executor=ex.describe())
     return res, n_written
 
 
 def _print_summary(s, n_written, n_pool, alpha, out) -> None:
+    """``alpha`` None: no quality signal, so the line says diversity only rather than a meaningless alpha."""
     from instructkit import ui
 
-    ui.info(f"selected {n_written} of {n_pool} (engine {s['engine']}, alpha {alpha}) → {out}/selected.jsonl")
+    how = f"alpha {alpha}" if alpha is not None else "diversity only: no --quality, so --alpha has no effect"
+    ui.info(f"selected {n_written} of {n_pool} (engine {s['engine']}, {how}) → {out}/selected.jsonl")
+    if s.get("note"):
+        ui.warn(s["note"])
+    if s.get("bad_rows"):
+        ui.warn(f"left out {s['bad_rows']} bad input rows; each with its reason in {out}/rejected.jsonl")
     rows = [("qdit", s["qdit"]), ("random", s["random"])] + ([("quality-only", s["quality_only"])]
                                                              if s["quality_only"] else [])
     for name, d in rows:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from instructkit.commands.common import DebugOpt, QuietOpt, setup
+from instructkit.commands.common import DebugOpt, QuietOpt, SkipBadRowsOpt, setup
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed for data order, adapter init and dropout.")] = 0,
         batch_size: Annotated[int, typer.Option(min=1, help="Examples per optimizer step.")] = 8,
         save_every: Annotated[int, typer.Option(min=1, help="Checkpoint every N steps (for resuming).")] = 50,
+        skip_bad_rows: SkipBadRowsOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         setup(quiet)
         cfg = TrainConfig(data=str(data), out=str(out), base=base, lora=lora, steps=steps, epochs=epochs,
                           lr=lr, max_len=max_len, seed=seed, batch_size=batch_size, save_every=save_every)
-        res = train(cfg, argv=sys.argv[1:])
+        res = train(cfg, argv=sys.argv[1:], skip_bad_rows=skip_bad_rows)
         if quiet:
             return
         if res.already_done:

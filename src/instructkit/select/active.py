@@ -22,6 +22,7 @@ used). Everything is seeded per task (``stable_hash(seed, task id)``), so scores
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import re
@@ -276,8 +277,24 @@ def read_scores(path: str | Path) -> dict[str, dict[str, Any]]:
         if "task_id" not in row or "pu" not in row:
             raise UserError(f"{p}:{i}: not a scores row (needs task_id, pu, pp, perplexity)")
         if row["pu"] is not None:
+            _check_score_numbers(row, f"{p}:{i}")
             rows[str(row["task_id"])] = row
     return rows
+
+
+def _check_score_numbers(row: dict[str, Any], where: str) -> None:
+    """A scored row's pu and pp are finite numbers (perplexity too, or null): else one error line."""
+    from instructkit.errors import UserError
+
+    for key in ("pu", "pp", "perplexity"):
+        v = row.get(key)
+        if v is None and key == "perplexity":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise UserError(f"{where}: '{key}' must be a number, got {json.dumps(v)[:40]}; "
+                            "give the scores.jsonl that 'select active' wrote")
+    if not isinstance(row["task_id"], (str, int)) or isinstance(row["task_id"], bool):
+        raise UserError(f"{where}: 'task_id' must be text")
 
 
 def _read_exclude(paths: Sequence[str | Path]) -> set[str]:
@@ -333,8 +350,11 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
                   cfg: ScoreConfig | None = None, strategy: str = "uncertainty",
                   cls_ratio: float | None = None, scores: str | Path | None = None,
                   exclude: Sequence[str | Path] = (), task_field: str = "task_id",
-                  concurrency: int = 4, argv: list[str] | None = None, options: Any = None) -> dict[str, Any]:
+                  concurrency: int = 4, argv: list[str] | None = None, options: Any = None,
+                  skip_bad_rows: bool = False) -> dict[str, Any]:
     """Score the tasks that have no score yet for this (model, task, seed, settings), then select k.
+
+    ``k`` larger than the eligible tasks selects them all and says so (``notes``, ``requested``).
 
     Writes ``OUT/scores.jsonl`` (append-only, resumable), ``selected.jsonl``,
     ``selected_examples.jsonl`` and ``manifest.json``; returns the manifest's summary.
@@ -352,11 +372,15 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         raise UserError(f"--strategy {strategy}: use one of {', '.join(STRATEGIES)}")
     if cls_ratio is not None and not 0.0 <= cls_ratio <= 1.0:
         raise UserError(f"--cls-ratio {cls_ratio}: must be between 0 and 1")
-    tasks = load_tasks_excluding(task_paths, task_field, _read_exclude(exclude))
+    bad_rows: list | None = [] if skip_bad_rows else None
+    tasks = load_tasks_excluding(task_paths, task_field, _read_exclude(exclude), bad_rows)
     config = {"tasks": [str(p) for p in task_paths], "k": k, "model": model, **asdict(cfg),
               "strategy": strategy, "cls_ratio": cls_ratio, "scores": str(scores) if scores else None,
               "exclude": [str(p) for p in exclude], "prompt_version": PROMPT_VERSION}
     with RunDir(out, command="select active", config=config, argv=argv) as run:
+        from instructkit.rowcheck import reject_bad_rows
+
+        n_bad = reject_bad_rows(run, bad_rows or [])
         ledger = None
         scored_now = 0
         failed: dict[str, str] = {}
@@ -396,7 +420,7 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
         summary = {"tasks": len(tasks), "scored_now": scored_now, "failed": len(failed),
                    "failed_kinds": dict(Counter(failed.values())),
                    "eligible": len(rows), "unscorable": sum(1 for t in tasks if t.id not in {r["task_id"] for r in rows} | set(failed)),
-                   "selected": len(picked),
+                   "requested": k, "selected": len(picked), "bad_rows": n_bad,
                    "selected_classification": sum(r["kind"] == "classification" for r in picked),
                    "selected_generation": sum(r["kind"] != "classification" for r in picked),
                    "selected_examples": n_examples, "notes": notes}
@@ -406,10 +430,11 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
     return summary
 
 
-def load_tasks_excluding(paths: Sequence[str | Path], task_field: str, exclude: set[str]) -> list[TaskBundle]:
+def load_tasks_excluding(paths: Sequence[str | Path], task_field: str, exclude: set[str],
+                         bad_rows: list | None = None) -> list[TaskBundle]:
     from instructkit.errors import UserError
 
-    tasks = [t for t in load_tasks(paths, task_field) if t.id not in exclude]
+    tasks = [t for t in load_tasks(paths, task_field, bad_rows=bad_rows) if t.id not in exclude]
     if not tasks:
         raise UserError("every task is excluded by --exclude; nothing left to select from")
     return tasks

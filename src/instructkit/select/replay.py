@@ -170,11 +170,14 @@ def plan_replay(stages: list[list[TaskBundle]], budget: int, strategy: str = "in
         picked = [pool[i] for i in local]
         plan = StagePlan(stage=t, tasks=stages[t - 1], replay=[(flat[i], stage_of[i]) for i in picked])
         plan.metrics = {
-            "pool_tasks": len(pool), "replayed_tasks": len(picked),
+            "pool_tasks": len(pool), "replayed_tasks": len(picked), "budget": budget,
             "instruction_facility_location": round(facility_location_value(instr[pool], local), 6),
             "instruction_k_center_radius": round(k_center_radius(instr[pool], local), 6),
             "data_facility_location": round(facility_location_value(data[pool], local), 6),
         }
+        if len(picked) < budget:  # a request that cannot be met is said, not silently shrunk
+            plan.metrics["note"] = (f"--budget {budget} but stages 1..{t - 1} hold only {len(pool)} tasks: "
+                                    f"replayed {len(picked)}")
         plans.append(plan)
         start += len(stages[t - 1])
     return plans
@@ -182,10 +185,12 @@ def plan_replay(stages: list[list[TaskBundle]], budget: int, strategy: str = "in
 
 def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "instruction-diverse",
                objective: str = "facility-location", embedder: str = "minilm", seed: int = 0,
-               task_field: str = "task_id", max_per_task: int = 0, argv: list[str] | None = None) -> dict[str, Any]:
+               task_field: str = "task_id", max_per_task: int = 0, argv: list[str] | None = None,
+               skip_bad_rows: bool = False) -> dict[str, Any]:
     """Plan replay over the stages and write ``OUT/stage_<t>/train.jsonl`` + ``replay_tasks.jsonl``.
 
-    Everything is recomputed deterministically on a re-run and written atomically.
+    Everything is recomputed deterministically on a re-run and written atomically. A ``budget``
+    larger than the earlier tasks replays them all; the stage's summary then carries a ``note``.
     """
     from instructkit import ui
     from instructkit.errors import UserError
@@ -199,7 +204,8 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
     if len(stage_paths) < 2:
         raise UserError("give at least two stages (STAGE1 STAGE2 ...): replay starts at stage 2")
     check_out_dir(out)
-    stages = [load_tasks([p], task_field) for p in stage_paths]
+    bad_rows: list | None = [] if skip_bad_rows else None
+    stages = [load_tasks([p], task_field, bad_rows=bad_rows) for p in stage_paths]
     seen: dict[str, int] = {}
     for i, s in enumerate(stages, 1):
         for t in s:
@@ -209,6 +215,9 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
     config = {"stages": list(stage_paths), "budget": budget, "strategy": strategy, "objective": objective,
               "embedder": embedder, "seed": seed, "max_per_task": max_per_task}
     with RunDir(out, command="replay", config=config, argv=argv) as run:
+        from instructkit.rowcheck import reject_bad_rows
+
+        n_bad = reject_bad_rows(run, bad_rows or [])
         ui.info(f"embedding {len(seen)} tasks' instructions and instances ({embedder}) ...")
         plans = plan_replay(stages, budget, strategy, objective, embedder, seed)
         summary: list[dict[str, Any]] = []
@@ -224,6 +233,8 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
         # the last stage's training set (its tasks + the replayed ones) is what a next command reads
         last = f"stage_{plans[-1].stage}/train.jsonl"
         run.finish(outputs={"examples": last, **{f"stage_{p.stage}": f"stage_{p.stage}/train.jsonl" for p in plans}},
-                   counts={"stages": len(plans), "examples": sum(s["train_examples"] for s in summary)},
+                   counts={"stages": len(plans), "examples": sum(s["train_examples"] for s in summary),
+                           "bad_rows": n_bad, "budget": budget,
+                           "replayed": [st.get("replayed_tasks", 0) for st in summary[1:]]},
                    stages=summary)
-    return {"stages": summary}
+    return {"stages": summary, "bad_rows": n_bad}

@@ -21,7 +21,6 @@ and at most half as many distinct outputs as instances).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,12 +147,19 @@ def _dynosaur_tasks(tasks_path: Path) -> list[TaskBundle]:
 
 
 # -- example files with a task column --------------------------------------------------------
-def _example_file_tasks(path: Path, task_field: str) -> list[TaskBundle]:
+def _example_file_tasks(path: Path, task_field: str, bad_rows: list | None = None) -> list[TaskBundle]:
     from instructkit.io import iter_rows, row_to_example
+    from instructkit.rowcheck import BadRowError
 
     groups: dict[str, list[Example]] = {}
     for where, row in iter_rows(path):
-        ex = row_to_example(row, where)
+        try:
+            ex = row_to_example(row, where)
+        except BadRowError as e:
+            if bad_rows is None:
+                raise
+            bad_rows.append(e.bad)
+            continue
         tid = ex.meta.get(task_field, row.get(task_field))
         if tid is None or str(tid) == "":
             raise UserError(f"{where}: no '{task_field}' field in the row or its meta; "
@@ -161,7 +167,8 @@ def _example_file_tasks(path: Path, task_field: str) -> list[TaskBundle]:
         ex.meta.setdefault("task_id", str(tid))
         groups.setdefault(str(tid), []).append(ex)
     if not groups:
-        raise UserError(f"{path}: holds no examples")
+        skipped = f" ({len(bad_rows)} bad rows skipped)" if bad_rows else ""
+        raise UserError(f"{path}: holds no examples{skipped}")
     out = []
     for tid, exs in groups.items():
         # the task's instruction: the one most of its rows carry (ties: first seen)
@@ -176,7 +183,7 @@ def _example_file_tasks(path: Path, task_field: str) -> list[TaskBundle]:
     return out
 
 
-def _load_one(p: Path, task_field: str) -> list[TaskBundle]:
+def _load_one(p: Path, task_field: str, bad_rows: list | None = None) -> list[TaskBundle]:
     if not p.exists():
         raise UserError(f"{p}: no such file or folder")
     if p.is_dir():
@@ -190,39 +197,42 @@ def _load_one(p: Path, task_field: str) -> list[TaskBundle]:
             return _example_file_tasks(named, task_field)
         jsons = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
         if jsons:
-            return [t for f in jsons for t in _load_one(f, task_field)]
+            return [t for f in jsons for t in _load_one(f, task_field, bad_rows)]
         if sorted(p.glob("*.jsonl")) or sorted(p.glob("*.parquet")):
-            return _example_file_tasks(p, task_field)
+            return _example_file_tasks(p, task_field, bad_rows)
         raise UserError(f"{p}: folder holds no tasks (no tasks.jsonl, SuperNI .json files or example files)")
     if p.name == "tasks.jsonl":
         return _dynosaur_tasks(p)
     if p.suffix.lower() == ".json":
-        try:
-            obj = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{p}: not UTF-8 text") from None
+        obj = read_json_file(p)
         if _is_superni(obj):
             return [_superni_task(obj, p)]
         if isinstance(obj, dict) and ("Definition" in obj or "Instances" in obj):
             raise UserError(f"{p}: a SuperNI task file needs both 'Definition' and 'Instances'")
-    return _example_file_tasks(p, task_field)
+    return _example_file_tasks(p, task_field, bad_rows)
+
+
+def read_json_file(p: Path) -> Any:
+    """One whole JSON file (a SuperNI task), every read or parse failure a one-line UserError."""
+    from instructkit.sources.datafiles import parse_json, read_text
+
+    return parse_json(read_text(p), str(p))
 
 
 def load_tasks(paths: Sequence[str | Path], task_field: str = "task_id",
-               min_instances: int = 1) -> list[TaskBundle]:
+               min_instances: int = 1, bad_rows: list | None = None) -> list[TaskBundle]:
     """Every task in ``paths`` (files or folders, formats mixed freely), in input order.
 
     Tasks with fewer than ``min_instances`` instances are dropped; a task id seen twice is an error
-    (the same source given twice, or two sources that collide).
+    (the same source given twice, or two sources that collide). Example-file rows that break the
+    record contract are errors, or, when ``bad_rows`` is a list, collected there and left out.
     """
     if not paths:
         raise UserError("no task sources given")
     out: list[TaskBundle] = []
     seen: dict[str, str] = {}
     for raw in paths:
-        for t in _load_one(Path(raw), task_field):
+        for t in _load_one(Path(raw), task_field, bad_rows):
             if t.id in seen:
                 raise UserError(f"task id '{t.id}' appears in both {seen[t.id]} and {t.source}; "
                                 "give each source once or rename one task")

@@ -1,6 +1,12 @@
-"""Read rows from one data file (JSONL, JSON, CSV, Parquet) and find which split a file belongs to.
+"""THE file reader: rows of one data file (JSONL, JSON, CSV/TSV, Parquet; the text ones also gzipped,
+``train.jsonl.gz``), and which split a file belongs to.
 
-Every problem is a one-line ``UserError`` naming the file (and line) and what to do.
+Every reader of example, task or dataset files goes through :func:`iter_file_rows` (row by row, with
+the row's location ``file:line`` or ``file[index]``) or :func:`read_rows` (a first slice plus the
+total), so BOMs, CSV quirks, JSON shapes and broken files are handled the same way everywhere.
+Every problem is a one-line ``UserError`` naming the file (and line) and what to do: decode errors,
+binary garbage, JSON nested deeper than Python can parse, corrupt Parquet, truncated gzip, ragged
+CSV rows and duplicate CSV columns.
 
 >>> read_rows("data/train.jsonl", limit=2)   # doctest: +SKIP
 ([{'text': ...}, {'text': ...}], 40, None)
@@ -9,8 +15,11 @@ Every problem is a one-line ``UserError`` naming the file (and line) and what to
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +37,43 @@ _SPLIT_WORDS = {
 _SPLIT_ORDER = ["train", "validation", "test"]
 
 
+def _is_gz(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
 def data_kind(path: Path) -> str | None:
-    """'.jsonl', '.csv' or '.parquet' for a data file we can read, else None."""
-    ext = path.suffix.lower()
+    """'.jsonl', '.json', '.csv' or '.parquet' for a data file we can read, else None.
+
+    A gzipped text file (``x.jsonl.gz``, ``x.json.gz``, ``x.csv.gz``, ``x.tsv.gz``) has its inner kind.
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    ext = suffixes[-1] if suffixes else ""
+    if ext == ".gz":
+        ext = suffixes[-2] if len(suffixes) > 1 else ""
+        ext = _ALIASES.get(ext, ext)
+        return ext if ext in (".jsonl", ".json", ".csv") else None
     ext = _ALIASES.get(ext, ext)
     return ext if ext in DATA_EXTENSIONS else None
+
+
+def _is_tsv(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".tsv") or name.endswith(".tsv.gz")
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """Lines of a (possibly gzipped) UTF-8 file, BOM dropped; read errors become one UserError line."""
+    try:
+        opener = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if _is_gz(path) else \
+            open(path, encoding="utf-8-sig", newline="")
+        with opener as f:
+            yield from f
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text (binary or another encoding); save it as UTF-8") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise UserError(f"{path}: not a readable gzip file (truncated or corrupt); compress it again") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror or e})") from None
 
 
 # JSON files that describe a dataset rather than hold its rows (HF save_to_disk, legacy infos)
@@ -78,56 +119,91 @@ def _check_file(path: Path) -> str:
     kind = data_kind(path)
     if kind is None:
         raise UserError(f"{path}: unknown file type '{path.suffix or '(none)'}'; "
-                        "use .jsonl, .json, .csv or .parquet (or a dataset folder)")
+                        "use .jsonl, .json, .csv, .tsv or .parquet, optionally .gz (or a dataset folder)")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: file is empty; add rows or remove it")
     return kind
 
 
+def read_lines(path: str | Path) -> Iterator[str]:
+    """Lines of a (possibly gzipped) UTF-8 text file; read errors are one-line UserErrors."""
+    return _text_lines(Path(path))
+
+
+def read_text(path: str | Path) -> str:
+    """A whole (possibly gzipped) UTF-8 text file; read errors are one-line UserErrors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; check the path")
+    return "".join(_text_lines(path))
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads`` with every failure as a one-line UserError naming ``where``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{where}: not valid JSON ({e.msg}); fix or remove it") from None
+    except RecursionError:
+        raise UserError(f"{where}: JSON nested deeper than can be read; flatten it") from None
+
+
+def _jsonl_object(line: str, where: str) -> dict[str, Any]:
+    obj = parse_json(line, where)
+    if not isinstance(obj, dict):
+        raise UserError(f"{where}: expected one JSON object per line, got {type(obj).__name__}")
+    return obj
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for lineno, line in enumerate(_text_lines(path), 1):
+        if line.strip():
+            yield f"{path}:{lineno}", _jsonl_object(line, f"{path}:{lineno}")
+
+
 def _read_jsonl(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
     rows: list[dict[str, Any]] = []
     total = 0
-    with open(path, encoding="utf-8-sig", errors="strict") as f:
-        try:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                total += 1
-                if limit is not None and len(rows) >= limit:
-                    continue  # only count the rest (cheap; no parsing)
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from None
-                if not isinstance(obj, dict):
-                    raise UserError(f"{path}:{lineno}: expected one JSON object per line, got {type(obj).__name__}")
-                rows.append(obj)
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    for lineno, line in enumerate(_text_lines(path), 1):
+        if not line.strip():
+            continue
+        total += 1
+        if limit is None or len(rows) < limit:  # past the limit: only count the rest (no parsing)
+            rows.append(_jsonl_object(line, f"{path}:{lineno}"))
     return rows, total
 
 
-def _read_json(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+# keys that hold the rows of a JSON object file, in the order they are looked for
+_ROW_KEYS = ("data", "examples", "rows", "Instances")
+
+
+def _json_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """A .json file: a list of objects, an object holding one (``{"data": [...]}``), or JSON Lines."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    text = "".join(_text_lines(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         if text.lstrip().startswith("{") and e.msg == "Extra data":
-            return _read_jsonl(path, limit)  # JSON Lines saved as .json (the HF hub accepts those too)
+            yield from _jsonl_rows(path)  # JSON Lines saved as .json (the HF hub accepts those too)
+            return
         raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file") from None
+    except RecursionError:
+        raise UserError(f"{path}: JSON nested deeper than can be read; flatten it") from None
     if isinstance(data, dict):
+        named = [data[k] for k in _ROW_KEYS if isinstance(data.get(k), list)]
         lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-        data = lists[0] if len(lists) == 1 else [data]
+        data = named[0] if named else lists[0] if len(lists) == 1 else [data]
     if not isinstance(data, list):
         raise UserError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
     for i, row in enumerate(data):
         if not isinstance(row, dict):
             raise UserError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
-    return (data[:limit] if limit is not None else data), len(data)
+        yield f"{path}[{i}]", row
+
+
+def _read_json(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    rows = [row for _, row in _json_rows(path)]
+    return (rows[:limit] if limit is not None else rows), len(rows)
 
 
 def _coerce_csv_column(values: list[str | None]) -> list[Any]:
@@ -150,41 +226,72 @@ def _coerce_csv_column(values: list[str | None]) -> list[Any]:
     return [None if v is None else v for v in values]
 
 
-def _read_csv(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """Rows of a CSV/TSV file as text; a ragged row or a repeated column name is an error."""
+    reader = csv.reader(_text_lines(path), delimiter="\t" if _is_tsv(path) else ",")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            if not reader.fieldnames or not any(h.strip() for h in reader.fieldnames):
-                raise UserError(f"{path}: no header row; the first line must name the columns")
-            raw = []
-            for row in reader:
-                if None in row:
-                    raise UserError(f"{path}:{reader.line_num}: more values than header columns; "
-                                    "quote values that contain the delimiter")
-                raw.append(row)
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise UserError(f"{path}: no header row; the first line must name the columns")
+        dup = sorted({h for h in header if header.count(h) > 1})
+        if dup:
+            raise UserError(f"{path}: column {dup[0]!r} appears twice in the header; give each column one name")
+        for row in reader:
+            if not row:
+                continue  # blank line
+            if len(row) != len(header):
+                what = "more" if len(row) > len(header) else "fewer"
+                raise UserError(f"{path}:{reader.line_num}: {what} values ({len(row)}) than header columns "
+                                f"({len(header)}); quote values that contain the delimiter")
+            yield f"{path}:{reader.line_num}", dict(zip(header, row))
     except csv.Error as e:
-        raise UserError(f"{path}: not readable as CSV ({e})") from None
-    names = list(reader.fieldnames)
+        raise UserError(f"{path}:{reader.line_num}: not readable as CSV ({e})") from None
+
+
+def _read_csv(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    raw = [row for _, row in _csv_rows(path)]
+    names = list(raw[0]) if raw else []
     cols = {n: _coerce_csv_column([r.get(n) for r in raw]) for n in names}
     rows = [{n: cols[n][i] for n in names} for i in range(len(raw))]
     total = len(rows)
     return (rows[:limit] if limit is not None else rows), total
 
 
-def _read_parquet(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int, dict | None]:
+def _open_parquet(path: Path) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files
-        raise UserError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def _parquet_batches(path: Path, pf: Any) -> Iterator[list[dict[str, Any]]]:
+    try:
+        for batch in pf.iter_batches(batch_size=1024):
+            yield batch.to_pylist()
+    except Exception as e:  # noqa: BLE001 - a corrupt page surfaces only when read
+        raise UserError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    i = 0
+    for rows in _parquet_batches(path, _open_parquet(path)):
+        for row in rows:
+            yield f"{path}[{i}]", row
+            i += 1
+
+
+def _read_parquet(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int, dict | None]:
+    pf = _open_parquet(path)
     total = pf.metadata.num_rows
     rows: list[dict[str, Any]] = []
-    for batch in pf.iter_batches(batch_size=1024):
-        rows.extend(batch.to_pylist())
+    for batch in _parquet_batches(path, pf):
+        rows.extend(batch)
         if limit is not None and len(rows) >= limit:
             rows = rows[:limit]
             break
@@ -196,6 +303,17 @@ def _read_parquet(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], 
         except (json.JSONDecodeError, AttributeError):
             hf_features = None
     return rows, total, hf_features
+
+
+def iter_file_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(location, row)`` for every row of one data file, read lazily; the location is ``file:line``
+    (JSONL, CSV) or ``file[index]`` (JSON, Parquet). CSV cells stay text here (an example's "007" is
+    text); :func:`read_rows` gives CSV columns their types back for dataset cards.
+    """
+    path = Path(path)
+    kind = _check_file(path)
+    readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
+    yield from readers[kind](path)
 
 
 def read_rows(path: str | Path, limit: int | None = None) -> tuple[list[dict[str, Any]], int, dict | None]:
