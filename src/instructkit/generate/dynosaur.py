@@ -21,10 +21,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from instructkit.generate import dynosaur_checks as C
 from instructkit.generate import dynosaur_filter as F
 from instructkit.generate.dynosaur_meta import (MetaView, Unrenderable, build_meta, index_answer, lettered_options,
                                                 option_letter, render_value, truncate)
-from instructkit.generate.dynosaur_prompt import MODES, build_messages, render_dataset, task_schema, template_version
+from instructkit.generate.dynosaur_prompt import (MODES, build_messages, demo_instructions, render_dataset,
+                                                  task_schema, template_version)
 from instructkit.records import Example, Task, stable_hash
 from instructkit.sources.card import DatasetCard, Feature
 
@@ -236,7 +238,8 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
         pid = stable_hash("proposal", card.key, p.mode, p.index, p.raw)
         base = {"dataset": card.key, "mode": p.mode, "proposal": p.raw}
         reason = F.check_fields(p, usable, all_fields) or \
-            (F.COPIES_ROW if F.copies_row_value(p.instruction, view.examples) else None) or dups.check(p)
+            (F.COPIES_ROW if F.copies_row_value(p.instruction, view.examples) else None) or \
+            C.instruction_problem(p.instruction, demo_instructions()) or dups.check(p)
         if reason:
             rejections.append(Rejection(pid, reason, "task", base))
             continue
@@ -264,6 +267,36 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
         tasks.append(task)
         instances.extend(exs)
     return tasks, instances, rejections, skipped
+
+
+def _flag_reply(res: DatasetResult, card: DatasetCard, mode: str, comp: Any, parsed: F.ParseResult) -> None:
+    """Record what is wrong with a whole reply in rejected.jsonl (not only in the manifest's usage).
+
+    A reply cut off at the token limit (``finish_reason == "length"``) may still parse after JSON
+    repair, but its last task can be cut mid-sentence: nothing parsed from it is kept. A reply that
+    broke the schema yet yielded tasks is flagged (stage ``reply``); its tasks are judged one by one.
+    """
+    truncated = getattr(comp, "finish_reason", "") == "length"
+    base = {"dataset": card.key, "mode": mode}
+    if parsed.error:
+        res.proposed += 1  # an unparseable answer counts as one failed proposal
+        reason = C.TRUNCATED_REPLY if truncated else F.UNPARSEABLE
+        res.rejections.append(Rejection(stable_hash("answer", card.key, mode), reason, "task",
+                                        {**base, "detail": parsed.error, "text": comp.text[:2000]}))
+    elif getattr(comp, "parse_error", None) and not truncated:
+        res.rejections.append(Rejection(stable_hash("reply", card.key, mode), C.REPLY_NOT_VALID, "reply",
+                                        {**base, "detail": comp.parse_error, "text": comp.text[:2000]}))
+    for raw, reason, detail in parsed.rejected:
+        res.proposed += 1
+        res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, raw), reason, "task",
+                                        {**base, "proposal": raw, "detail": detail}))
+    if truncated and parsed.proposals:
+        for p in parsed.proposals:
+            res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, p.index, p.raw),
+                                            C.TRUNCATED_REPLY, "task",
+                                            {**base, "proposal": p.raw, "detail": "reply hit max_tokens"}))
+        res.proposed += len(parsed.proposals)
+        parsed.proposals = []
 
 
 async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | None = None) -> DatasetResult:
@@ -302,15 +335,7 @@ async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | N
         res.cache_hits += int(comp.cached)
         res.calls += int(not comp.cached)
         parsed = F.parse_tasks(comp.text, mode)
-        if parsed.error:
-            res.proposed += 1  # an unparseable answer counts as one failed proposal
-            res.rejections.append(Rejection(stable_hash("answer", card.key, mode), F.UNPARSEABLE, "task",
-                                            {"dataset": card.key, "mode": mode, "detail": parsed.error,
-                                             "text": comp.text[:2000]}))
-        for raw, reason, detail in parsed.rejected:
-            res.proposed += 1
-            res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, raw), reason, "task",
-                                            {"dataset": card.key, "mode": mode, "proposal": raw, "detail": detail}))
+        _flag_reply(res, card, mode, comp, parsed)
         res.proposed += len(parsed.proposals)
         proposals.extend(parsed.proposals)
     tasks, instances, rejections, skipped = select_tasks(card, view, proposals, llm.spec, cfg.max_instance_chars)
