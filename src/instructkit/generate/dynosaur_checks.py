@@ -69,6 +69,14 @@ def copies_demonstration(instruction: str, demo_instructions: list[str]) -> bool
     return False
 
 
+_DETERMINERS = {"the", "a", "an", "its", "their", "this", "that", "each", "his", "her", "our", "your", "of"}
+
+
+def _has_task_verb(words: list[str]) -> bool:
+    """A task verb used as a verb: "label the text" yes, "the text and its label" no."""
+    return any(w in _REQUEST_WORDS and (i == 0 or words[i - 1] not in _DETERMINERS) for i, w in enumerate(words))
+
+
 def degenerate(instruction: str) -> str | None:
     """Why the instruction is not a usable request (too short / repeats itself / asks nothing), or None."""
     words = _words(instruction)
@@ -79,7 +87,7 @@ def degenerate(instruction: str) -> str | None:
         return f"repeats {' '.join(top[0][0])!r} {top[0][1]} times"
     if len(words) >= 10 and len(set(words)) < 0.4 * len(words):
         return "the same few words over and over"
-    if instruction.strip().endswith("?") or words[0] in _QUESTION_OPENERS or _REQUEST_WORDS & set(words):
+    if instruction.strip().endswith("?") or words[0] in _QUESTION_OPENERS or _has_task_verb(words):
         return None
     return "asks for nothing (no task verb, not a question)"
 
