@@ -33,7 +33,8 @@ answer ask assign categorize categorise check choose classify compare complete c
 create decide define describe detect determine draft estimate evaluate explain extract fill find generate give
 guess identify infer judge label list match name paraphrase pick predict produce provide rank rate read rephrase
 reply respond rewrite say score select solve sort state suggest summarize summarise tag tell transform translate
-write
+write use make turn correct group highlight locate outline return recognize recognise spot mark assess calculate
+derive formulate propose review simplify shorten expand continue design verify recommend convert
 """.split())
 _QUESTION_OPENERS = ("what", "which", "who", "whom", "where", "when", "why", "how", "is", "are", "does", "do",
                      "can", "should", "will", "was", "were", "did")
@@ -69,12 +70,21 @@ def copies_demonstration(instruction: str, demo_instructions: list[str]) -> bool
     return False
 
 
-_DETERMINERS = {"the", "a", "an", "its", "their", "this", "that", "each", "his", "her", "our", "your", "of"}
+_LEADS = {"please", "then", "and", "now", "also", "first", "finally", "briefly", "carefully"}
 
 
-def _has_task_verb(words: list[str]) -> bool:
-    """A task verb used as a verb: "label the text" yes, "the text and its label" no."""
-    return any(w in _REQUEST_WORDS and (i == 0 or words[i - 1] not in _DETERMINERS) for i, w in enumerate(words))
+def _has_task_verb(instruction: str) -> bool:
+    """A clause that starts with a task verb ("Given X, classify it."), or "to <verb>" ("your job is to
+    label..."): a request. Nouns do not count: "the text and its label" asks for nothing."""
+    for clause in re.split(r"[,.;:!?\n]+", instruction.lower()):
+        words = [w for w in _words(clause)]
+        while words and words[0] in _LEADS:
+            words = words[1:]
+        if words and words[0] in _REQUEST_WORDS:
+            return True
+        if any(a == "to" and b in _REQUEST_WORDS for a, b in zip(words, words[1:])):
+            return True
+    return False
 
 
 def degenerate(instruction: str) -> str | None:
@@ -87,7 +97,7 @@ def degenerate(instruction: str) -> str | None:
         return f"repeats {' '.join(top[0][0])!r} {top[0][1]} times"
     if len(words) >= 10 and len(set(words)) < 0.4 * len(words):
         return "the same few words over and over"
-    if instruction.strip().endswith("?") or words[0] in _QUESTION_OPENERS or _has_task_verb(words):
+    if instruction.strip().endswith("?") or words[0] in _QUESTION_OPENERS or _has_task_verb(instruction):
         return None
     return "asks for nothing (no task verb, not a question)"
 
