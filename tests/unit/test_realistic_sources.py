@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import make_instances, process_dataset, select_tasks
+from instructkit.generate.dynosaur import DynosaurConfig, make_instances, process_dataset, select_tasks
 from instructkit.generate.dynosaur_meta import build_meta, render_value
 from instructkit.llm.base import Completion
 from instructkit.records import Task
@@ -251,7 +251,7 @@ def test_tasks_salvaged_from_a_reply_cut_at_the_token_limit_are_dropped(tmp_path
     cut = json.dumps({"tasks": [good]})[:-2] + ', {"output_field": "sentence", "input_fields": ["label"], "instr'
     replies = [Completion(text=cut, finish_reason="length", completion_tokens=400),
                Completion(text=json.dumps({"tasks": [good]}), finish_reason="stop")]
-    res = asyncio.run(process_dataset(ScriptedReplies(replies), card))
+    res = asyncio.run(process_dataset(ScriptedReplies(replies), card, DynosaurConfig(verify=False)))
     truncated = [r for r in res.rejections if r.reason == "truncated_reply"]
     assert truncated and all(r.details["mode"] == "aware" for r in truncated)
     assert len(res.tasks) == 1 and res.tasks[0].meta["mode"] == "unaware"
@@ -270,6 +270,4 @@ def test_a_reply_that_broke_the_schema_is_recorded_in_rejected(tmp_path):
 
 
 def _one_mode():
-    from instructkit.generate.dynosaur import DynosaurConfig
-
-    return DynosaurConfig(modes=("aware",))
+    return DynosaurConfig(modes=("aware",), verify=False)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from instructkit.generate import dynosaur_checks as C
 from instructkit.generate import dynosaur_filter as F
+from instructkit.generate import dynosaur_verify as V
 from instructkit.generate.dynosaur_meta import (MetaView, Unrenderable, build_meta, index_answer, lettered_options,
                                                 option_letter, render_value, truncate)
 from instructkit.generate.dynosaur_prompt import (MODES, build_messages, demo_instructions, render_dataset,
@@ -51,12 +52,17 @@ class DynosaurConfig:
     max_instance_chars: int = 2000   # cut of instance input/output
     max_tokens: int = 400            # answer budget of a task-design call
     temperature: float = 0.0
+    verify: bool = True              # semantic check of every kept task (dynosaur_verify)
+    verify_model: str | None = None  # None: the generating model
+    verification: V.VerifyConfig = field(default_factory=V.VerifyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {"modes": list(self.modes), "max_tasks": self.max_tasks, "n_examples": self.n_examples,
                 "max_value_chars": self.max_value_chars, "max_instance_chars": self.max_instance_chars,
                 "max_tokens": self.max_tokens, "temperature": self.temperature,
-                "prompt": template_version()}
+                "prompt": template_version(),
+                "verify": self.verification.to_dict() if self.verify else False,
+                "verify_model": self.verify_model}
 
 
 @dataclass
@@ -89,12 +95,14 @@ class DatasetResult:
         """The datasets.jsonl line: status and counts (all deterministic, so resume rewrites the same)."""
         rej = Counter(r.reason for r in self.rejections if r.stage == "task")
         kinds = Counter(t.kind for t in self.tasks)
+        checked = sum(1 for t in self.tasks if "validity" in t.meta) + rej.get(V.FAILS_VERIFICATION, 0)
         return {"id": self.key, "key": self.key, "dataset": card.name, "config": card.config,
                 "split": card.split, "source": card.source, "license": card.license,
                 "status": self.status, "reason": self.reason, "rows": len(card.rows),
                 "tasks_proposed": self.proposed, "tasks_kept": len(self.tasks),
                 "tasks_rejected": dict(sorted(rej.items())),
                 "classification": kinds.get("classification", 0), "generation": kinds.get("generation", 0),
+                "tasks_verified": checked, "tasks_failed_verification": rej.get(V.FAILS_VERIFICATION, 0),
                 "instances": len(self.instances), "rows_skipped": dict(sorted(self.rows_skipped.items())),
                 "llm_calls": self.calls + self.cache_hits,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
@@ -299,7 +307,23 @@ def _flag_reply(res: DatasetResult, card: DatasetCard, mode: str, comp: Any, par
         parsed.proposals = []
 
 
-async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | None = None) -> DatasetResult:
+async def verify_kept(llm: "LLM", res: DatasetResult, cfg: V.VerifyConfig) -> None:
+    """Record ``meta.validity`` on every kept task; drop (with its instances) each under the threshold."""
+    records = await V.verify_tasks(llm, res.tasks, res.instances, cfg)
+    failed: set[str] = set()
+    for task, validity in zip(res.tasks, records):
+        task.meta["validity"] = validity
+        if not validity["passed"]:
+            failed.add(task.id)
+            res.rejections.append(Rejection(stable_hash("verify", task.id), V.FAILS_VERIFICATION, "task",
+                                            {"dataset": task.source.get("key"), "task_id": task.id,
+                                             "instruction": task.instruction, "validity": validity}))
+    res.tasks = [t for t in res.tasks if t.id not in failed]
+    res.instances = [e for e in res.instances if e.meta.get("task_id") not in failed]
+
+
+async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | None = None,
+                          verify_llm: "LLM | None" = None) -> DatasetResult:
     """Metadata -> tasks (one call per mode) -> filters -> instances for one dataset-config.
 
     A dataset with <= 1 usable field is returned as ``skipped`` with the reason; a model error
@@ -341,6 +365,12 @@ async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | N
     tasks, instances, rejections, skipped = select_tasks(card, view, proposals, llm.spec, cfg.max_instance_chars)
     res.tasks, res.instances, res.rows_skipped = tasks, instances, skipped
     res.rejections.extend(rejections)
-    if not tasks:
+    if cfg.verify and res.tasks:
+        try:
+            await verify_kept(verify_llm or llm, res, cfg.verification)
+        except ModelError as e:
+            res.status, res.error = "failed", f"verify: {e}"
+            return res
+    if not res.tasks:
         res.reason = "no valid task"
     return res

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from instructkit.generate.dynosaur_checks import CHECK_REASONS
 from instructkit.llm.jsonutil import extract_json
 
 # Reasons a proposed task is dropped (stable strings: they are counted in manifests).
@@ -35,9 +36,10 @@ SINGLE_LABEL = "single_label"
 IMBALANCED = "imbalanced_labels"
 NO_INSTANCES = "no_instances"                  # every row was skipped
 COPIES_ROW = "instruction_copies_row_value"    # ours: the instruction is about one example row
+FAILS_VERIFICATION = "fails_verification"      # the semantic check (dynosaur_verify) scored it too low
 REASONS = (UNPARSEABLE, MALFORMED, EMPTY_INSTRUCTION, EMPTY_OUTPUT, UNKNOWN_FIELD, UNUSABLE_FIELD,
            NO_INPUT, INPUT_IS_OUTPUT, DUP_INSTRUCTION, DUP_ACROSS_MODES, NON_SCALAR, SINGLE_LABEL,
-           IMBALANCED, NO_INSTANCES, COPIES_ROW)
+           IMBALANCED, NO_INSTANCES, COPIES_ROW, *CHECK_REASONS, FAILS_VERIFICATION)
 
 MAX_CLASSES = 10          # <= this many distinct output values: classification (paper)
 BALANCE_TWO = 0.70        # 2 labels: drop when the largest class exceeds 70% of rows (paper)
