@@ -12,7 +12,7 @@ import asyncio
 
 from instructkit.generate import dynosaur_filter as F
 from instructkit.generate.dynosaur import DynosaurConfig, process_dataset
-from instructkit.generate.dynosaur_verify import (NULL_INSTRUCTION, VerifyConfig, held_rows, kind_mismatch,
+from instructkit.generate.dynosaur_verify import (NULL_INSTRUCTION, SIGNALS, VerifyConfig, held_rows, kind_mismatch,
                                                   names_label, rouge_l)
 from instructkit.llm import LLM
 from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Scored
@@ -94,7 +94,7 @@ def test_held_rows_skip_the_demonstrations_and_spread():
 def test_verification_keeps_the_task_that_explains_its_mapping_and_drops_the_other(tmp_path):
     backend = TopicAware()
     door = LLM(backend, cache=ResponseCache(tmp_path / "cache.sqlite"))
-    cfg = DynosaurConfig(modes=("aware",), verification=VerifyConfig(rows=3))
+    cfg = DynosaurConfig(modes=("aware",), verification=VerifyConfig(rows=3, signals=SIGNALS))
     res = asyncio.run(process_dataset(DesignThenFake(design(GOOD, BAD), door), NEWS, cfg, verify_llm=door))
     assert [t.meta["proposed_instruction"] for t in res.tasks] == [GOOD]
     kept = res.tasks[0].meta["validity"]
@@ -115,7 +115,7 @@ def test_verification_keeps_the_task_that_explains_its_mapping_and_drops_the_oth
 
 def test_threshold_zero_records_scores_and_keeps_every_task(tmp_path):
     door = LLM(TopicAware(), cache=None)
-    cfg = DynosaurConfig(modes=("aware",), verification=VerifyConfig(rows=2, threshold=0.0))
+    cfg = DynosaurConfig(modes=("aware",), verification=VerifyConfig(rows=2, threshold=0.0))  # default signals
     res = asyncio.run(process_dataset(DesignThenFake(design(GOOD, BAD), door), NEWS, cfg, verify_llm=door))
     assert len(res.tasks) == 2 and all("validity" in t.meta for t in res.tasks)
     scores = {t.meta["proposed_instruction"]: t.meta["validity"]["score"] for t in res.tasks}
@@ -129,3 +129,8 @@ def test_null_instruction_keeps_the_label_sentence():
     t = Task(instruction=f"{GOOD} Answers must be one of: world, sports.", input_fields=["text"],
              output_field="label", label_space=["world", "sports"], meta={"proposed_instruction": GOOD})
     assert _null_instruction(t) == f"{NULL_INSTRUCTION} Answers must be one of: world, sports."
+
+
+def test_bad_verify_signals_exit_2(tmp_path, cli):
+    r = cli("dynosaur", "examples/news_topics", "--out", tmp_path / "o", "--verify-signals", "vibes")
+    assert r.returncode == 2 and "--verify-signals" in r.stderr and not (tmp_path / "o").exists()

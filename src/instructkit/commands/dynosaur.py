@@ -22,6 +22,17 @@ def _parse_modes(text: str) -> tuple[str, ...]:
     return modes
 
 
+def _parse_signals(text: str) -> tuple[str, ...]:
+    from instructkit.errors import UserError
+    from instructkit.generate.dynosaur_verify import SIGNALS
+
+    signals = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    bad = [x for x in signals if x not in SIGNALS]
+    if not signals or bad:
+        raise UserError(f"--verify-signals {text!r}: use a comma-separated subset of {','.join(SIGNALS)}")
+    return signals
+
+
 def format_summary(manifest: dict[str, Any]) -> str:
     """The printed summary of a dynosaur run directory (cumulative over all its runs)."""
     c = manifest.get("counts") or {}
@@ -88,6 +99,10 @@ def register(app: typer.Typer) -> None:
             "--verify-model", metavar="SPEC", help="Model that checks the tasks (default: --model).",
             show_default=False)] = None,
         verify_rows: Annotated[int, typer.Option(min=1, max=50, help="Rows per task the check uses.")] = 3,
+        verify_signals: Annotated[str, typer.Option(
+            help="Signals of the check, comma-separated: likelihood (gold output likelier than under a null "
+                 "instruction), kind (verb fits the task kind), answer (the model's answers vs gold; "
+                 "2 generations per row).")] = "likelihood,kind",
         verify_threshold: Annotated[float, typer.Option(
             min=0.0, max=1.0, help="Validity score (0-1) a task needs to be kept; 0 records scores and keeps "
                                    "every task.")] = 0.5,
@@ -133,7 +148,8 @@ def register(app: typer.Typer) -> None:
         from instructkit.generate.dynosaur_verify import VerifyConfig
 
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks, verify=verify, verify_model=verify_model,
-                             verification=VerifyConfig(rows=verify_rows, threshold=verify_threshold))
+                             verification=VerifyConfig(rows=verify_rows, threshold=verify_threshold,
+                                                       signals=_parse_signals(verify_signals)))
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:

@@ -1,16 +1,18 @@
 """Dynosaur: does a kept task's instruction actually explain its input -> output mapping?
 
 A cheap semantic check on ``k`` rows of each task, through the same door (and cache) as task design,
-so a re-run costs nothing. Three signals, each recorded on the task as ``validity.parts``:
+so a re-run costs nothing. Three signals, each recorded on the task as ``validity.parts``
+(``likelihood`` and ``kind`` by default; ``answer`` on request, see below):
 
 * **likelihood** (the IFD idea): the mean per-token log-probability of the gold output given
   instruction + input, minus the same given a *null* instruction + input. The null instruction keeps
   the label-space sentence ("Answers must be one of: ..."), so listing labels earns nothing by itself.
   ``gain > 0``: the instruction makes the right outputs more likely. Needs ``LLM.score`` (the
   embedded model has it; servers without logprobs skip it).
-* **answer**: the model answers the task on the k rows. Classification: accuracy minus the
+* **answer** (opt-in): the model answers the task on the k rows. Classification: accuracy minus the
   majority-class rate of the task's rows; generation: ROUGE-L of the answer minus ROUGE-L of the
-  answer to the null instruction.
+  answer to the null instruction. It needs a model that can do the tasks: with a small one it
+  measures the model more than the instruction, and it costs 2k generations per task.
 * **kind**: the instruction's verb against the task kind: "summarize/write/translate..." over a
   label space, or "classify/which label..." over free text, is a mismatch (a veto).
 
@@ -44,6 +46,7 @@ VERIFY_VERSION = "dynosaur-verify-v1"
 NULL_INSTRUCTION = "Respond to the input."
 LIKELIHOOD_SCALE = 0.1   # nats per token: a gain of 0.1 maps to 0.73
 SIGNALS = ("likelihood", "answer", "kind")
+DEFAULT_SIGNALS = ("likelihood", "kind")  # "answer" measures the model as much as the instruction: opt in
 
 _GEN_VERBS = ("summarize", "summarise", "write", "translate", "paraphrase", "rewrite", "compose", "generate",
               "explain", "describe", "draft", "expand", "continue")
@@ -57,7 +60,7 @@ class VerifyConfig:
 
     rows: int = 3
     threshold: float = 0.5
-    signals: tuple[str, ...] = SIGNALS
+    signals: tuple[str, ...] = DEFAULT_SIGNALS
     answer_tokens: int = 32
 
     def to_dict(self) -> dict[str, Any]:
