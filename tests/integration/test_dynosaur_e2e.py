@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS, SQUAD, PAIRS = (str(ROOT / "examples" / n) for n in ("news_topics", "squad_mini", "sentence_pairs"))
-ARGS = ("--rows", "8", "--concurrency", "1", "--quiet")
+ARGS = ("--rows", "8", "--concurrency", "1", "--quiet", "--no-verify")  # verification: test_dynosaur_verify_e2e
 FILES = ("tasks.jsonl", "instances.jsonl", "rejected.jsonl", "datasets.jsonl")
 
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 
 from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import (BAD_INDEX, make_instances, options_field, process_dataset,
+from instructkit.generate.dynosaur import (BAD_INDEX, DynosaurConfig, make_instances, options_field, process_dataset,
                                            select_tasks)
 from instructkit.generate.dynosaur_meta import build_meta
 from instructkit.llm.base import Completion
@@ -108,7 +108,7 @@ class ScriptedLLM:
 def test_bad_index_rows_are_reported_per_dataset_not_a_crash():
     answer = json.dumps({"tasks": [{"output_field": "answer", "input_fields": ["question", "choices"],
                                     "instruction": "Choose the correct option."}]})
-    res = asyncio.run(process_dataset(ScriptedLLM([answer, answer]), IDX))
+    res = asyncio.run(process_dataset(ScriptedLLM([answer, answer]), IDX, DynosaurConfig(verify=False)))
     assert res.status == "used" and len(res.tasks) == 1 and len(res.instances) == 7
     rec = res.record(IDX)  # the datasets.jsonl line (and, summed, the manifest's instances_skipped)
     assert rec["rows_skipped"] == {BAD_INDEX: 2, "missing_output": 1}
@@ -124,7 +124,7 @@ def test_run_directory_holds_the_letters_and_the_skip_reason(tmp_path):
                                     "instruction": "Choose the correct option."}]})
     llm = ScriptedLLM([answer, answer])
     llm.ledger = UsageLedger()
-    manifest = run_dynosaur([IDX], tmp_path / "run", llm=llm)
+    manifest = run_dynosaur([IDX], tmp_path / "run", llm=llm, cfg=DynosaurConfig(verify=False))
     outputs = [json.loads(x)["output"] for x in (tmp_path / "run" / "instances.jsonl").read_text().splitlines()]
     assert outputs == ["B", "A", "C", "D", "B", "A", "D"]
     (ds,) = [json.loads(x) for x in (tmp_path / "run" / "datasets.jsonl").read_text().splitlines()]

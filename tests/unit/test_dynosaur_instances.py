@@ -138,7 +138,8 @@ def test_process_dataset_records_every_rejection_with_its_reason():
     aware = json.dumps({"tasks": [good,
                                   {"output_field": "answer", "input_fields": ["answer"], "instruction": "Copy it."},
                                   {"output_field": "topic", "input_fields": ["question"], "instruction": "Topic?"}]})
-    res = asyncio.run(process_dataset(ScriptedLLM([aware, json.dumps({"tasks": [good]})]), MC))
+    res = asyncio.run(process_dataset(ScriptedLLM([aware, json.dumps({"tasks": [good]})]), MC,
+                                      DynosaurConfig(verify=False)))  # a scripted fake: no checks
     reasons = sorted(r.reason for r in res.rejections)
     assert reasons == sorted([F.DUP_ACROSS_MODES, F.UNKNOWN_FIELD, F.INPUT_IS_OUTPUT])
     assert res.proposed == 4 and len(res.tasks) == 1 and len(res.instances) == 3

@@ -23,6 +23,17 @@ def _parse_modes(text: str) -> tuple[str, ...]:
     return modes
 
 
+def _parse_signals(text: str) -> tuple[str, ...]:
+    from instructkit.errors import UserError
+    from instructkit.generate.dynosaur_verify import SIGNALS
+
+    signals = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    bad = [x for x in signals if x not in SIGNALS]
+    if not signals or bad:
+        raise UserError(f"--verify-signals {text!r}: use a comma-separated subset of {','.join(SIGNALS)}")
+    return signals
+
+
 def format_summary(manifest: dict[str, Any]) -> str:
     """The printed summary of a dynosaur run directory (cumulative over all its runs)."""
     c = manifest.get("counts") or {}
@@ -38,6 +49,7 @@ def format_summary(manifest: dict[str, Any]) -> str:
         f"({c.get('classification_tasks', 0)} classification, {c.get('generation_tasks', 0)} generation)",
         f"tasks rejected: {rej}",
         f"instances: {c.get('instances', 0)} made; rows skipped: {skipped}",
+        _verification_line(manifest),
         f"model calls: {c.get('llm_calls', 0)} ({c.get('tokens', 0):,} tokens; "
         f"{tpi if tpi is not None else '-'} tokens per instance); this run: {usage_calls(run)} calls, "
         f"{(run.get('usage') or {}).get('cache_hits', 0)} cache hits",
@@ -49,6 +61,17 @@ def format_summary(manifest: dict[str, Any]) -> str:
     for key, err in (run.get("failed_datasets") or {}).items():
         lines.append(f"FAILED {key}: {err}")
     return "\n".join(lines)
+
+
+def _verification_line(manifest: dict[str, Any]) -> str:
+    c = manifest.get("counts") or {}
+    verify = (manifest.get("config") or {}).get("verify")
+    checked, failed = c.get("tasks_verified", 0), c.get("tasks_failed_verification", 0)
+    if not checked:
+        return "verification: off" if verify is False else "verification: no task checked yet"
+    model = (manifest.get("config") or {}).get("verify_model") or (manifest.get("config") or {}).get("model")
+    return (f"verification: {checked} task(s) checked with {model}, {checked - failed} kept, "
+            f"{failed} dropped (fails_verification)")
 
 
 def usage_calls(run: dict[str, Any]) -> int:
@@ -69,6 +92,21 @@ def register(app: typer.Typer) -> None:
         rows: Annotated[Optional[int], typer.Option(min=1, help="Rows loaded per dataset-config "
                                                              "(each becomes an instance per task); default all.")] = None,
         max_tasks: Annotated[int, typer.Option(min=1, max=10, help="Tasks asked for per call.")] = 3,
+        verify: Annotated[bool, typer.Option(
+            "--verify/--no-verify", help="Check every kept task on a few of its rows: does the instruction make "
+                                         "the gold outputs likelier and the model's answers better than a null "
+                                         "instruction? Tasks that fail are dropped (fails_verification).")] = True,
+        verify_model: Annotated[Optional[str], typer.Option(
+            "--verify-model", metavar="SPEC", help="Model that checks the tasks (default: --model).",
+            show_default=False)] = None,
+        verify_rows: Annotated[int, typer.Option(min=1, max=50, help="Rows per task the check uses.")] = 3,
+        verify_signals: Annotated[str, typer.Option(
+            help="Signals of the check, comma-separated: likelihood (gold output likelier than under a null "
+                 "instruction), kind (verb fits the task kind), answer (the model's answers vs gold; "
+                 "2 generations per row).")] = "likelihood,kind",
+        verify_threshold: Annotated[float, typer.Option(
+            min=0.0, max=1.0, help="Validity score (0-1) a task needs to be kept; 0 records scores and keeps "
+                                   "every task.")] = 0.5,
         description: Annotated[Optional[str], typer.Option(
             help="Description to use for the source(s) (for files without a dataset card).")] = None,
         concurrency: ConcurrencyOpt = 4,
@@ -87,6 +125,7 @@ def register(app: typer.Typer) -> None:
         datasets.jsonl and manifest.json.
 
         Example: instructkit dynosaur examples/ --out runs/dyno
+        Scores only: instructkit dynosaur examples/ --out runs/dyno --verify-threshold 0
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
         On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
@@ -108,9 +147,15 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"--out {out} holds a '{manifest.get('command')}' run, not dynosaur")
             typer.echo(format_summary(manifest))
             return
-        cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks)
+        from instructkit.generate.dynosaur_verify import VerifyConfig
+
+        cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks, verify=verify, verify_model=verify_model,
+                             verification=VerifyConfig(rows=verify_rows, threshold=verify_threshold,
+                                                       signals=_parse_signals(verify_signals)))
         check_out_dir(out)
         check_model(model)
+        if verify and verify_model:
+            check_model(verify_model)
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:

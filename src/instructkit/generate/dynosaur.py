@@ -21,10 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from instructkit.generate import dynosaur_checks as C
 from instructkit.generate import dynosaur_filter as F
+from instructkit.generate import dynosaur_verify as V
 from instructkit.generate.dynosaur_meta import (MetaView, Unrenderable, build_meta, index_answer, lettered_options,
                                                 option_letter, render_value, truncate)
-from instructkit.generate.dynosaur_prompt import MODES, build_messages, render_dataset, task_schema, template_version
+from instructkit.generate.dynosaur_prompt import (MODES, build_messages, demo_instructions, render_dataset,
+                                                  task_schema, template_version)
 from instructkit.records import Example, Task, stable_hash
 from instructkit.sources.card import DatasetCard, Feature
 
@@ -49,12 +52,17 @@ class DynosaurConfig:
     max_instance_chars: int = 2000   # cut of instance input/output
     max_tokens: int = 400            # answer budget of a task-design call
     temperature: float = 0.0
+    verify: bool = True              # semantic check of every kept task (dynosaur_verify)
+    verify_model: str | None = None  # None: the generating model
+    verification: V.VerifyConfig = field(default_factory=V.VerifyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {"modes": list(self.modes), "max_tasks": self.max_tasks, "n_examples": self.n_examples,
                 "max_value_chars": self.max_value_chars, "max_instance_chars": self.max_instance_chars,
                 "max_tokens": self.max_tokens, "temperature": self.temperature,
-                "prompt": template_version()}
+                "prompt": template_version(),
+                "verify": self.verification.to_dict() if self.verify else False,
+                "verify_model": self.verify_model}
 
 
 @dataclass
@@ -87,12 +95,14 @@ class DatasetResult:
         """The datasets.jsonl line: status and counts (all deterministic, so resume rewrites the same)."""
         rej = Counter(r.reason for r in self.rejections if r.stage == "task")
         kinds = Counter(t.kind for t in self.tasks)
+        checked = sum(1 for t in self.tasks if "validity" in t.meta) + rej.get(V.FAILS_VERIFICATION, 0)
         return {"id": self.key, "key": self.key, "dataset": card.name, "config": card.config,
                 "split": card.split, "source": card.source, "license": card.license,
                 "status": self.status, "reason": self.reason, "rows": len(card.rows),
                 "tasks_proposed": self.proposed, "tasks_kept": len(self.tasks),
                 "tasks_rejected": dict(sorted(rej.items())),
                 "classification": kinds.get("classification", 0), "generation": kinds.get("generation", 0),
+                "tasks_verified": checked, "tasks_failed_verification": rej.get(V.FAILS_VERIFICATION, 0),
                 "instances": len(self.instances), "rows_skipped": dict(sorted(self.rows_skipped.items())),
                 "llm_calls": self.calls + self.cache_hits,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
@@ -236,7 +246,8 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
         pid = stable_hash("proposal", card.key, p.mode, p.index, p.raw)
         base = {"dataset": card.key, "mode": p.mode, "proposal": p.raw}
         reason = F.check_fields(p, usable, all_fields) or \
-            (F.COPIES_ROW if F.copies_row_value(p.instruction, view.examples) else None) or dups.check(p)
+            (F.COPIES_ROW if F.copies_row_value(p.instruction, view.examples) else None) or \
+            C.instruction_problem(p.instruction, demo_instructions()) or dups.check(p)
         if reason:
             rejections.append(Rejection(pid, reason, "task", base))
             continue
@@ -266,7 +277,53 @@ def select_tasks(card: DatasetCard, view: MetaView, proposals: list[F.TaskPropos
     return tasks, instances, rejections, skipped
 
 
-async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | None = None) -> DatasetResult:
+def _flag_reply(res: DatasetResult, card: DatasetCard, mode: str, comp: Any, parsed: F.ParseResult) -> None:
+    """Record what is wrong with a whole reply in rejected.jsonl (not only in the manifest's usage).
+
+    A reply cut off at the token limit (``finish_reason == "length"``) may still parse after JSON
+    repair, but its last task can be cut mid-sentence: nothing parsed from it is kept. A reply that
+    broke the schema yet yielded tasks is flagged (stage ``reply``); its tasks are judged one by one.
+    """
+    truncated = getattr(comp, "finish_reason", "") == "length"
+    base = {"dataset": card.key, "mode": mode}
+    if parsed.error:
+        res.proposed += 1  # an unparseable answer counts as one failed proposal
+        reason = C.TRUNCATED_REPLY if truncated else F.UNPARSEABLE
+        res.rejections.append(Rejection(stable_hash("answer", card.key, mode), reason, "task",
+                                        {**base, "detail": parsed.error, "text": comp.text[:2000]}))
+    elif getattr(comp, "parse_error", None) and not truncated:
+        res.rejections.append(Rejection(stable_hash("reply", card.key, mode), C.REPLY_NOT_VALID, "reply",
+                                        {**base, "detail": comp.parse_error, "text": comp.text[:2000]}))
+    for raw, reason, detail in parsed.rejected:
+        res.proposed += 1
+        res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, raw), reason, "task",
+                                        {**base, "proposal": raw, "detail": detail}))
+    if truncated and parsed.proposals:
+        for p in parsed.proposals:
+            res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, p.index, p.raw),
+                                            C.TRUNCATED_REPLY, "task",
+                                            {**base, "proposal": p.raw, "detail": "reply hit max_tokens"}))
+        res.proposed += len(parsed.proposals)
+        parsed.proposals = []
+
+
+async def verify_kept(llm: "LLM", res: DatasetResult, cfg: V.VerifyConfig) -> None:
+    """Record ``meta.validity`` on every kept task; drop (with its instances) each under the threshold."""
+    records = await V.verify_tasks(llm, res.tasks, res.instances, cfg)
+    failed: set[str] = set()
+    for task, validity in zip(res.tasks, records):
+        task.meta["validity"] = validity
+        if not validity["passed"]:
+            failed.add(task.id)
+            res.rejections.append(Rejection(stable_hash("verify", task.id), V.FAILS_VERIFICATION, "task",
+                                            {"dataset": task.source.get("key"), "task_id": task.id,
+                                             "instruction": task.instruction, "validity": validity}))
+    res.tasks = [t for t in res.tasks if t.id not in failed]
+    res.instances = [e for e in res.instances if e.meta.get("task_id") not in failed]
+
+
+async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | None = None,
+                          verify_llm: "LLM | None" = None) -> DatasetResult:
     """Metadata -> tasks (one call per mode) -> filters -> instances for one dataset-config.
 
     A dataset with <= 1 usable field is returned as ``skipped`` with the reason; a model error
@@ -302,20 +359,18 @@ async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | N
         res.cache_hits += int(comp.cached)
         res.calls += int(not comp.cached)
         parsed = F.parse_tasks(comp.text, mode)
-        if parsed.error:
-            res.proposed += 1  # an unparseable answer counts as one failed proposal
-            res.rejections.append(Rejection(stable_hash("answer", card.key, mode), F.UNPARSEABLE, "task",
-                                            {"dataset": card.key, "mode": mode, "detail": parsed.error,
-                                             "text": comp.text[:2000]}))
-        for raw, reason, detail in parsed.rejected:
-            res.proposed += 1
-            res.rejections.append(Rejection(stable_hash("proposal", card.key, mode, raw), reason, "task",
-                                            {"dataset": card.key, "mode": mode, "proposal": raw, "detail": detail}))
+        _flag_reply(res, card, mode, comp, parsed)
         res.proposed += len(parsed.proposals)
         proposals.extend(parsed.proposals)
     tasks, instances, rejections, skipped = select_tasks(card, view, proposals, llm.spec, cfg.max_instance_chars)
     res.tasks, res.instances, res.rows_skipped = tasks, instances, skipped
     res.rejections.extend(rejections)
-    if not tasks:
+    if cfg.verify and res.tasks:
+        try:
+            await verify_kept(verify_llm or llm, res, cfg.verification)
+        except ModelError as e:
+            res.status, res.error = "failed", f"verify: {e}"
+            return res
+    if not res.tasks:
         res.reason = "no valid task"
     return res

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from instructkit.generate.dynosaur_checks import CHECK_REASONS
 from instructkit.llm.jsonutil import extract_json
 
 # Reasons a proposed task is dropped (stable strings: they are counted in manifests).
@@ -35,15 +36,18 @@ SINGLE_LABEL = "single_label"
 IMBALANCED = "imbalanced_labels"
 NO_INSTANCES = "no_instances"                  # every row was skipped
 COPIES_ROW = "instruction_copies_row_value"    # ours: the instruction is about one example row
+FAILS_VERIFICATION = "fails_verification"      # the semantic check (dynosaur_verify) scored it too low
 REASONS = (UNPARSEABLE, MALFORMED, EMPTY_INSTRUCTION, EMPTY_OUTPUT, UNKNOWN_FIELD, UNUSABLE_FIELD,
            NO_INPUT, INPUT_IS_OUTPUT, DUP_INSTRUCTION, DUP_ACROSS_MODES, NON_SCALAR, SINGLE_LABEL,
-           IMBALANCED, NO_INSTANCES, COPIES_ROW)
+           IMBALANCED, NO_INSTANCES, COPIES_ROW, *CHECK_REASONS, FAILS_VERIFICATION)
 
 MAX_CLASSES = 10          # <= this many distinct output values: classification (paper)
 BALANCE_TWO = 0.70        # 2 labels: drop when the largest class exceeds 70% of rows (paper)
 BALANCE_MANY = 0.50       # >2 labels: ... exceeds 50% (paper)
 SHORT_LABEL_CHARS = 40    # labels up to this long are listed in the instruction
 SHORT_LABEL_WORDS = 5
+LABEL_MAX_CHARS = 100     # a value longer than this (or spanning lines) is text, not a class label
+LABEL_MAX_WORDS = 12
 
 
 @dataclass
@@ -185,6 +189,11 @@ def _label_sort_key(s: str) -> tuple:
         return (1, 0.0, s.lower(), s)
 
 
+def is_label_like(value: str) -> bool:
+    """Short enough to be a class name (one line, at most 12 words / 100 characters)."""
+    return "\n" not in value.strip() and len(value) <= LABEL_MAX_CHARS and len(value.split()) <= LABEL_MAX_WORDS
+
+
 def label_space_decision(values: list[str | None], label_names: list[str] | None,
                          non_scalar: int = 0) -> LabelDecision:
     """Decide classification vs generation from the output texts of the sampled rows.
@@ -194,7 +203,7 @@ def label_space_decision(values: list[str | None], label_names: list[str] | None
     where the paper is silent):
 
     * mostly non-scalar output -> drop;
-    * ClassLabel output, or at most 10 distinct values with at least one repeated -> classification
+    * ClassLabel output, or at most 10 distinct short values with at least one repeated -> classification
       (the repeat condition keeps a tiny sample of free-text answers from looking like labels);
     * one label only, or the largest class above 70% (2 labels) / 50% (more) -> drop;
     * label order: ClassLabel id order, else numeric then alphabetical;
@@ -208,7 +217,9 @@ def label_space_decision(values: list[str | None], label_names: list[str] | None
         return LabelDecision()  # nothing to judge; instance building will report the skips
     counts = Counter(present)
     distinct = len(counts)
-    is_cls = label_names is not None or (distinct <= MAX_CLASSES and distinct < len(present))
+    # a label space needs short values: two paragraphs repeated over the rows are text to write
+    label_like = all(is_label_like(v) for v in counts)
+    is_cls = label_names is not None or (distinct <= MAX_CLASSES and distinct < len(present) and label_like)
     if not is_cls:
         return LabelDecision()
     if distinct == 1:

@@ -15,6 +15,7 @@ instance, so what the model was shown is what the instances contain.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,34 @@ def usable_fields(card: DatasetCard) -> tuple[list[Feature], dict[str, str]]:
 
 
 _ID_NAMES = {"id", "idx", "guid", "uid", "uuid", "key", "row_id", "example_id"}
+_ID_SUFFIXES = ("_id", "_idx", "_uuid", "_key", "_guid")
+# "label_id", "class_idx": a class label stored as a number, not a row key
+_CLASS_PREFIXES = ("label", "class", "category", "topic", "intent", "tag")
+
+
+def _id_named(name: str) -> bool:
+    n = name.lower()
+    if n.startswith(_CLASS_PREFIXES):
+        return False
+    camel = len(name) > 2 and name[-2:] in ("ID", "Id") and name[-3].islower()  # pairID, promptID, userId
+    return n in _ID_NAMES or n.endswith(_ID_SUFFIXES) or camel
+
+
+def _opaque_code(v: Any) -> bool:
+    """An int or a single token with a digit in it ("history_1042", "31000e"): a key, not words."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return True
+    return isinstance(v, str) and bool(v) and not any(c.isspace() for c in v) and any(c.isdigit() for c in v)
 
 
 def is_identifier(name: str, values: list[Any]) -> bool:
-    """An id column: named like one and unique per row (tasks over it would be nonsense)."""
-    n = name.lower()
-    if n not in _ID_NAMES and not n.endswith(("_id", "_idx", "_uuid")):
+    """An id column: named like one and either unique per row, or made of opaque codes shared by a
+    few rows (``section_id``: several questions per passage). Tasks over it would be nonsense."""
+    if not _id_named(name) or not all(_is_scalar(v) for v in values):
         return False
-    return all(_is_scalar(v) for v in values) and len(set(map(str, values))) == len(values)
+    return len(set(map(str, values))) == len(values) or all(_opaque_code(v) for v in values)
 
 
 # -- value rendering -----------------------------------------------------------------------------
@@ -96,6 +117,37 @@ def _is_scalar(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool))
 
 
+_CHOICE_NAME = re.compile(r"choice|option|candidate|ending|alternative|^mc\d*_|answer_?list", re.I)
+_LETTER_MARK = re.compile(r"^\s*\(?([A-Ja-j])\s*[).:]\s*")
+
+
+def is_choice_field(feature: Feature | None) -> bool:
+    """Lists are answer options only in a field named like options (``choices``, ``options``,
+    ``endings``...): a list of concepts, tokens or tags is shown as a list, not as A./B. lines."""
+    if feature is None:
+        return True  # no name to judge by: the values decide (as before)
+    if feature.dtype == "list<ClassLabel>":
+        return False  # a label sequence (NER tags), one label per token
+    return bool(_CHOICE_NAME.search(feature.name))
+
+
+def already_lettered(items: list[Any]) -> bool:
+    """Options that carry their own letters in order ("A) 21", "B) 34"): lettering them again
+    would show "A. A) 21"."""
+    marks = [_LETTER_MARK.match(x) if isinstance(x, str) else None for x in items]
+    return all(marks) and [m.group(1).upper() for m in marks] == list(LETTERS[:len(items)])  # type: ignore[union-attr]
+
+
+def choice_dict(v: Any) -> list[tuple[str, str]] | None:
+    """``{"text": [...], "label": [...]}`` (ARC, CommonsenseQA): (label, text) per option, else None."""
+    if not isinstance(v, dict) or not isinstance(v.get("text"), list) or not isinstance(v.get("label"), list):
+        return None
+    texts, labels = v["text"], v["label"]
+    if not (CHOICE_MIN <= len(texts) == len(labels)) or not all(_is_scalar(x) for x in texts + labels):
+        return None
+    return [(_scalar_text(lab).strip(), _scalar_text(t).strip()) for lab, t in zip(labels, texts)]
+
+
 def looks_like_choices(items: list[Any]) -> bool:
     """A short list of short, distinct, non-empty strings reads as answer options."""
     if not (CHOICE_MIN <= len(items) <= CHOICE_MAX):
@@ -108,6 +160,8 @@ def looks_like_choices(items: list[Any]) -> bool:
 def lettered_options(v: Any, feature: Feature | None = None) -> list[str] | None:
     """The options of ``v`` when it is rendered as lettered ``A. ...`` lines, else None."""
     if not isinstance(v, (list, tuple)) or not all(_is_scalar(x) for x in v):
+        return None
+    if not is_choice_field(feature):
         return None
     names = feature.label_names if feature is not None else None
     items = [names[x] if names is not None and isinstance(x, int) and 0 <= x < len(names) else x for x in v]
@@ -131,8 +185,9 @@ def option_letter(index: int, options: list[str]) -> str | None:
 
 
 def answer_text(v: dict[str, Any]) -> str | None:
-    """The first answer of an extractive-QA answer dict (SQuAD: ``{"text": [...], "answer_start": [...]}``)."""
-    for key in ("text", "answer", "answers", "value"):
+    """The first answer of an extractive-QA answer dict (SQuAD: ``{"text": [...], "answer_start": [...]}``,
+    DROP: ``{"spans": [...], "types": [...]}``)."""
+    for key in ("text", "answer", "answers", "value", "spans", "span", "answer_text"):
         if key in v:
             t = v[key]
             if isinstance(t, list):
@@ -166,6 +221,11 @@ def render_value(v: Any, feature: Feature | None = None, as_output: bool = False
         s = _scalar_text(v)
         return s if s.strip() else None
     if isinstance(v, dict):
+        choices = choice_dict(v)
+        if choices is not None:  # multiple choice: every option with its own label, never the first only
+            if as_output:
+                raise Unrenderable("options output")
+            return "\n".join(f"{lab}. {t}" for lab, t in choices)
         ans = answer_text(v)
         if ans is not None:
             return ans if ans.strip() else None  # "" = answer-like dict without an answer
@@ -191,6 +251,8 @@ def render_value(v: Any, feature: Feature | None = None, as_output: bool = False
             raise Unrenderable("list of non-scalars")
         options = lettered_options(items, feature)
         if options is not None:
+            if already_lettered(options):
+                return "\n".join(options)
             return "\n".join(f"{LETTERS[i]}. {x}" for i, x in enumerate(options))
         if names is not None:
             items = [names[x] if isinstance(x, int) and 0 <= x < len(names) else x for x in items]

@@ -81,6 +81,11 @@ def template_version() -> str:
     return f"{PROMPT_NAME}:{stable_hash(texts, demos, length=8)}"
 
 
+def demo_instructions() -> list[str]:
+    """The instructions of our worked demonstrations (a task copying one is dropped)."""
+    return [t["instruction"] for _, answer in _DEMOS for t in answer]
+
+
 def render_dataset(view: MetaView, mode: str, max_tasks: int = 3) -> str:
     """The user message that shows one dataset (description only in ``aware`` mode)."""
     return _env().get_template("dynosaur_dataset.j2").render(

@@ -48,6 +48,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
     c: dict[str, Any] = {"datasets_seen": len(records), "datasets_used": 0, "datasets_skipped": 0,
                          "tasks_proposed": 0, "tasks_kept": 0, "tasks_rejected": Counter(),
                          "classification_tasks": 0, "generation_tasks": 0, "instances": 0,
+                         "tasks_verified": 0, "tasks_failed_verification": 0,
                          "instances_skipped": Counter(), "llm_calls": 0, "prompt_tokens": 0,
                          "completion_tokens": 0, "skipped_datasets": {}}
     for r in records:
@@ -61,6 +62,8 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         c["tasks_rejected"].update(r.get("tasks_rejected", {}))
         c["classification_tasks"] += r.get("classification", 0)
         c["generation_tasks"] += r.get("generation", 0)
+        c["tasks_verified"] += r.get("tasks_verified", 0)
+        c["tasks_failed_verification"] += r.get("tasks_failed_verification", 0)
         c["instances"] += r.get("instances", 0)
         c["instances_skipped"].update(r.get("rows_skipped", {}))
         c["llm_calls"] += r.get("llm_calls", 0)
@@ -139,12 +142,15 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
             seen.add(c.key)
         if llm is None and todo:
             llm = open_model(model, cache=run.cache_path, ledger=UsageLedger(), options=options)
+        verify_llm = None  # a different --verify-model: its own door, same cache file, same ledger
+        if todo and cfg.verify and cfg.verify_model and cfg.verify_model != model:
+            verify_llm = open_model(cfg.verify_model, cache=run.cache_path, ledger=llm.ledger, options=options)
         failed: dict[str, str] = {}
         this_run = Counter()
         if todo:
             ui.info(f"dynosaur: {len(todo)} new dataset-config(s), {len(seen) - len(todo)} already done")
             asyncio.run(_process_all(llm, todo, cfg, concurrency, collection, run,
-                                     failed, this_run, executor, model))
+                                     failed, this_run, executor, model, verify_llm))
         if executor is not None:
             run.update(executor=executor.describe())
         _finish_manifest(run, llm, failed, this_run, time.time() - started, model)
@@ -152,14 +158,14 @@ def run_dynosaur(cards: list[DatasetCard], out: str | Path, model: str = "local"
 
 
 async def _process_all(llm, todo, cfg, concurrency, collection, run, failed, this_run,
-                       executor: Any = None, model: str = "local") -> None:
+                       executor: Any = None, model: str = "local", verify_llm: Any = None) -> None:
     from instructkit import ui
 
     sem = asyncio.Semaphore(max(1, concurrency))
 
     async def one(card: DatasetCard) -> DatasetResult:
         async with sem:
-            return await process_dataset(llm, card, cfg)
+            return await process_dataset(llm, card, cfg, verify_llm)
 
     futures = None
     if executor is not None:  # e.g. one Ray task per dataset; usage lands in llm.ledger
@@ -184,6 +190,8 @@ async def _process_all(llm, todo, cfg, concurrency, collection, run, failed, thi
         for f in futures:
             f.cancel()
         await llm.aclose()
+        if verify_llm is not None:
+            await verify_llm.aclose()
 
 
 def _finish_manifest(run: RunDir, llm, failed: dict[str, str], this_run: Counter, wall: float | None,

@@ -51,6 +51,7 @@ class DatasetCard:
     rows: list[dict[str, Any]] = field(default_factory=list)
     num_rows: int | None = None  # rows in the split, when known (may exceed len(rows))
     pretty_name: str | None = None  # the card's human-readable title, when it has one
+    notes: list[str] = field(default_factory=list)  # what loading left out and why (stray files, columns)
 
     @property
     def usable_features(self) -> list[Feature]:

@@ -85,6 +85,20 @@ def is_data_file(path: Path) -> bool:
             and path.name.lower() not in _METADATA_JSON)
 
 
+def is_json_note(path: Path) -> bool:
+    """A ``.json`` file holding one object that is not a table (a provenance or config note):
+    beside real data files it describes them, it is not one more row."""
+    if data_kind(path) != ".json" or path.stat().st_size > 1_000_000:
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    return not any(isinstance(v, list) and v and all(isinstance(x, dict) for x in v) for v in data.values())
+
+
 def split_of(path: Path, root: Path) -> str | None:
     """The split a data file belongs to, from its name (``train.jsonl``, ``test-00000-of-00001.parquet``)
     or a parent folder named like a split (``validation/part1.jsonl``); None if nothing names one."""

@@ -19,10 +19,11 @@ import glob
 from pathlib import Path
 from typing import Any
 
+from instructkit import ui
 from instructkit.errors import UserError
 from instructkit.sources.card import DatasetCard
 from instructkit.sources.cardfile import CardFile, read_card
-from instructkit.sources.datafiles import is_data_file, order_splits, read_rows, split_of
+from instructkit.sources.datafiles import is_data_file, is_json_note, order_splits, read_rows, split_of
 from instructkit.sources.features import (TypeTree, from_hf_dict, from_yaml_features, infer_types,
                                           to_feature)
 
@@ -202,27 +203,40 @@ def _declared_configs(folder: Path, card: CardFile, where: str) -> dict[str | No
     return out
 
 
-def _group_by_split(files: list[Path], root: Path) -> dict[str, list[Path]]:
+def _group_by_split(files: list[Path], root: Path, ignored: list[str] | None = None) -> dict[str, list[Path]]:
+    """Files per split, following the hub's rule: once some file names a split (``train.jsonl``,
+    ``data/test-0000.parquet``), files that name none (a ``source.json`` note) are not data.
+    With no split names at all, a lone JSON object beside other data files is a note, not a row."""
+    named = {f: split_of(f, root) for f in files}
+    if any(named.values()):
+        stray = [f for f, s in named.items() if s is None]
+    else:
+        stray = [f for f in files if len(files) > 1 and is_json_note(f)]
+    for f in sorted(stray):
+        if ignored is not None:
+            ignored.append(f"{f.relative_to(root)}: not a data file (names no split beside files that do)")
     splits: dict[str, list[Path]] = {}
     for f in sorted(files):
-        splits.setdefault(split_of(f, root) or "train", []).append(f)
+        if f not in stray:
+            splits.setdefault(named[f] or "train", []).append(f)
     return splits
 
 
-def _discovered_configs(folder: Path, where: str) -> dict[str | None, dict[str, list[Path]]]:
+def _discovered_configs(folder: Path, where: str,
+                        ignored: list[str] | None = None) -> dict[str | None, dict[str, list[Path]]]:
     """Data files found by convention: on top / under data/ (one config), else one config per subfolder."""
     top = [f for f in folder.iterdir() if is_data_file(f)]
     data_dir = folder / "data"
     if data_dir.is_dir():
         top += [f for f in data_dir.rglob("*") if is_data_file(f)]
     if top:
-        return {None: _group_by_split(top, folder)}
+        return {None: _group_by_split(top, folder, ignored)}
     out: dict[str | None, dict[str, list[Path]]] = {}
     for sub in sorted(folder.iterdir()):
         if sub.is_dir() and not sub.name.startswith((".", "_")):
             files = [f for f in sub.rglob("*") if is_data_file(f)]
             if files:
-                out[sub.name] = _group_by_split(files, sub)
+                out[sub.name] = _group_by_split(files, sub, ignored)
     if not out:
         raise UserError(f"{where}: no data files (.jsonl, .csv, .parquet) and no 'configs' in a README.md card; "
                         "add e.g. train.jsonl")
@@ -242,7 +256,9 @@ def _load_folder(folder: Path, src: str, *, config: str | None, split: str | Non
     readme = folder / "README.md"
     card = read_card(readme) if readme.is_file() else CardFile()
     where = str(readme) if readme.is_file() else str(folder)
-    configs = _declared_configs(folder, card, where) if card.meta.get("configs") else _discovered_configs(folder, where)
+    ignored: list[str] = []  # files and columns left out, reported on the card (never silently)
+    configs = _declared_configs(folder, card, where) if card.meta.get("configs") \
+        else _discovered_configs(folder, where, ignored)
     if config is not None:
         key = None if config == "default" else config
         if key not in configs:
@@ -265,6 +281,9 @@ def _load_folder(folder: Path, src: str, *, config: str | None, split: str | Non
                                  files=split_files[chosen], declared=declared, rows=rows,
                                  description=description if description is not None else card.description,
                                  license=card.license, pretty_name=card.pretty_name))
+        cards[-1].notes[:0] = ignored
+    for note in dict.fromkeys(n for c in cards for n in c.notes):
+        ui.info(f"{src}: {note}")
     return cards
 
 
@@ -327,14 +346,24 @@ def _build_card(*, name: str, source: str, config: str | None, split: str, split
     if not declared and hf_features:
         declared = {k: from_hf_dict(v) for k, v in hf_features.items()}
     types = dict(declared)
+    undeclared = []
     for col, t in infer_types(all_rows).items():
-        types.setdefault(col, t)
+        if declared and col not in declared:
+            undeclared.append(col)  # the card is the schema: report extra columns, do not add them
+        else:
+            types.setdefault(col, t)
+    if undeclared:
+        for row in all_rows:
+            for col in undeclared:
+                row.pop(col, None)
     features = [to_feature(col, t) for col, t in types.items()]
     _labels_to_ids(all_rows, features, origins)
     kept = all_rows if rows is None else all_rows[:rows]
+    notes = [f"column '{c}' is in the data but not in the card's features; left out (declare it to use it)"
+             for c in undeclared]
     return DatasetCard(name=name, source=source, config=config, split=split, description=description or "",
                        license=license, features=features, splits=splits, rows=kept, num_rows=total,
-                       pretty_name=pretty_name)
+                       pretty_name=pretty_name, notes=notes)
 
 
 def _label_id(value: Any, names: list[str]) -> Any:

@@ -1,0 +1,136 @@
+"""How well does Dynosaur's semantic verification separate valid tasks from invalid ones?
+
+Reads the kept tasks of one or more dynosaur run directories (made with ``--no-verify`` or
+``--verify-threshold 0``, so every kept task is there), computes each task's ``validity`` with the
+same function the pipeline uses (``dynosaur_verify.verify_task``; calls cached in ``--cache``, so a
+re-run costs nothing), and holds it against hand labels (``benchmarks/validity/labels.jsonl``: one
+``{"task_id", "valid", "reason"}`` per line).
+
+Reports, for the threshold in use and a sweep: precision and recall of the verification as a
+detector of *invalid* tasks (a drop is a positive), the same for *keeping* valid tasks, and the share
+of kept tasks that are valid before and after verification; then the same per signal.
+
+    python benchmarks/validity_eval.py runs/validity/mt3 runs/validity/mt5            # scores + figures
+    python benchmarks/validity_eval.py runs/validity/mt3 --dump > /tmp/tasks.txt      # for labelling
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from instructkit.generate.dynosaur_verify import VerifyConfig, verify_task  # noqa: E402
+from instructkit.records import Example, Task  # noqa: E402
+from instructkit.runs import read_jsonl  # noqa: E402
+
+LABELS = ROOT / "benchmarks" / "validity" / "labels.jsonl"
+
+
+def load_runs(dirs: list[Path]) -> tuple[list[Task], dict[str, list[Example]]]:
+    tasks: dict[str, Task] = {}
+    insts: dict[str, list[Example]] = {}
+    for d in dirs:
+        for t in read_jsonl(d / "tasks.jsonl"):
+            tasks.setdefault(t["id"], Task.from_dict(t))
+        for e in read_jsonl(d / "instances.jsonl"):
+            ex = Example.from_dict(e)
+            tid = ex.meta.get("task_id", "")
+            if tid in tasks and ex.id not in {x.id for x in insts.get(tid, [])}:
+                insts.setdefault(tid, []).append(ex)
+    return list(tasks.values()), insts
+
+
+def dump(tasks: list[Task], insts: dict[str, list[Example]]) -> None:
+    for t in tasks:
+        ex = (insts.get(t.id) or [None])[0]
+        print(f"## {t.id} [{t.source.get('dataset')}] {t.kind} {t.input_fields} -> {t.output_field}")
+        print(f"   I: {t.instruction}")
+        if ex is not None:
+            print(f"   x: {ex.input[:300]!r}")
+            print(f"   y: {ex.output[:200]!r}")
+
+
+async def score_all(tasks: list[Task], insts: dict[str, list[Example]], model: str, cache: Path,
+                    cfg: VerifyConfig) -> dict[str, dict[str, Any]]:
+    from instructkit.llm import open_model
+
+    llm = open_model(model, cache=cache, concurrency=1)
+    out = {}
+    try:
+        for i, t in enumerate(tasks, 1):
+            out[t.id] = await verify_task(llm, t, insts.get(t.id, []), cfg)
+            print(f"\r  verified {i}/{len(tasks)}", end="", file=sys.stderr, flush=True)
+    finally:
+        await llm.aclose()
+    print(file=sys.stderr)
+    return out
+
+
+def pr(pred: list[bool], truth: list[bool]) -> dict[str, Any]:
+    tp = sum(p and t for p, t in zip(pred, truth))
+    fp = sum(p and not t for p, t in zip(pred, truth))
+    fn = sum(t and not p for p, t in zip(pred, truth))
+    return {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else None, "tp": tp, "fp": fp, "fn": fn}
+
+
+def figures(kept: list[bool], valid: list[bool]) -> dict[str, Any]:
+    """``kept``: verification keeps the task; ``valid``: the hand label."""
+    n_after = sum(kept)
+    return {"tasks": len(valid), "valid_before": round(sum(valid) / len(valid), 3),
+            "kept_after": n_after,
+            "valid_after": round(sum(k and v for k, v in zip(kept, valid)) / n_after, 3) if n_after else None,
+            "drop_detects_invalid": pr([not k for k in kept], [not v for v in valid]),
+            "keep_finds_valid": pr(kept, valid)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--labels", type=Path, default=LABELS)
+    ap.add_argument("--model", default="local")
+    ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "validity" / "verify_cache.sqlite")
+    ap.add_argument("--rows", type=int, default=VerifyConfig.rows)
+    ap.add_argument("--threshold", type=float, default=VerifyConfig.threshold)
+    ap.add_argument("--dump", action="store_true", help="print the tasks for labelling and stop")
+    ap.add_argument("--warm", action="store_true", help="verify every task (labelled or not) to fill the cache")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "validity" / "results.json")
+    args = ap.parse_args()
+    tasks, insts = load_runs(args.runs)
+    if args.dump:
+        return dump(tasks, insts)
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    cfg = VerifyConfig(rows=args.rows, threshold=args.threshold)
+    if args.warm:
+        asyncio.run(score_all(tasks, insts, args.model, args.cache, cfg))
+        return
+    labels = {r["task_id"]: r for r in read_jsonl(args.labels)}
+    tasks = [t for t in tasks if t.id in labels]
+    validity = asyncio.run(score_all(tasks, insts, args.model, args.cache, cfg))
+    valid = [bool(labels[t.id]["valid"]) for t in tasks]
+    parts = [validity[t.id]["parts"] for t in tasks]
+    report: dict[str, Any] = {"model": args.model, "verify": cfg.to_dict(), "labelled_tasks": len(tasks),
+                              "combined": figures([validity[t.id]["passed"] for t in tasks], valid)}
+    report["sweep"] = {str(th): figures([validity[t.id]["score"] >= th for t in tasks], valid)
+                       for th in (0.3, 0.4, 0.5, 0.6, 0.7)}
+    report["per_signal"] = {
+        "likelihood_gain>0": figures([p.get("likelihood", {}).get("gain", 0) > 0 for p in parts], valid),
+        "answer_delta>0": figures([p.get("answer", {}).get("delta", 0) > 0 for p in parts], valid),
+        "kind_match": figures([p.get("kind", {}).get("match", True) for p in parts], valid)}
+    report["tasks"] = [{"task_id": t.id, "dataset": t.source.get("dataset"), "valid": labels[t.id]["valid"],
+                        "score": validity[t.id]["score"], "passed": validity[t.id]["passed"],
+                        "parts": validity[t.id]["parts"]} for t in tasks]
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    summary = {k: v for k, v in report.items() if k != "tasks"}
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
