@@ -27,7 +27,7 @@ from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
 from instructkit.llm.cache import ResponseCache, cache_key
 from instructkit.llm.jsonutil import parse_structured
-from instructkit.llm.usage import UsageLedger, active_ledger
+from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
 from instructkit.records import stable_hash
 
 __all__ = ["LLM", "open_model", "parse_spec", "Completion", "Scored", "ModelError", "UsageLedger"]
@@ -124,7 +124,8 @@ class LLM:
                           temperature=float(temperature), top_p=float(top_p), max_tokens=int(max_tokens),
                           seed=eff_seed, stop=tuple(stop or ()), logprobs=int(logprobs))
         key = cache_key(self.backend.info.identity, "chat", req.key_fields(), template)
-        comp = await self._cached_call(key, lambda: self.backend.chat(req), Completion.from_cache)
+        comp = await self._cached_call(key, lambda: self.backend.chat(req), Completion.from_cache,
+                                       (sum(len(m["content"]) for m in messages), req.max_tokens))
         if schema is not None:
             comp.parsed, comp.parse_error = parse_structured(comp.text, schema)
             if comp.parse_error:
@@ -141,7 +142,9 @@ class LLM:
             return Scored(tokens=d["tokens"], logprobs=d["logprobs"], prompt_tokens=d.get("prompt_tokens", 0), cached=True)
 
         self.ledger.score_calls += 1
-        return await self._cached_call(key, lambda: self.backend.score(prompt, continuation), from_cache)
+        chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
+        return await self._cached_call(key, lambda: self.backend.score(prompt, continuation), from_cache,
+                                       (chars + len(continuation), 0))
 
     def _from_cache(self, key: str, from_cache):
         """The cached answer for ``key`` (recorded in the ledger as a cache hit), or None."""
@@ -154,17 +157,25 @@ class LLM:
         self._record(out, cached=True)
         return out
 
-    async def _cached_call(self, key: str, call, from_cache):
+    async def _cached_call(self, key: str, call, from_cache, estimate: tuple[int, int] = (0, 0)):
+        """``estimate``: (prompt characters, most completion tokens), for the job's budget check."""
         out = self._from_cache(key, from_cache)
         if out is not None:
             return out
+        meter = current_meter()
         async with self._semaphore():
+            hold = None
             try:
+                if meter is not None:  # refuses (BudgetExceeded) before a call that could pass the budget
+                    hold = meter.reserve(self.backend.info.price_key, *estimate)
                 with active_ledger(self.ledger):  # lets the backend count its retries here
                     out = await call()
             except ModelError as e:
                 self.ledger.record_failure(e.kind)
                 raise
+            finally:
+                if meter is not None:
+                    meter.release(hold)
         if self.cache is not None:
             self.cache.put(key, out.to_cache() if isinstance(out, Completion) else
                            {"tokens": out.tokens, "logprobs": out.logprobs, "prompt_tokens": out.prompt_tokens})
@@ -173,11 +184,13 @@ class LLM:
 
     def _record(self, out: Completion | Scored, cached: bool) -> None:
         if isinstance(out, Completion):
-            self.ledger.record_call(self.spec, out.prompt_tokens, out.completion_tokens, cached,
-                                    self.backend.info.price_key)
+            prompt, completion = out.prompt_tokens, out.completion_tokens
         else:
-            self.ledger.record_call(self.spec, out.prompt_tokens + len(out.tokens), 0, cached,
-                                    self.backend.info.price_key)
+            prompt, completion = out.prompt_tokens + len(out.tokens), 0
+        self.ledger.record_call(self.spec, prompt, completion, cached, self.backend.info.price_key)
+        meter = current_meter()
+        if meter is not None:
+            meter.observe(self.spec, prompt, completion, cached, self.backend.info.price_key)
 
     def run(self, coro: Awaitable[T]) -> T:
         """Run a coroutine to completion from synchronous code."""
