@@ -170,7 +170,7 @@ class Pipeline:
                 raise
             return rec
         this_run.merge(meter.ledger.snapshot())
-        rec["usage"] = _merged(rec["usage"], meter.ledger.snapshot())
+        rec["usage"] = _stage_usage(d, _merged(rec["usage"], meter.ledger.snapshot()))
         rec["notes"] = ctx.notes
         if budget is not None and budget.exhausted:
             rec["status"] = "stopped"
@@ -191,6 +191,21 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     snap["estimated_cost_usd"] = round(sum(costs), 6) if costs else None
     snap.pop("per_model", None)
     return snap
+
+
+def _stage_usage(d: Path, metered: dict[str, Any]) -> dict[str, Any]:
+    """The stage's usage over all its runs: its own manifest's when the command keeps a cumulative one
+    (it also counts calls of a run that was killed before the recipe could), else what the door metered."""
+    import json
+
+    try:
+        own = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return metered
+    cumulative = own.get("usage_total") or (own.get("usage") if own.get("command") == "dynosaur" else None)
+    if not isinstance(cumulative, dict) or int(cumulative.get("calls", 0)) < int(metered.get("calls", 0)):
+        return metered
+    return {k: v for k, v in cumulative.items() if k != "per_model"}
 
 
 def _total(records: list[dict[str, Any]]) -> dict[str, Any]:
