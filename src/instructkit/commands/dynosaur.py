@@ -9,6 +9,7 @@ import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                          QuietOpt, RayAddressOpt, TimeoutOpt, model_options, open_executor, setup)
+from instructkit.commands.run import DryRunOpt
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -75,6 +76,7 @@ def register(app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -88,6 +90,7 @@ def register(app: typer.Typer) -> None:
         Example: instructkit dynosaur examples/ --out runs/dyno
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
+        Cost first (no call): instructkit dynosaur examples/ --out runs/dyno --dry-run
         On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
         """
         from instructkit.errors import UserError
@@ -107,6 +110,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(format_summary(manifest))
             return
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks)
+        if dry_run:
+            from instructkit.commands.run import print_command_plan
+            from instructkit.pipeline.schema import Dynosaur
+
+            opts = Dynosaur(modes=",".join(cfg.modes), rows=rows, max_tasks=max_tasks, description=description)
+            return print_command_plan("dynosaur", opts, out, list(sources), model)
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:

@@ -79,3 +79,10 @@ def format_summary(manifest: dict, out: Path) -> str:
     cost = u.get("estimated_cost_usd")
     return "\n".join([head, *lines, f"  total: {u.get('calls', 0)} calls, {u.get('total_tokens', 0):,} tokens"
                       + (f", ${cost:.4f}" if cost is not None else ""), tail])
+
+
+def print_command_plan(name: str, opts, out: Path, inputs: list[str], model: str) -> None:
+    """``--dry-run`` of a single command: its plan, no model call, nothing written."""
+    from instructkit.pipeline.plan import format_plan, plan_command
+
+    typer.echo(format_plan(plan_command(name, opts, out, inputs, model)))
