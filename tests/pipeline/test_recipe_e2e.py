@@ -110,6 +110,14 @@ def test_kill_9_mid_stage_resumes_to_the_same_output(reference, tmp_path):
     assert manifest(out)["status"] == "running"
     n_done = done.read_text().count("\n")
     assert 1 <= n_done < 3
+    # a dry run on the half-done directory: plans only what is left, from the answers seen so far,
+    # and leaves every file (the cache included) as it was
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    plan = run_cli("run", recipe, "--out", out, "--dry-run", env=ENV)
+    assert plan.returncode == 0, plan.stderr
+    row = next(ln for ln in plan.stdout.splitlines() if ln.startswith("01-dynosaur"))
+    assert row.split()[3] == str(3 - n_done) and "completion: observed mean" in row
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     r = run_cli("run", recipe, "--out", out, env=ENV)
     assert r.returncode == 0, r.stderr[-2000:]
     m = manifest(out)
@@ -119,4 +127,25 @@ def test_kill_9_mid_stage_resumes_to_the_same_output(reference, tmp_path):
     assert m["stages"][0]["usage"]["calls"] >= 3 - n_done
     ids = [json.loads(ln)["id"] for ln in (out / "01-dynosaur" / "instances.jsonl").read_text().splitlines()]
     assert len(ids) == len(set(ids))
+    assert (out / "04-export" / "train.jsonl").read_bytes() == (ref_out / "04-export" / "train.jsonl").read_bytes()
+
+
+def test_budget_stops_cleanly_and_a_higher_budget_continues(reference, tmp_path):
+    _, ref_out = reference
+    recipe, out = write_recipe(tmp_path / "r"), tmp_path / "out"
+    per_call = manifest(ref_out)["usage"]["total_tokens"] / 3
+    r = run_cli("run", recipe, "--out", out, "--max-tokens-total", str(int(per_call * 2.2)), env=ENV)
+    assert r.returncode == 3, r.stderr[-2000:]
+    m = manifest(out)
+    assert m["status"] == "stopped" and m["stopped"] == "budget"
+    assert m["stages"][0]["status"] == "stopped" and len(m["stages"]) == 1
+    assert m["usage"]["total_tokens"] <= per_call * 2.2
+    n_done = (out / "01-dynosaur" / "datasets.jsonl").read_text().count("\n")
+    assert 1 <= n_done < 3 and not (out / "02-dedup").exists()
+    r = run_cli("run", recipe, "--out", out, "--max-tokens-total", "1000000", env=ENV)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = manifest(out)
+    assert m["status"] == "complete" and m["stopped"] is None
+    resumed = m["this_run"]["usage"]
+    assert resumed["calls"] == 3 - n_done and resumed["cache_hits"] == 0  # nothing redone
     assert (out / "04-export" / "train.jsonl").read_bytes() == (ref_out / "04-export" / "train.jsonl").read_bytes()

@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
 
         What would it cost? instructkit run examples/recipes/glan-to-sharegpt.yaml --out runs/glan-recipe --dry-run
 
-        With a budget: instructkit run my-recipe.yaml --out runs/r --max-cost 2.50 (re-run with a higher one to continue)
+        With a budget: instructkit run my-recipe.yaml --out runs/r --max-cost 2.50 (exit code 3 when it stops there;
+        re-run with a higher budget to continue: the budget covers the whole job, all runs together)
         """
         from instructkit.errors import UserError
         from instructkit.pipeline import Pipeline
@@ -64,6 +65,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(format_summary(manifest, out))
         if manifest["status"] == "failed":
             raise typer.Exit(1)
+        if manifest["status"] == "stopped":  # clean stop at the budget: resumable, but not a training file yet
+            raise typer.Exit(3)
 
 
 def format_summary(manifest: dict, out: Path) -> str:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
-from instructkit.llm.cache import ResponseCache, cache_key
+from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key, remember_finished, reusable_answer
 from instructkit.llm.jsonutil import parse_structured
 from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
 from instructkit.records import stable_hash
@@ -124,8 +124,10 @@ class LLM:
                           temperature=float(temperature), top_p=float(top_p), max_tokens=int(max_tokens),
                           seed=eff_seed, stop=tuple(stop or ()), logprobs=int(logprobs))
         key = cache_key(self.backend.info.identity, "chat", req.key_fields(), template)
+        alias = any_max_tokens_key(self.backend.info.identity, req.key_fields(), template)
         comp = await self._cached_call(key, lambda: self.backend.chat(req), Completion.from_cache,
-                                       (sum(len(m["content"]) for m in messages), req.max_tokens))
+                                       (sum(len(m["content"]) for m in messages), req.max_tokens),
+                                       reuse=(alias, req.max_tokens))
         if schema is not None:
             comp.parsed, comp.parse_error = parse_structured(comp.text, schema)
             if comp.parse_error:
@@ -157,9 +159,17 @@ class LLM:
         self._record(out, cached=True)
         return out
 
-    async def _cached_call(self, key: str, call, from_cache, estimate: tuple[int, int] = (0, 0)):
-        """``estimate``: (prompt characters, most completion tokens), for the job's budget check."""
+    async def _cached_call(self, key: str, call, from_cache, estimate: tuple[int, int] = (0, 0),
+                           reuse: tuple[str, int] | None = None):
+        """``estimate``: (prompt characters, most completion tokens), for the job's budget check.
+        ``reuse``: (alias key, max_tokens) of a chat request, so that an answer that finished on its own
+        under a smaller max_tokens serves a larger one (any other difference misses)."""
         out = self._from_cache(key, from_cache)
+        if out is None and reuse is not None and self.cache is not None:
+            hit = reusable_answer(self.cache, *reuse)
+            if hit is not None:
+                out = from_cache(hit)
+                self._record(out, cached=True)
         if out is not None:
             return out
         meter = current_meter()
@@ -179,6 +189,8 @@ class LLM:
         if self.cache is not None:
             self.cache.put(key, out.to_cache() if isinstance(out, Completion) else
                            {"tokens": out.tokens, "logprobs": out.logprobs, "prompt_tokens": out.prompt_tokens})
+            if reuse is not None and isinstance(out, Completion) and out.finish_reason == "stop":
+                remember_finished(self.cache, reuse[0], key, reuse[1])
         self._record(out, cached=False)
         return out
 

@@ -62,17 +62,25 @@ class TokenCounter:
 
 def observed_completion_mean(run_dir: Path) -> float | None:
     """Mean completion tokens of the answers in ``run_dir``'s cache (None when it holds none)."""
+    import shutil
+    import tempfile
+
     db = Path(run_dir) / "cache.sqlite"
     if not db.is_file():
         return None
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    # SQLite touches the -shm index even to read a WAL database: read a copy, leave the run as it is
+    with tempfile.TemporaryDirectory(prefix="instructkit-plan-") as tmp:
+        for suffix in ("", "-wal"):
+            if Path(f"{db}{suffix}").is_file():
+                shutil.copyfile(f"{db}{suffix}", Path(tmp) / f"cache.sqlite{suffix}")
         try:
-            rows = con.execute("SELECT value FROM responses").fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return None
+            con = sqlite3.connect(Path(tmp) / "cache.sqlite")
+            try:
+                rows = con.execute("SELECT value FROM responses").fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return None
     toks = []
     for (v,) in rows:
         try:
