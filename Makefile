@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    # installs into .venv, then runs Dynosaur on examples/ with the embedded model
+#   make run    # installs into .venv, then runs examples/recipes/dynosaur-to-messages.yaml: examples/ ->
+#               # dynosaur -> dedup -> select qdit -> export, a chat training file in $(OUT)/04-export/train.jsonl
 #   make test   # installs into .venv, then runs the whole test suite (fast + real-model tests)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OUT ?= runs/dynosaur-examples
+OUT ?= runs/recipe-examples
 
 .PHONY: install run test test-fast test-slow bench clean fuzz
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/instructkit dynosaur examples/ --out $(OUT)
+	$(BIN)/instructkit run examples/recipes/dynosaur-to-messages.yaml --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q --timeout 900

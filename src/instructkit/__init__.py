@@ -8,3 +8,11 @@ Heavy dependencies are imported lazily, so importing this package is cheap.
 __version__ = "0.1.0"
 
 from instructkit.errors import InstructkitError, UserError  # noqa: E402,F401
+
+
+def __getattr__(name: str):  # lazy: ``instructkit.Pipeline`` loads pydantic only when asked for
+    if name == "Pipeline":
+        from instructkit.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module 'instructkit' has no attribute {name!r}")

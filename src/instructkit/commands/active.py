@@ -12,6 +12,7 @@ import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
                                          SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
+from instructkit.commands.run import DryRunOpt
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "
                                            "(looked up in the row, then in its meta).")]
@@ -50,6 +51,7 @@ def register_select(select_app: typer.Typer) -> None:
         timeout: TimeoutOpt = None,
         max_retries: MaxRetriesOpt = None,
         skip_bad_rows: SkipBadRowsOpt = False,
+        dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -72,6 +74,14 @@ def register_select(select_app: typer.Typer) -> None:
             check_model(model)
         cfg = ScoreConfig(instances=instances, perturbations=perturbations, drop=drop, seed=seed,
                           max_tokens=max_tokens)
+        if dry_run:
+            from instructkit.commands.run import print_command_plan
+            from instructkit.pipeline.schema import SelectActive
+
+            opts = SelectActive(k=k, model=model, instances=instances, perturbations=perturbations, drop=drop,
+                                strategy=strategy, cls_ratio=cls_ratio, max_tokens=max_tokens,
+                                task_field=task_field, seed=seed)
+            return print_command_plan("select active", opts, out, [str(t) for t in tasks], model)
         s = select_active(tasks, out, k, model=model, cfg=cfg, strategy=strategy, cls_ratio=cls_ratio,
                           scores=scores, exclude=exclude or [], task_field=task_field,
                           concurrency=concurrency, argv=sys.argv[1:], options=options,

@@ -10,6 +10,7 @@ import typer
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                          QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                          setup)
+from instructkit.commands.run import DryRunOpt
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -114,6 +115,7 @@ def register(app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -128,6 +130,7 @@ def register(app: typer.Typer) -> None:
         Scores only: instructkit dynosaur examples/ --out runs/dyno --verify-threshold 0
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
+        Cost first (no call): instructkit dynosaur examples/ --out runs/dyno --dry-run
         On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
         """
         from instructkit.errors import UserError
@@ -152,6 +155,12 @@ def register(app: typer.Typer) -> None:
         cfg = DynosaurConfig(modes=_parse_modes(modes), max_tasks=max_tasks, verify=verify, verify_model=verify_model,
                              verification=VerifyConfig(rows=verify_rows, threshold=verify_threshold,
                                                        signals=_parse_signals(verify_signals)))
+        if dry_run:
+            from instructkit.commands.run import print_command_plan
+            from instructkit.pipeline.schema import Dynosaur
+
+            opts = Dynosaur(modes=",".join(cfg.modes), rows=rows, max_tasks=max_tasks, description=description)
+            return print_command_plan("dynosaur", opts, out, list(sources), model)
         check_out_dir(out)
         check_model(model)
         if verify and verify_model:

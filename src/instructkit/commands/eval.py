@@ -10,6 +10,7 @@ import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
                                          check_model, model_options, setup)
+from instructkit.commands.run import DryRunOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -31,12 +32,15 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 4,
         timeout: TimeoutOpt = None,
         max_retries: MaxRetriesOpt = None,
+        dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
         """Evaluate MODEL on held-out tasks: ROUGE-L for all, exact match for classification tasks.
 
         Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --instances 20
+
+        Cost first (no call): add --dry-run
 
         Writes DIR/results.json (per-task and overall) and DIR/predictions.jsonl; re-running resumes.
         """
@@ -48,6 +52,13 @@ def register(app: typer.Typer) -> None:
         setup(quiet)
         options = model_options(timeout, max_retries, concurrency)
         check_model(model)
+        if dry_run:
+            from instructkit.commands.run import print_command_plan
+            from instructkit.pipeline.schema import Eval
+
+            opts = Eval(tasks=[str(p) for p in list(tasks) + list(more_tasks or [])], model=model,
+                        instances=instances, demos=demos, max_tokens=max_tokens)
+            return print_command_plan("eval", opts, out, [], model)
         task_list = load_tasks(list(tasks) + list(more_tasks or []), instances=instances)
         t0 = time.perf_counter()
         results = evaluate(model, task_list, out, demos=demos, max_tokens=max_tokens,

@@ -10,6 +10,7 @@ import typer
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
                                          RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                          setup)
+from instructkit.commands.run import DryRunOpt
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
     ) -> None:
@@ -73,6 +75,8 @@ def register(app: typer.Typer) -> None:
         On a Ray cluster (every node's model calls fanned out): add --executor ray --ray-address auto
 
         List the built-in taxonomy: instructkit glan --list-disciplines
+
+        Cost first (no call): add --dry-run
         """
         from instructkit.errors import UserError
         from instructkit.executor import check_executor
@@ -104,6 +108,16 @@ def register(app: typer.Typer) -> None:
                          stages=tuple(wanted))
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)
+        if dry_run:
+            from instructkit.commands.run import print_command_plan
+            from instructkit.pipeline.schema import Glan
+
+            opts = Glan(taxonomy=taxonomy, disciplines=cfg.disciplines, subject_samples=subject_samples,
+                        max_subjects=max_subjects, max_sessions=max_sessions, max_tokens=max_tokens,
+                        questions_per_syllabus=questions_per_syllabus, two_session_ratio=two_session_ratio,
+                        subject_model=subject_model, syllabus_model=syllabus_model, question_model=question_model,
+                        answer_model=answer_model, seed=seed)
+            return print_command_plan("glan", opts, out, [], model)
         for spec in dict.fromkeys(cfg.model_for(s) for s in cfg.stages):
             check_model(spec)
         check_executor(executor, ray_address)

@@ -9,6 +9,7 @@ import typer
 
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                          QuietOpt, RayAddressOpt, SkipBadRowsOpt, TimeoutOpt)
+from instructkit.commands.run import DryRunOpt
 
 
 def _parse_sweep(text: str) -> list[float]:
@@ -53,6 +54,7 @@ def qdit_command(
         "--partitions", min=1, help="With --executor ray: GreeDi parts (local greedy per part, then greedy "
                                     "over their union); default one per 50,000 examples (1 = exact QDIT).")] = None,
     skip_bad_rows: SkipBadRowsOpt = False,
+    dry_run: DryRunOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -61,6 +63,7 @@ def qdit_command(
     Example: instructkit select qdit alpaca.jsonl --k 1000 --quality judge --out runs/qdit
     writes runs/qdit/selected.jsonl, summary.json and manifest.json; add --sweep 0,0.5,1 for a
     trade-off table (sweep.csv/json) and plot (sweep.png). Embeddings and scores are cached.
+    Add --dry-run to see the judge's calls and tokens first.
 
     On a Ray cluster (embeddings and model scores as map_batches actors, GreeDi selection):
     instructkit select qdit big.jsonl --k 10000 --out runs/qdit --executor ray --ray-address auto
@@ -89,6 +92,13 @@ def qdit_command(
     check_executor(executor, ray_address)
     if partitions and executor != "ray":
         raise UserError("--partitions is only used with --executor ray")
+    if dry_run:
+        from instructkit.commands.run import print_command_plan
+        from instructkit.pipeline.schema import SelectQdit
+
+        opts = SelectQdit(k=k, alpha=alpha, quality=quality, embedder=embedder, text=text, engine=engine, seed=seed,
+                          order=order, approx_check=approx_check, model=model)
+        return print_command_plan("select qdit", opts, out, [str(input)], model)
     check_out_dir(out)
     examples, bad = read_examples(input, skip_bad_rows)  # before the run directory: bad input writes nothing
     ex = open_executor(executor, ray_address)

@@ -18,6 +18,30 @@ def cache_key(identity: dict[str, Any], kind: str, fields: dict[str, Any], templ
     return stable_hash("llm-cache-v1", identity, kind, fields, template, length=32)
 
 
+def any_max_tokens_key(identity: dict[str, Any], fields: dict[str, Any], template: str = "") -> str:
+    """The key of a request with ``max_tokens`` left out: it points at an answer that finished on its own
+    (``finish_reason == "stop"``) under some ``max_tokens``, which a larger ``max_tokens`` would not change.
+    A separate entry beside the exact one, so caches written before it keep hitting on their exact keys."""
+    rest = {k: v for k, v in fields.items() if k != "max_tokens"}
+    return stable_hash("llm-cache-v1", identity, "chat-any-max-tokens", rest, template, length=32)
+
+
+def reusable_answer(cache: "ResponseCache", alias: str, max_tokens: int) -> dict[str, Any] | None:
+    """A finished answer cached under a ``max_tokens`` no larger than this one, or None."""
+    pointer = cache.get(alias)
+    if pointer is None or int(pointer.get("max_tokens", 1 << 30)) > max_tokens:
+        return None
+    answer = cache.get(str(pointer.get("key")))
+    return answer if answer is not None and answer.get("finish_reason") == "stop" else None
+
+
+def remember_finished(cache: "ResponseCache", alias: str, key: str, max_tokens: int) -> None:
+    """Point ``alias`` at ``key`` unless it already points at an answer under a smaller ``max_tokens``."""
+    pointer = cache.get(alias)
+    if pointer is None or int(pointer.get("max_tokens", 1 << 30)) > max_tokens:
+        cache.put(alias, {"max_tokens": max_tokens, "key": key})
+
+
 class ResponseCache:
     """``get(key)`` / ``put(key, value)`` of JSON values, persisted in one SQLite file."""
 

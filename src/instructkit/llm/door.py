@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 
 from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
-from instructkit.llm.cache import ResponseCache, cache_key
+from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key, remember_finished, reusable_answer
 from instructkit.llm.jsonutil import parse_structured
-from instructkit.llm.usage import UsageLedger, active_ledger
+from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
 from instructkit.records import stable_hash
 
 T = TypeVar("T")
@@ -169,8 +169,11 @@ class LLM:
             comp.parsed, comp.parse_error = parse_structured(comp.text, schema)
             return comp.parse_error is None or comp.finish_reason == "length"
 
+        alias = any_max_tokens_key(self.backend.info.identity, req.key_fields(), template)
         comp = await self._cached_call(key, lambda: self.backend.chat(req), Completion.from_cache,
-                                       check=usable if schema is not None else None)
+                                       check=usable if schema is not None else None,
+                                       estimate=(sum(len(m["content"]) for m in messages), req.max_tokens),
+                                       reuse=(alias, req.max_tokens))
         if comp.parse_error:
             self.ledger.record_failure("bad_json")
         return comp
@@ -185,15 +188,21 @@ class LLM:
             return Scored(tokens=d["tokens"], logprobs=d["logprobs"], prompt_tokens=d.get("prompt_tokens", 0), cached=True)
 
         self.ledger.score_calls += 1
-        return await self._cached_call(key, lambda: self.backend.score(prompt, continuation), from_cache)
+        chars = len(prompt) if isinstance(prompt, str) else sum(len(m["content"]) for m in prompt)
+        return await self._cached_call(key, lambda: self.backend.score(prompt, continuation), from_cache,
+                                       estimate=(chars + len(continuation), 0))
 
     def _from_cache(self, key: str, from_cache: Callable[[dict[str, Any]], Any],
-                    check: Callable[[Any], bool] | None = None) -> Any:
+                    check: Callable[[Any], bool] | None = None, reuse: tuple[str, int] | None = None) -> Any:
         """The cached answer for ``key`` (recorded as a cache hit), or None. A cached answer that
-        fails ``check`` (written by an older version) is a miss: it is asked again."""
+        fails ``check`` (written by an older version) is a miss: it is asked again. ``reuse``: (alias
+        key, max_tokens) of a chat request, so that an answer that finished on its own
+        (``finish_reason=stop``) under a smaller max_tokens serves a larger one."""
         if self.cache is None:
             return None
         hit = self.cache.get(key)
+        if hit is None and reuse is not None:
+            hit = reusable_answer(self.cache, *reuse)
         if hit is None:
             return None
         out = from_cache(hit)
@@ -204,35 +213,46 @@ class LLM:
 
     async def _cached_call(self, key: str, call: Callable[[], Awaitable[Any]],
                            from_cache: Callable[[dict[str, Any]], Any],
-                           check: Callable[[Any], bool] | None = None) -> Any:
+                           check: Callable[[Any], bool] | None = None, estimate: tuple[int, int] = (0, 0),
+                           reuse: tuple[str, int] | None = None) -> Any:
+        """``estimate``: (prompt characters, most completion tokens), for a job's budget check."""
         while True:
-            out = self._from_cache(key, from_cache, check)
+            out = self._from_cache(key, from_cache, check, reuse)
             if out is not None:
                 return out
             async with self.limiter.slot(key) as go:
                 if not go:
                     continue  # another caller answered this key while we waited: the cache has it
-                out = self._from_cache(key, from_cache, check)  # it may have landed since we looked
+                out = self._from_cache(key, from_cache, check, reuse)  # it may have landed since we looked
                 if out is not None:
                     return out
-                return await self._call(key, call, check)
+                return await self._call(key, call, check, estimate, reuse)
 
-    async def _call(self, key: str, call: Callable[[], Awaitable[Any]], check: Callable[[Any], bool] | None) -> Any:
-        """The backend's answer, asked again while it fails ``check``; cached only when it passes."""
+    async def _call(self, key: str, call: Callable[[], Awaitable[Any]], check: Callable[[Any], bool] | None,
+                    estimate: tuple[int, int] = (0, 0), reuse: tuple[str, int] | None = None) -> Any:
+        """The backend's answer, asked again while it fails ``check``; cached only when it passes.
+        A job's budget meter (if any) refuses (BudgetExceeded) before a call that could pass it."""
         retries = self.options.bad_answer_retries if check is not None else 0
+        meter = current_meter()
         for attempt in range(retries + 1):
+            hold = meter.reserve(self.backend.info.price_key, *estimate) if meter is not None else None
             try:
                 with active_ledger(self.ledger):  # lets the backend count its retries here
                     out = await call()
             except ModelError as e:
                 self.ledger.record_failure(e.kind)
                 raise
+            finally:
+                if meter is not None:
+                    meter.release(hold)
             self._record(out, cached=False)
             if check is None or check(out):
                 if self.cache is not None:
                     self.cache.put(key, out.to_cache() if isinstance(out, Completion) else
                                    {"tokens": out.tokens, "logprobs": out.logprobs,
                                     "prompt_tokens": out.prompt_tokens})
+                    if reuse is not None and isinstance(out, Completion) and out.finish_reason == "stop":
+                        remember_finished(self.cache, reuse[0], key, reuse[1])
                 return out
             if attempt < retries:
                 self.ledger.record_retry("bad_answer")
@@ -240,11 +260,13 @@ class LLM:
 
     def _record(self, out: Completion | Scored, cached: bool) -> None:
         if isinstance(out, Completion):
-            self.ledger.record_call(self.spec, out.prompt_tokens, out.completion_tokens, cached,
-                                    self.backend.info.price_key)
+            prompt, completion = out.prompt_tokens, out.completion_tokens
         else:
-            self.ledger.record_call(self.spec, out.prompt_tokens + len(out.tokens), 0, cached,
-                                    self.backend.info.price_key)
+            prompt, completion = out.prompt_tokens + len(out.tokens), 0
+        self.ledger.record_call(self.spec, prompt, completion, cached, self.backend.info.price_key)
+        meter = current_meter()
+        if meter is not None:
+            meter.observe(self.spec, prompt, completion, cached, self.backend.info.price_key)
 
     async def aclose(self) -> None:
         await self.backend.aclose()

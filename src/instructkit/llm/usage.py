@@ -9,6 +9,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from instructkit.errors import ModelError
+
 # USD per 1M tokens (prompt, completion). Public list prices; edit or extend as they change.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
@@ -121,3 +123,100 @@ def note_retry(kind: str) -> None:
     ledger = _ACTIVE.get()
     if ledger is not None:
         ledger.record_retry(kind)
+
+
+# -- a meter for a whole job (a recipe, a command run): what every door saw, and its budget -----------------
+@dataclass
+class Budget:
+    """Spending limits for a whole job, checked by the door before each model call that is not a cache hit.
+
+    A call is refused (:class:`BudgetExceeded`, a ModelError: the item is left for the next run) when
+    what was spent, plus what calls in flight may still spend, plus this call's worst case (its prompt
+    estimate + ``max_tokens``) would pass a limit. ``spent_*`` start from earlier runs of the same job.
+    """
+
+    max_cost: float | None = None
+    max_tokens_total: int | None = None
+    spent_tokens: int = 0
+    spent_cost: float = 0.0
+    reserved_tokens: int = 0
+    reserved_cost: float = 0.0
+    exhausted: bool = False
+
+    def _worst(self, price_key: str | None, prompt: int, completion: int) -> tuple[int, float]:
+        price = price_for(price_key)
+        cost = (prompt * price[0] + completion * price[1]) / 1e6 if price else 0.0
+        return prompt + completion, cost
+
+    def reserve(self, price_key: str | None, prompt: int, completion: int) -> tuple[int, float]:
+        tokens, cost = self._worst(price_key, prompt, completion)
+        over_tokens = (self.max_tokens_total is not None
+                       and self.spent_tokens + self.reserved_tokens + tokens > self.max_tokens_total)
+        over_cost = self.max_cost is not None and self.spent_cost + self.reserved_cost + cost > self.max_cost
+        if over_tokens or over_cost:
+            self.exhausted = True
+            raise BudgetExceeded("budget reached: "
+                                 + (f"--max-tokens-total {self.max_tokens_total}" if over_tokens
+                                    else f"--max-cost {self.max_cost}"), kind="budget")
+        self.reserved_tokens += tokens
+        self.reserved_cost += cost
+        return tokens, cost
+
+    def release(self, hold: tuple[int, float]) -> None:
+        self.reserved_tokens -= hold[0]
+        self.reserved_cost -= hold[1]
+
+    def spend(self, price_key: str | None, prompt: int, completion: int) -> None:
+        tokens, cost = self._worst(price_key, prompt, completion)
+        self.spent_tokens += tokens
+        self.spent_cost += cost
+
+
+class BudgetExceeded(ModelError):
+    """A call refused by the job's :class:`Budget` (kind ``budget``); re-run with a higher budget."""
+
+
+class CallMeter:
+    """What every door opened inside :func:`metering` saw (calls, hits, tokens) and its budget."""
+
+    def __init__(self, budget: Budget | None = None):
+        self.ledger = UsageLedger()
+        self.budget = budget
+
+    def reserve(self, price_key: str | None, prompt_chars: int, max_tokens: int) -> tuple[int, float] | None:
+        if self.budget is None:
+            return None
+        return self.budget.reserve(price_key, estimate_tokens_from_chars(prompt_chars), max_tokens)
+
+    def release(self, hold: tuple[int, float] | None) -> None:
+        if hold is not None and self.budget is not None:
+            self.budget.release(hold)
+
+    def observe(self, model: str, prompt: int, completion: int, cached: bool, price_key: str | None) -> None:
+        self.ledger.record_call(model, prompt, completion, cached, price_key)
+        if not cached and self.budget is not None:
+            self.budget.spend(price_key, prompt, completion)
+
+
+CHARS_PER_TOKEN = 4  # the documented estimate where no tokenizer is at hand (English text, BPE vocabularies)
+
+
+def estimate_tokens_from_chars(chars: int) -> int:
+    return (int(chars) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+_METER: ContextVar[CallMeter | None] = ContextVar("instructkit_call_meter", default=None)
+
+
+@contextmanager
+def metering(meter: CallMeter) -> Iterator[CallMeter]:
+    """Doors opened and used inside this block report to ``meter`` (and respect its budget)."""
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def current_meter() -> CallMeter | None:
+    return _METER.get()

@@ -1,0 +1,251 @@
+"""Run one recipe stage by calling the library functions its command calls, into an ordinary run directory.
+
+Every runner takes a :class:`StageRun` (the stage's options, its input path(s), its directory, the
+recipe's defaults) and leaves ``ctx.dir`` as the command itself would. :func:`stage_output` then
+finds what the next stage reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from instructkit.errors import UserError
+from instructkit.pipeline.schema import Defaults, StageOptions
+
+# What each command writes today, for run directories whose manifest names no outputs.examples
+EXAMPLES_FILE = {"dynosaur": "instances.jsonl", "glan": "examples.jsonl", "dedup": "kept.jsonl",
+                 "decontaminate": "clean.jsonl", "select qdit": "selected.jsonl",
+                 "select active": "selected_examples.jsonl"}
+
+
+@dataclass
+class StageRun:
+    name: str
+    opts: StageOptions
+    dir: Path
+    inputs: list[str]                 # the previous stage's output, or the recipe's sources
+    defaults: Defaults
+    base_dir: Path                    # relative paths in options resolve here
+    prev_dir: Path | None = None      # the previous stage's directory (a trained model, tasks)
+    notes: dict[str, Any] = field(default_factory=dict)  # what the runner reports to the recipe manifest
+
+    @property
+    def model(self) -> str:
+        return getattr(self.opts, "model", None) or self.defaults.model
+
+    @property
+    def concurrency(self) -> int:
+        return getattr(self.opts, "concurrency", None) or self.defaults.concurrency
+
+    @property
+    def input(self) -> str:
+        return self.inputs[0]
+
+    def path(self, p: str) -> str:
+        q = Path(p).expanduser()
+        return str(q if q.is_absolute() else self.base_dir / q)
+
+
+def stage_output(run_dir: Path, name: str) -> Path:
+    """The file (or folder) of ``run_dir`` the next stage reads: ``manifest.outputs.examples`` when the
+    command names it there, else the file that command writes today."""
+    run_dir = Path(run_dir)
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    named = (manifest.get("outputs") or {}).get("examples")
+    if isinstance(named, str) and (run_dir / named).exists():
+        return run_dir / named
+    if name == "replay":
+        last = sorted(run_dir.glob("stage_*/train.jsonl"), key=lambda p: int(p.parent.name.split("_")[-1]))
+        if last:
+            return last[-1]
+    if name in EXAMPLES_FILE:
+        return run_dir / EXAMPLES_FILE[name]
+    return run_dir
+
+
+def _csv(v: str | list[str] | None) -> list[str] | None:
+    if v is None:
+        return None
+    items = v.split(",") if isinstance(v, str) else v
+    return [str(s).strip() for s in items if str(s).strip()]
+
+
+def run_dynosaur_stage(ctx: StageRun) -> None:
+    from instructkit.generate.dynosaur import DynosaurConfig
+    from instructkit.generate.dynosaur_prompt import MODES
+    from instructkit.generate.dynosaur_run import run_dynosaur
+
+    modes = tuple(dict.fromkeys(_csv(ctx.opts.modes) or []))
+    if not modes or set(modes) - set(MODES):
+        raise UserError(f"stage '{ctx.name}': modes {ctx.opts.modes!r}: use a subset of {','.join(MODES)}")
+    cfg = DynosaurConfig(modes=modes, max_tasks=ctx.opts.max_tasks)
+    cards = load_cards(ctx)
+    manifest = run_dynosaur(cards, ctx.dir, model=ctx.model, cfg=cfg, concurrency=ctx.concurrency,
+                            argv=["run", ctx.name])
+    failed = (manifest.get("this_run") or {}).get("failed_datasets") or {}
+    if failed:
+        ctx.notes["failed"] = len(failed)
+
+
+def load_cards(ctx: StageRun) -> list:
+    from instructkit.sources import expand_sources, load_source
+
+    o = ctx.opts
+    cards = []
+    for s in expand_sources(list(ctx.inputs)):
+        cards.extend(load_source(s, rows=o.rows, description=o.description))
+    return cards
+
+
+def glan_config(ctx: StageRun):
+    from instructkit.generate.glan import STAGES, GlanConfig
+
+    o = ctx.opts
+    tax = o.taxonomy if o.taxonomy == "builtin" else ctx.path(o.taxonomy)
+    return GlanConfig(taxonomy=tax, disciplines=_csv(o.disciplines), subject_samples=o.subject_samples,
+                      max_subjects=o.max_subjects, max_sessions=o.max_sessions,
+                      questions_per_syllabus=o.questions_per_syllabus,
+                      two_session_ratio=o.two_session_ratio, model=ctx.model,
+                      subject_model=o.subject_model, syllabus_model=o.syllabus_model,
+                      question_model=o.question_model, answer_model=o.answer_model,
+                      seed=o.seed, concurrency=ctx.concurrency, max_tokens=o.max_tokens,
+                      stages=tuple(STAGES))
+
+
+def run_glan_stage(ctx: StageRun) -> None:
+    from instructkit.generate.glan import run_glan
+    from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.runs import RunDir
+
+    cfg = glan_config(ctx)
+    load_taxonomy(cfg.taxonomy).select(cfg.disciplines)  # a bad taxonomy fails before anything is written
+    with RunDir(ctx.dir, command="glan", config=cfg.to_dict(), argv=["run", ctx.name]) as run:
+        result = run_glan(run, cfg)
+    ctx.notes["examples"] = len(result.examples)
+
+
+def run_dedup_stage(ctx: StageRun) -> None:
+    from instructkit.clean.dedup import DedupConfig, dedup, write_dedup
+    from instructkit.clean.text import parse_fields
+    from instructkit.io import load_examples
+
+    o = ctx.opts.model_dump()
+    cfg = DedupConfig(**{**o, "fields": parse_fields(o["fields"])})
+    cfg.validate()
+    if cfg.method == "minhash":
+        from instructkit.clean.minhash import parse_shingle
+
+        parse_shingle(cfg.shingle)
+    exs = load_examples(ctx.input)
+    write_dedup(exs, dedup(exs, cfg), ctx.dir, cfg, argv=["run", ctx.name])
+
+
+def run_decontaminate_stage(ctx: StageRun) -> None:
+    from instructkit.clean.decontam import DecontamConfig, decontaminate, write_decontam
+    from instructkit.clean.text import parse_fields
+    from instructkit.io import load_examples
+
+    o = ctx.opts
+    cfg = DecontamConfig(ngram=o.ngram, fields=parse_fields(o.fields), min_exact_chars=o.min_exact_chars,
+                         bench_fields=_csv(o.bench_fields))
+    exs = load_examples(ctx.input)
+    write_decontam(exs, decontaminate(exs, [ctx.path(p) for p in o.against], cfg), ctx.dir, cfg,
+                   argv=["run", ctx.name])
+
+
+def run_qdit_stage(ctx: StageRun) -> None:
+    from instructkit.io import load_examples
+    from instructkit.llm import open_model
+    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
+    from instructkit.score import needs_model, score_examples
+    from instructkit.select import qdit_run
+
+    o = ctx.opts
+    examples = load_examples(ctx.input)
+    config = {"input": ctx.input, **o.model_dump(), "model": ctx.model if o.quality and needs_model(o.quality) else None}
+    with RunDir(ctx.dir, command="select qdit", config=config, argv=["run", ctx.name]) as run:
+        q = None
+        if o.quality:
+            llm = (open_model(ctx.model, cache=run.cache_path, concurrency=ctx.concurrency)
+                   if needs_model(o.quality) else None)
+            rep = score_examples(examples, o.quality, llm=llm, where=ctx.input)
+            q = rep.scores
+            if llm is not None:
+                run.update(usage=llm.ledger.snapshot())
+        X = qdit_run.embed_examples(examples, o.text, o.embedder)
+        res = qdit_run.run_selection(X, q, o.k, o.alpha, o.engine, o.seed, check=o.approx_check)
+        n = atomic_write_jsonl(run.path / "selected.jsonl",
+                               qdit_run.selected_records(examples, q, res.selection, o.order))
+        res.summary.update({"input": ctx.input, "quality": o.quality})
+        atomic_write_json(run.path / "summary.json", res.summary)
+        run.update(counts={"pool": len(examples), "selected": n},
+                   outputs={"examples": "selected.jsonl", "summary": "summary.json"})
+
+
+def run_active_stage(ctx: StageRun) -> None:
+    from instructkit.select.active import ScoreConfig, select_active
+
+    o = ctx.opts
+    cfg = ScoreConfig(instances=o.instances, perturbations=o.perturbations, drop=o.drop, seed=o.seed,
+                      max_tokens=o.max_tokens)
+    src = str(ctx.prev_dir) if ctx.prev_dir is not None else ctx.input
+    select_active([src], ctx.dir, o.k, model=ctx.model, cfg=cfg, strategy=o.strategy,
+                  cls_ratio=o.cls_ratio, task_field=o.task_field, concurrency=ctx.concurrency,
+                  argv=["run", ctx.name])
+
+
+def run_replay_stage(ctx: StageRun) -> None:
+    from instructkit.select.replay import run_replay
+
+    o = ctx.opts
+    run_replay([ctx.path(p) for p in o.earlier] + [ctx.input], str(ctx.dir), o.budget, o.strategy,
+               o.objective, o.embedder, o.seed, o.task_field, o.max_per_task, argv=["run", ctx.name])
+
+
+EXPORT_FILES = {"alpaca": "train.json", "sharegpt": "train.jsonl", "messages": "train.jsonl", "hf": "dataset"}
+
+
+def run_export_stage(ctx: StageRun) -> None:
+    from instructkit.export import export_examples
+    from instructkit.io import load_examples
+    from instructkit.runs import RunDir
+
+    o = ctx.opts
+    name = o.file or EXPORT_FILES[o.format]
+    exs = load_examples(ctx.input)
+    with RunDir(ctx.dir, command="export", config={"input": ctx.input, **o.model_dump()},
+                argv=["run", ctx.name]) as run:
+        written = export_examples(exs, o.format, run.path / name, system=o.system,
+                                  with_meta=not o.no_meta, name=o.name, source=ctx.input)
+        run.update(counts={"examples": len(exs)}, outputs={"examples": written.name}, format=o.format)
+
+
+def run_train_stage(ctx: StageRun) -> None:
+    from instructkit.train import TrainConfig, train
+
+    o = ctx.opts.model_dump()
+    train(TrainConfig(data=ctx.input, out=str(ctx.dir), **o), argv=["run", ctx.name])
+
+
+def run_eval_stage(ctx: StageRun) -> None:
+    from instructkit.evaluate import evaluate, load_tasks
+
+    o = ctx.opts
+    model = o.model or (f"hf:{ctx.prev_dir}" if ctx.prev_dir is not None else ctx.defaults.model)
+    tasks = load_tasks([ctx.path(p) for p in o.tasks], instances=o.instances)
+    evaluate(model, tasks, ctx.dir, demos=o.demos, max_tokens=o.max_tokens, concurrency=ctx.concurrency,
+             argv=["run", ctx.name])
+
+
+RUNNERS: dict[str, Callable[[StageRun], None]] = {
+    "dynosaur": run_dynosaur_stage, "glan": run_glan_stage, "dedup": run_dedup_stage,
+    "decontaminate": run_decontaminate_stage, "select qdit": run_qdit_stage, "select active": run_active_stage,
+    "replay": run_replay_stage, "export": run_export_stage, "train": run_train_stage, "eval": run_eval_stage,
+}
