@@ -235,8 +235,10 @@ class LLM:
         retries = self.options.bad_answer_retries if check is not None else 0
         meter = current_meter()
         for attempt in range(retries + 1):
-            hold = meter.reserve(self.backend.info.price_key, *estimate) if meter is not None else None
+            hold = None
             try:
+                if meter is not None:  # refuses (BudgetExceeded) before a call that could pass the budget
+                    hold = meter.reserve(self.backend.info.price_key, *estimate)
                 with active_ledger(self.ledger):  # lets the backend count its retries here
                     out = await call()
             except ModelError as e:
