@@ -20,7 +20,6 @@ as references, and at most 20).
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections import Counter

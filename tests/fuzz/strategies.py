@@ -152,6 +152,7 @@ SEEDS: list[tuple[str, bytes]] = [
     (".jsonl", (GOOD_JSONL + '{"output": "x"}\n').encode()),                            # missing instruction
     (".jsonl", (GOOD_JSONL + '{"instruction": "i", "output": [1, 2]}\n').encode()),    # output a list
     (".jsonl", (GOOD_JSONL + '{"instruction": "a \\ud800", "output": "o"}\n').encode()),  # lone surrogate
+    (".jsonl", b'{"instruction": "Say 0\\u0085.", "output": ""}\n'),                     # NEL: text, not a newline
     (".jsonl", b""),                                                                    # empty
     (".jsonl", GOOD_JSONL.encode()),                                                    # good (exit 0 path)
 ]

@@ -257,3 +257,18 @@ def test_training_examples_collect_bad_rows_when_asked(tmp_path):
     bad: list = []
     kept, empty = load_training_examples(f, bad)
     assert len(kept) == 3 and empty == 0 and [b.field for b in bad] == ["output"]
+
+
+def test_dynosaur_run_instances_are_checked_too(tmp_path):
+    run_dir = tmp_path / "dyn"
+    run_dir.mkdir()
+    jsonl(run_dir / "tasks.jsonl", [{"id": "t", "instruction": "Label it."}])
+    jsonl(run_dir / "instances.jsonl", [{"instruction": "Label it.", "input": "a", "output": "x", "meta": {"task_id": "t"}},
+                                        {"instruction": "Label it.", "input": "b", "output": [1], "meta": {"task_id": "t"}}])
+    res = run("replay", run_dir, run_dir, "--budget", "1", "--out", tmp_path / "r")
+    one_line_exit_2(res, "instances.jsonl:2", "output")
+    from instructkit.select.tasks_io import load_tasks
+
+    bad: list = []
+    (task,) = load_tasks([run_dir], bad_rows=bad)
+    assert [e.input for e in task.instances] == ["a"] and bad[0].where.endswith("instances.jsonl:2")

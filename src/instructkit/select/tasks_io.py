@@ -120,7 +120,26 @@ def _superni_task(obj: dict[str, Any], path: Path) -> TaskBundle:
 
 
 # -- Dynosaur run ----------------------------------------------------------------------------
-def _dynosaur_tasks(tasks_path: Path) -> list[TaskBundle]:
+def _checked_examples(path: Path, bad_rows: list | None) -> list[Example]:
+    """The rows of ``path`` under the record contract; bad ones raise, or go to ``bad_rows`` when a list."""
+    from instructkit.io import row_to_example
+    from instructkit.rowcheck import BadRowError
+    from instructkit.sources.datafiles import iter_file_rows
+
+    out: list[Example] = []
+    if path.stat().st_size == 0:  # a run whose every instance was rejected: no instances, not bad input
+        return out
+    for where, row in iter_file_rows(path):
+        try:
+            out.append(row_to_example(row, where))
+        except BadRowError as e:
+            if bad_rows is None:
+                raise
+            bad_rows.append(e.bad)
+    return out
+
+
+def _dynosaur_tasks(tasks_path: Path, bad_rows: list | None = None) -> list[TaskBundle]:
     inst_path = tasks_path.parent / "instances.jsonl"
     if not inst_path.exists():
         raise UserError(f"{tasks_path}: no instances.jsonl beside it; point at a complete Dynosaur run")
@@ -131,8 +150,7 @@ def _dynosaur_tasks(tasks_path: Path) -> list[TaskBundle]:
         t = Task.from_dict(row)
         tasks[t.id] = t
     grouped: dict[str, list[Example]] = {tid: [] for tid in tasks}
-    for row in read_jsonl(inst_path):
-        ex = Example.from_dict(row)
+    for ex in _checked_examples(inst_path, bad_rows):
         tid = str(ex.meta.get("task_id") or "")
         if tid in grouped:
             grouped[tid].append(ex)
@@ -189,12 +207,12 @@ def _load_one(p: Path, task_field: str, bad_rows: list | None = None) -> list[Ta
     if p.is_dir():
         named = manifest_output(p, "tasks")  # a run directory names its outputs (Dynosaur: tasks.jsonl)
         if named is not None:
-            return _dynosaur_tasks(named)
+            return _dynosaur_tasks(named, bad_rows)
         if (p / "tasks.jsonl").exists():
-            return _dynosaur_tasks(p / "tasks.jsonl")
+            return _dynosaur_tasks(p / "tasks.jsonl", bad_rows)
         named = manifest_output(p, "examples")  # e.g. select active's selected_examples.jsonl
         if named is not None:
-            return _example_file_tasks(named, task_field)
+            return _example_file_tasks(named, task_field, bad_rows)
         jsons = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
         if jsons:
             return [t for f in jsons for t in _load_one(f, task_field, bad_rows)]
@@ -202,7 +220,7 @@ def _load_one(p: Path, task_field: str, bad_rows: list | None = None) -> list[Ta
             return _example_file_tasks(p, task_field, bad_rows)
         raise UserError(f"{p}: folder holds no tasks (no tasks.jsonl, SuperNI .json files or example files)")
     if p.name == "tasks.jsonl":
-        return _dynosaur_tasks(p)
+        return _dynosaur_tasks(p, bad_rows)
     if p.suffix.lower() == ".json":
         obj = read_json_file(p)
         if _is_superni(obj):
