@@ -136,16 +136,27 @@ def test_check_out_dir_below_a_file_and_unwritable(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file modes")
 def test_read_only_directory(tmp_path):
+    """A read-only folder (non-root) or a read-only mount (root, who writes through file modes)."""
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o555)
+    if os.geteuid() == 0:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
+                                 capture_output=True, text=True)
+        assert mounted.returncode == 0, f"root could not mount a read-only tmpfs: {mounted.stderr}"
+    else:
+        ro.chmod(0o555)
     try:
-        with pytest.raises(UserError, match="not writable"):
+        with pytest.raises(UserError, match="not writable|cannot write there"):
             RunDir(ro / "run", command="demo")
+        with pytest.raises(UserError, match="cannot write there"):
+            check_out_dir(ro / "run")
+        assert not (ro / "run").exists()
     finally:
-        ro.chmod(0o755)
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(ro)], check=True)
+        else:
+            ro.chmod(0o755)
 
 
 def test_path_the_kernel_refuses_is_one_line(tmp_path):
