@@ -1,0 +1,164 @@
+"""Failures tell the truth: manifest.status and the exit code of dynosaur, glan, select active and eval.
+
+complete -> 0, partial (some items failed on model errors; a re-run retries them) -> 3, failed
+(nothing usable) -> 1, stopped (interrupted) -> 130. Successes come from a real llama.cpp server
+(the bundled model); failures from a fault proxy in front of it (401 / 500 for chosen requests) or
+from an address where nothing listens.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+from fault_proxy import FaultProxy, refused_url
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+NEWS, PAIRS = ROOT / "examples" / "news_topics", ROOT / "examples" / "sentence_pairs"
+EVEN_ODD, PLURAL = (ROOT / "examples" / "active" / f"task_{n}.json" for n in ("even_or_odd", "plural_noun"))
+NO_RETRY = ("--max-retries", "0", "--concurrency", "1", "--quiet")
+
+
+def manifest(d: Path) -> dict:
+    return json.loads((d / "manifest.json").read_text())
+
+
+def model(url: str) -> tuple[str, str]:
+    return ("--model", f"openai:smollm2@{url}")
+
+
+def assert_status(r, out: Path, status: str, code: int, words: str = "") -> dict:
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    m = manifest(out)
+    assert m["status"] == status, m["status"]
+    if words:
+        assert words in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    return m
+
+
+# -- dynosaur -------------------------------------------------------------------------------------
+def dynosaur(out: Path, url: str, *sources: Path):
+    return run_cli("dynosaur", *sources, "--rows", "4", "--modes", "aware", "--max-tasks", "2", "--out", out,
+                   *model(url), *NO_RETRY)
+
+
+def test_dynosaur_failed_partial_then_complete(llama_server, tmp_path):
+    with FaultProxy(None, status=401) as bad:  # a bad key: nothing usable
+        m = assert_status(dynosaur(tmp_path / "d401", bad.url, NEWS), tmp_path / "d401", "failed", 1,
+                          "failed: 1 of 1 dataset(s) failed on model errors")
+    assert m["counts"]["instances"] == 0 and list(m["this_run"]["failed_datasets"]) == ["news_topics/default/train"]
+    assert_status(dynosaur(tmp_path / "refused", refused_url(), NEWS), tmp_path / "refused", "failed", 1)
+
+    out = tmp_path / "dp"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"sentence_pairs" in body) as proxy:
+        m = assert_status(dynosaur(out, proxy.url, NEWS, PAIRS), out, "partial", 3,
+                          "partial: 1 of 2 dataset(s) failed on model errors")
+        assert proxy.failed == 1 and list(m["this_run"]["failed_datasets"]) == ["sentence_pairs/default/train"]
+        assert m["counts"]["datasets_used"] == 1 and m["counts"]["instances"] > 0
+        assert m["outputs"]["examples"] == "instances.jsonl"
+        proxy.fail_when = lambda body: False  # the server is back: the re-run retries only what failed
+        m2 = assert_status(dynosaur(out, proxy.url, NEWS, PAIRS), out, "complete", 0)
+    assert m2["this_run"]["datasets"] == 1 and m2["this_run"]["usage"]["calls"] == 1
+    assert m2["counts"]["datasets_used"] == 2 and m2["counts"]["instances"] > m["counts"]["instances"]
+
+
+def test_dynosaur_interrupted_is_stopped(tmp_path):
+    out = tmp_path / "stop"
+    with FaultProxy(None, delay=60) as hang:
+        proc = subprocess.Popen([sys.executable, "-m", "instructkit", "dynosaur", str(NEWS), "--rows", "2",
+                                 "--modes", "aware", "--out", str(out), *model(hang.url), *NO_RETRY],
+                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while hang.seen == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert hang.seen == 1, "the model call never arrived"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert manifest(out)["status"] == "stopped" and "re-run the same command" in err
+
+
+# -- glan -----------------------------------------------------------------------------------------
+def glan(out: Path, url: str, tax: Path):
+    return run_cli("glan", "--out", out, "--taxonomy", tax, "--subject-samples", "1", "--max-subjects", "1",
+                   "--max-sessions", "4", "--questions-per-syllabus", "2", "--max-tokens", "64", "--seed", "3",
+                   *model(url), *NO_RETRY)
+
+
+def test_glan_failed_partial_then_complete(llama_server, tmp_path):
+    tax = tmp_path / "tax.yaml"
+    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\nVocational Trades:\n"
+                   "  Construction Trades: [Carpentry]\n")
+    for status, url in ((401, None), (500, None)):
+        with FaultProxy(url, status=status) as bad:  # every call fails: exit 1, never "complete"
+            out = tmp_path / f"g{status}"
+            m = assert_status(glan(out, bad.url, tax), out, "failed", 1, "node(s) failed on model errors")
+        assert m["counts"]["examples"] == 0 and m["this_run"]["failed"] == bad.failed == 2  # 2 subject samples
+
+    out = tmp_path / "gp"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"Carpentry" in body) as proxy:
+        m = assert_status(glan(out, proxy.url, tax), out, "partial", 3, "partial: 1 node(s) failed")
+        assert proxy.failed == 1 and m["counts"]["examples"] > 0 and m["this_run"]["model_errors"] == {"server": 1}
+        proxy.fail_when = lambda body: False
+        m2 = assert_status(glan(out, proxy.url, tax), out, "complete", 0)
+    assert m2["this_run"]["failed"] == 0 and m2["counts"]["disciplines"] == 2
+    assert m2["coverage"]["questions_per_discipline"].get("Carpentry", 0) > 0
+    assert m2["usage"]["calls"] == m["usage"]["calls"] + m2["this_run"]["usage"]["calls"]
+
+
+# -- select active ----------------------------------------------------------------------------------
+def active(out: Path, url: str):
+    return run_cli("select", "active", EVEN_ODD, PLURAL, "--k", "1", "--out", out, "--instances", "2",
+                   "--perturbations", "2", "--max-tokens", "8", *model(url), *NO_RETRY)
+
+
+def test_select_active_failed_partial_then_complete(llama_server, tmp_path):
+    with FaultProxy(None, status=401) as bad:
+        m = assert_status(active(tmp_path / "a401", bad.url), tmp_path / "a401", "failed", 1,
+                          "2 of 2 task(s) failed on model errors (auth")
+    assert m["counts"]["selected"] == 0 and m["counts"]["failed"] == 2
+
+    out = tmp_path / "ap"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"plural form" in body) as proxy:
+        m = assert_status(active(out, proxy.url), out, "partial", 3, "1 of 2 task(s) failed on model errors")
+        assert m["counts"]["selected"] == 1 and m["counts"]["failed_kinds"] == {"server": 1}
+        assert [json.loads(x)["task_id"] for x in (out / "scores.jsonl").read_text().splitlines()] == \
+            ["task_even_or_odd"]
+        proxy.fail_when = lambda body: False
+        m2 = assert_status(active(out, proxy.url), out, "complete", 0)
+    assert m2["counts"]["scored_now"] == 1 and m2["counts"]["failed"] == 0
+    assert m2["outputs"]["examples"] == "selected_examples.jsonl"
+
+
+# -- eval -----------------------------------------------------------------------------------------
+def evaluate(out: Path, url: str):
+    return run_cli("eval", f"openai:smollm2@{url}", "--tasks", EVEN_ODD, PLURAL, "--out", out,
+                   "--instances", "2", "--demos", "0", "--max-tokens", "8", *NO_RETRY)
+
+
+def test_eval_failed_partial_then_complete(llama_server, tmp_path):
+    with FaultProxy(None, status=500) as bad:
+        m = assert_status(evaluate(tmp_path / "e500", bad.url), tmp_path / "e500", "failed", 1,
+                          "4 of 4 instance(s) failed on model errors (server 4)")
+    assert m["counts"]["instances"] == 0
+    assert_status(evaluate(tmp_path / "refused", refused_url()), tmp_path / "refused", "failed", 1)
+
+    out = tmp_path / "ep"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"plural form" in body) as proxy:
+        m = assert_status(evaluate(out, proxy.url), out, "partial", 3, "2 of 4 instance(s) failed")
+        assert m["counts"]["instances"] == 2 and proxy.failed == 2
+        proxy.fail_when = lambda body: False
+        m2 = assert_status(evaluate(out, proxy.url), out, "complete", 0)
+    assert m2["counts"]["instances"] == 4 and m2["counts"]["generated_now"] == 2
+    results = json.loads((out / "results.json").read_text())
+    assert results["tasks"]["task_plural_noun"]["instances"] == 2
