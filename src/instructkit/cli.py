@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as e:
+        if e.code == 130:  # typer turns Ctrl-C into a silent Exit(130); the run directory says "stopped"
+            print("stopped (interrupted); re-run the same command to resume", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

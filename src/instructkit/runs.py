@@ -36,6 +36,8 @@ from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.redact import redact, register_secret  # noqa: F401 - re-exported (moved to redact.py)
+from instructkit.run_contract import (STATUSES, check_out_dir, decide_status, manifest_output,  # noqa: F401
+                                      merge_usage, out_error, remove_stale_temp_files, usage_snapshot)
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -177,141 +179,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-# -- the run-directory contract --------------------------------------------------------------
-# status: complete (all done) · partial (some items failed on model errors; a re-run retries them)
-# · failed (nothing usable) · stopped (interrupted; a re-run resumes). Old manifests may say
-# "interrupted", which means stopped.
-STATUSES = ("complete", "partial", "failed", "stopped")
-_TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
-
-
-def decide_status(failed: int, produced: int) -> str:
-    """The one rule: nothing failed -> complete; some failed but something usable -> partial; else failed.
-
-    ``failed``: items that failed on model errors (left for a re-run); ``produced``: usable outputs.
-
-    >>> decide_status(0, 0), decide_status(2, 5), decide_status(3, 0)
-    ('complete', 'partial', 'failed')
-    """
-    if failed <= 0:
-        return "complete"
-    return "partial" if produced > 0 else "failed"
-
-
-def merge_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
-    """Usage of all runs: a previous manifest's ``usage`` plus this run's ledger snapshot."""
-    before = dict(before or {})
-    out = dict(now)
-    for k, v in now.items():
-        b = before.get(k)
-        if k == "estimated_cost_usd":
-            costs = [c for c in (b, v) if isinstance(c, (int, float))]
-            out[k] = round(sum(costs), 6) if costs else None
-        elif isinstance(v, bool) or not isinstance(v, (int, float, dict)):
-            continue
-        elif isinstance(v, (int, float)):
-            out[k] = (b if isinstance(b, (int, float)) and not isinstance(b, bool) else 0) + v
-        else:  # failures / retries by kind; per_model: {model: {calls, ...}}
-            out[k] = _merge_counts(b if isinstance(b, dict) else {}, v)
-    for k, b in before.items():  # keys only earlier runs had (e.g. a kind of failure)
-        out.setdefault(k, b)
-    return out
-
-
-def _merge_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        if isinstance(v, dict):
-            out[k] = _merge_counts(out.get(k) if isinstance(out.get(k), dict) else {}, v)
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            prev = out.get(k)
-            out[k] = (prev if isinstance(prev, (int, float)) and not isinstance(prev, bool) else 0) + v
-        else:
-            out[k] = v
-    return out
-
-
-def _snapshot(usage: Any) -> dict[str, Any]:
-    """A usage ledger (anything with ``snapshot()``) or a snapshot dict, as a dict."""
-    if usage is None:
-        return {}
-    return dict(usage.snapshot() if hasattr(usage, "snapshot") else usage)
-
-
-def _out_error(path: Path, e: OSError) -> UserError:
-    cause = e.strerror or type(e).__name__
-    where = f" ({e.filename})" if e.filename and str(e.filename) != str(path) else ""
-    return UserError(f"--out {path}: cannot write there: {cause}{where}; choose another path")
-
-
-def check_out_dir(path: str | Path) -> None:
-    """Fail early, as one line, when ``path`` cannot become a run directory; leaves nothing behind.
-
-    Commands call it before loading models or data, so a bad ``--out`` costs nothing: a path
-    below a regular file, a read-only or refusing file system (the nearest existing folder is
-    probed with a temporary folder, removed at once), a missing mount.
-    """
-    import tempfile
-
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise UserError(f"--out {p}: exists and is not a directory; choose another path")
-    anc = p.absolute()
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise UserError(f"--out {p}: {anc} is a file, not a directory; choose another path")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".instructkit-probe-", dir=anc))
-    except OSError as e:
-        raise UserError(f"--out {p}: cannot write there: {e.strerror or type(e).__name__} ({anc}); "
-                        "choose another path") from None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temp_files(folder: Path) -> int:
-    """Delete ``.NAME.tmp-PID`` files left by an atomic write whose process was killed."""
-    n = 0
-    for f in folder.rglob(".*.tmp-*"):
-        m = _TMP_NAME.match(f.name)
-        if m and f.is_file() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            try:
-                f.unlink()
-                n += 1
-            except OSError:
-                pass
-    return n
-
-
-def manifest_output(folder: str | Path, key: str = "examples") -> Path | None:
-    """The file a run directory's manifest names as output ``key`` (``outputs.<key>``), if it exists.
-
-    Run directories written before the outputs contract named their examples file at the top
-    level (``"examples": "kept.jsonl"``); that is read too.
-    """
-    mpath = Path(folder) / "manifest.json"
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
-    for name in (outputs.get(key), manifest.get(key) if key == "examples" else None):
-        if isinstance(name, str) and name and (Path(folder) / name).is_file():
-            return Path(folder) / name
-    return None
-
-
 class RunDir:
     """A run directory: ``manifest.json``, JSONL streams, ``rejected.jsonl``, ``cache.sqlite``.
 
@@ -329,7 +196,7 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock_f = open(self.path / ".lock", "w")
         except OSError as e:
-            raise _out_error(self.path, e) from None
+            raise out_error(self.path, e) from None
         try:
             fcntl.flock(self._lock_f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -365,7 +232,7 @@ class RunDir:
             self.save_manifest()
         except OSError as e:
             self._unlock()
-            raise _out_error(self.path, e) from None
+            raise out_error(self.path, e) from None
 
     # -- streams ---------------------------------------------------------------------------
     def stream(self, name: str, key: str = "id") -> JsonlStream:
@@ -399,7 +266,7 @@ class RunDir:
     def record_usage(self, usage: Any, **this_run: Any) -> None:
         """Save ``usage`` (this run's ledger or snapshot) as ``this_run.usage`` and, added to the
         earlier runs', as ``usage``; a checkpoint a killed run leaves behind."""
-        now = _snapshot(usage)
+        now = usage_snapshot(usage)
         self.manifest["this_run"] = {**dict(self.manifest.get("this_run") or {}), **redact(this_run),
                                      "usage": redact(now)}
         self.manifest["usage"] = redact(merge_usage(self.usage_before, now))

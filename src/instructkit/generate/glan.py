@@ -132,15 +132,14 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
 
 
 def _unfinished(ctx: Ctx, cfg: GlanConfig) -> tuple[int, dict[str, int]]:
-    """Nodes of the stages this run could call that have no record (a model error), and the errors by kind."""
+    """Nodes this run's model errors left without a record (each is retried on re-run), and the
+    errors by kind. Nodes dropped for a reason (an empty answer, an exhausted draw) are not counted."""
     from collections import Counter
 
-    missing = sum(int(o.get("missing", 0)) for name, o in ctx.outcomes.items()
-                  if name.split("_")[0] in cfg.stages)
     kinds: Counter = Counter()
     for st in ctx.stages.values():
         kinds.update(st.model_errors)
-    return missing, dict(kinds)
+    return sum(kinds.values()), dict(kinds)
 
 
 def _stage_report(ctx: Ctx) -> dict[str, Any]:
