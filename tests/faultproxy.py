@@ -4,7 +4,7 @@ Put it in front of a real server (``instructkit.llm.llama_server``); a seeded RN
 requests fail and how, so a run is repeatable:
 
 * ``rate_limit``  - 429 with ``Retry-After: 0``
-* ``server``      - 500 with a JSON error body
+* ``server``      - 500 with a JSON error body (``echo_auth``: quoting the request's Authorization header)
 * ``hang``        - holds the request ``hang_s`` seconds (longer than the client's timeout), then drops it
 * ``truncated``   - forwards, then sends the real answer's headers and only half its body
 * ``garbage``     - 200 whose answer content is garbage: for a request that asks for JSON
@@ -41,10 +41,10 @@ class FaultProxy:
     """
 
     def __init__(self, target: str, rate: float = 0.2, seed: int = 0, kinds: tuple[str, ...] = KINDS,
-                 hang_s: float = 6.0):
+                 hang_s: float = 6.0, echo_auth: bool = False):
         t = urlsplit(target)
         self.host, self.port, self.hang_s = t.hostname, t.port, float(hang_s)
-        self.rate, self.kinds = float(rate), tuple(kinds)
+        self.rate, self.kinds, self.echo_auth = float(rate), tuple(kinds), echo_auth
         self.rng = random.Random(seed)
         self.counts: Counter = Counter()
         self.lock = threading.Lock()
@@ -99,8 +99,9 @@ class FaultProxy:
     def _inject(self, h: BaseHTTPRequestHandler, fault: str, body: bytes) -> None:
         if fault == "rate_limit":
             _send(h, 429, b'{"error": {"message": "slow down"}}', {"retry-after": "0"})
-        elif fault == "server":
-            _send(h, 500, b'{"error": {"message": "internal error"}}')
+        elif fault == "server":  # a careless server may echo the credentials it was sent
+            echo = f"; you sent Authorization: {h.headers.get('authorization', '')}" if self.echo_auth else ""
+            _send(h, 500, json.dumps({"error": {"message": "internal error" + echo}}).encode())
         elif fault == "hang":
             time.sleep(self.hang_s)
             _reset(h)

@@ -18,6 +18,7 @@ from instructkit.generate.glan_context import MAX_CONCEPTS, MAX_SESSIONS, Ctx, r
 from instructkit.generate.glan_parse import normalize_name, parse_sessions, parse_subjects
 from instructkit.generate.glan_taxonomy import Discipline
 from instructkit.records import stable_hash
+from instructkit.redact import redact
 
 TOP_P = 0.95
 SUBJECTS_SCHEMA = {
@@ -75,7 +76,7 @@ async def subjects_stage(ctx: Ctx, disciplines: list[Discipline], generate: bool
                              max_tokens=ctx.cfg.tokens_for("subjects"), seed=ctx.cfg.seed, sample=i)
         if isinstance(res, ModelError):
             return _fail(ctx, rid, "subjects", res, discipline=d.name, sample=i)
-        raw_s.append({"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": spec,
+        raw_s.append({"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": redact(spec),
                       "template": gen_v, "text": res.text, "finish_reason": res.finish_reason,
                       "completion_tokens": res.completion_tokens,
                       "failure": None if res.text.strip() else "empty_output"})
@@ -212,7 +213,7 @@ async def syllabus_stage(ctx: Ctx, subjects: list[Subject], generate: bool) -> l
         if isinstance(res, ModelError):
             return _fail(ctx, sid, "syllabus", res, subject=s.name)
         raw_s.append({"id": sid, "subject_id": s.id, "discipline_id": s.discipline.id, "subject": s.name,
-                      "model": spec, "template": gen_v, "text": res.text,
+                      "model": redact(spec), "template": gen_v, "text": res.text,
                       "finish_reason": res.finish_reason, "completion_tokens": res.completion_tokens,
                       "failure": None if res.text.strip() else "empty_output"})
         if not res.text.strip():
