@@ -30,6 +30,7 @@ from typing import Any
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.records import stable_hash
+from instructkit.redact import redact
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
 
@@ -227,7 +228,7 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
         if cls:
             all_em += em
     task_means = [v["rougeL"] for v in per_task.values() if v["rougeL"] is not None]
-    return {"model": model,
+    return {"model": redact(model),
             "overall": {"rougeL": round(sum(all_rouge) / len(all_rouge), 2) if all_rouge else None,
                         "rougeL_task_mean": round(sum(task_means) / len(task_means), 2) if task_means else None,
                         "exact_match_classification": round(sum(all_em) / len(all_em), 2) if all_em else None,
@@ -260,6 +261,7 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
         door = llm or open_model(model, cache=run.cache_path, ledger=UsageLedger(),
                                  options=options or ModelOptions(concurrency=concurrency))
         ident = stable_hash("eval-model", door.backend.info.identity)
+        shown_model = redact(model)  # a URL's user:password never reaches a record
         stream = run.stream("predictions")
 
         def pred_id(t: EvalTask, i: EvalInstance) -> str:
@@ -282,7 +284,7 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
             stream.append({"id": pred_id(t, i), "task_id": t.id, "instance_id": i.id, "input": i.input,
                            "prediction": text, "references": i.references,
                            "rougeL": round(rouge_l(text, i.references), 4),
-                           "exact_match": exact_match(text, i.references), "model": model})
+                           "exact_match": exact_match(text, i.references), "model": shown_model})
             bar.advance()
 
         async def run_all() -> None:

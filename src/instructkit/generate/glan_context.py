@@ -134,6 +134,9 @@ class Ctx:
         missing = [i for i in planned if i not in records]
         self.outcomes[stage] = {"planned": len(planned), "done": len(done), "failed": len(failed),
                                 "missing": len(missing)}
+        repaired = sum(1 for i in done if records[i].get("repaired"))
+        if repaired:  # salvaged from a malformed answer: counted, so a reader knows (issue 20)
+            self.outcomes[stage]["repaired"] = repaired
         self.unfinished |= set(failed) | set(missing)
 
     async def chat(self, stage: str, discipline: str, spec: str, messages: list[dict[str, str]],

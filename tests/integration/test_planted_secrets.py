@@ -1,0 +1,85 @@
+"""No secret survives into any output: a credential planted in the model URL (user:password), the
+API key and the environment, over every cheap command against a real llama.cpp server, then grep
+every file written, stdout and stderr for the secret and for its base64 (the form an
+``Authorization: Basic`` header carries). A second pass has the server fail and echo that header
+back in its error message, which then travels into rejected.jsonl, the manifest and the terminal.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from faultproxy import FaultProxy
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+USER, PASSWORD = "plantuser", "pl4ntedPassw0rd"
+API_KEY = "sk-plantedkey1234567890"
+HF_TOKEN = "hf_plantedtoken12345678"
+SECRETS = [PASSWORD, API_KEY, HF_TOKEN, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()]
+ENV = {"OPENAI_API_KEY": API_KEY, "HF_TOKEN": HF_TOKEN}
+
+
+def planted(url: str) -> str:
+    return "openai:smol@" + url.replace("http://", f"http://{USER}:{PASSWORD}@")
+
+
+def leaks(root: Path, texts: list[str]) -> list[str]:
+    found = []
+    for p in [p for p in root.rglob("*") if p.is_file()]:
+        data = p.read_bytes()
+        found += [f"{p.relative_to(root)}: {s[:6]}..." for s in SECRETS if s.encode() in data]
+    for i, t in enumerate(texts):
+        found += [f"output {i}: {s[:6]}..." for s in SECRETS if s in t]
+    return found
+
+
+def commands(model: str, tmp: Path) -> list[list[str]]:
+    dyn = tmp / "dyn"
+    taxonomy = tmp / "taxonomy.yaml"
+    taxonomy.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    return [
+        ["chat", "--model", model, "--max-tokens", "8", "Say hi."],
+        ["dynosaur", ROOT / "examples" / "sentence_pairs", "--out", dyn, "--rows", "3", "--modes", "aware",
+         "--max-tasks", "1", "--model", model],
+        ["glan", "--taxonomy", taxonomy, "--out", tmp / "glan", "--subject-samples", "1", "--max-subjects", "1",
+         "--max-sessions", "2", "--questions-per-syllabus", "1", "--max-tokens", "48", "--model", model],
+        ["select", "qdit", dyn / "instances.jsonl", "--k", "2", "--quality", "judge", "--out", tmp / "qdit",
+         "--model", model],
+        ["dedup", dyn / "instances.jsonl", "--out", tmp / "dedup"],
+        ["export", dyn / "instances.jsonl", "--format", "messages", "--out", tmp / "export.jsonl"],
+        ["eval", model, "--tasks", ROOT / "examples" / "active" / "task_even_or_odd.json", "--instances", "2",
+         "--max-tokens", "8", "--out", tmp / "eval"],
+    ]
+
+
+def test_planted_secrets_appear_nowhere(llama_server, tmp_path):
+    texts = []
+    with FaultProxy(llama_server, rate=0.0) as proxy:
+        for args in commands(planted(proxy.url), tmp_path):
+            r = run_cli(*args, "--max-retries", "2", "--timeout", "120", env=ENV, timeout=900) \
+                if args[0] in ("chat", "dynosaur", "glan", "eval") or "judge" in args else run_cli(*args, env=ENV)
+            texts += [r.stdout, r.stderr]
+            assert r.returncode == 0, (args[0], r.stderr[-2000:])
+        assert any("Basic " in h.get("Authorization", "") for h in proxy.headers_seen)  # the credential was used
+    assert (tmp_path / "dyn" / "manifest.json").is_file() and (tmp_path / "eval" / "manifest.json").is_file()
+    assert leaks(tmp_path, texts) == []
+
+
+def test_a_server_echoing_the_credential_does_not_leak_it(llama_server, tmp_path):
+    texts = []
+    with FaultProxy(llama_server, rate=1.0, kinds=("server",), echo_auth=True) as proxy:
+        model = planted(proxy.url)
+        for args in commands(model, tmp_path)[:3]:  # chat, dynosaur, glan: every call fails
+            r = run_cli(*args, "--max-retries", "0", env=ENV, timeout=300)
+            texts += [r.stdout, r.stderr]
+            assert r.returncode != 0 or args[0] == "glan", (args[0], r.stderr[-2000:])
+    assert "internal error" in "".join(texts) + (tmp_path / "dyn" / "rejected.jsonl").read_text() \
+        + (tmp_path / "dyn" / "manifest.json").read_text()
+    assert "Authorization: <redacted>" in "".join(texts) + (tmp_path / "glan" / "rejected.jsonl").read_text()
+    assert leaks(tmp_path, texts) == []
