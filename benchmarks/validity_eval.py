@@ -57,15 +57,38 @@ def dump(tasks: list[Task], insts: dict[str, list[Example]]) -> None:
             print(f"   y: {ex.output[:200]!r}")
 
 
+class _CacheOnly:
+    """Wraps a backend so that anything not in the cache raises instead of calling the model."""
+
+    def __init__(self, backend: Any):
+        self.info = backend.info
+
+    async def chat(self, req: Any) -> Any:
+        from instructkit.errors import ModelError
+
+        raise ModelError("not in the cache", kind="cache_only")
+
+    score = chat
+
+    async def aclose(self) -> None:
+        return None
+
+
 async def score_all(tasks: list[Task], insts: dict[str, list[Example]], model: str, cache: Path,
-                    cfg: VerifyConfig) -> dict[str, dict[str, Any]]:
+                    cfg: VerifyConfig, cached_only: bool = False) -> dict[str, dict[str, Any]]:
+    from instructkit.errors import ModelError
     from instructkit.llm import open_model
 
     llm = open_model(model, cache=cache, concurrency=1)
+    if cached_only:
+        llm.backend = _CacheOnly(llm.backend)  # type: ignore[assignment]
     out = {}
     try:
         for i, t in enumerate(tasks, 1):
-            out[t.id] = await verify_task(llm, t, insts.get(t.id, []), cfg)
+            try:
+                out[t.id] = await verify_task(llm, t, insts.get(t.id, []), cfg)
+            except ModelError:
+                continue  # --cached-only: this task was not verified yet
             print(f"\r  verified {i}/{len(tasks)}", end="", file=sys.stderr, flush=True)
     finally:
         await llm.aclose()
@@ -101,6 +124,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=VerifyConfig.threshold)
     ap.add_argument("--dump", action="store_true", help="print the tasks for labelling and stop")
     ap.add_argument("--warm", action="store_true", help="verify every task (labelled or not) to fill the cache")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="report only on labelled tasks whose verification calls are all cached")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "validity" / "results.json")
     args = ap.parse_args()
     tasks, insts = load_runs(args.runs)
@@ -113,10 +138,13 @@ def main() -> None:
         return
     labels = {r["task_id"]: r for r in read_jsonl(args.labels)}
     tasks = [t for t in tasks if t.id in labels]
-    validity = asyncio.run(score_all(tasks, insts, args.model, args.cache, cfg))
+    validity = asyncio.run(score_all(tasks, insts, args.model, args.cache, cfg, args.cached_only))
+    unverified = len(tasks) - len(validity)
+    tasks = [t for t in tasks if t.id in validity]
     valid = [bool(labels[t.id]["valid"]) for t in tasks]
     parts = [validity[t.id]["parts"] for t in tasks]
-    report: dict[str, Any] = {"model": args.model, "verify": cfg.to_dict(), "labelled_tasks": len(tasks),
+    report: dict[str, Any] = {"model": args.model, "verify": cfg.to_dict(), "labels": len(labels),
+                              "labelled_tasks_verified": len(tasks), "labelled_tasks_not_verified": unverified,
                               "combined": figures([validity[t.id]["passed"] for t in tasks], valid)}
     report["sweep"] = {str(th): figures([validity[t.id]["score"] >= th for t in tasks], valid)
                        for th in (0.3, 0.4, 0.5, 0.6, 0.7)}

@@ -30,7 +30,7 @@ def test_a_copy_of_one_of_our_demonstrations_is_dropped():
 
 @pytest.mark.parametrize("text, why", [
     ("Topic", "too short"),
-    ("Predict the topic the topic the topic the topic of the text.", "repeats"),
+    ("Predict the topic of the text, the topic of the text, the topic of the text.", "repeats"),
     ("text label text label text label text label text label", "repeats"),
     ("The news headline and its topic label.", "asks for nothing"),
 ])

@@ -29,7 +29,7 @@ DEMO_OVERLAP = 0.6   # share of the instruction's word 3-grams found in one demo
 
 # words that make a sentence a request: imperative task verbs and question openers
 _REQUEST_WORDS = set("""
-answer ask assign categorize categorise check choose classify compare complete compose compute convert count
+add answer ask assign categorize categorise check choose classify compare complete compose compute convert count
 create decide define describe detect determine draft estimate evaluate explain extract fill find generate give
 guess identify infer judge label list match name paraphrase pick predict produce provide rank rate read rephrase
 reply respond rewrite say score select solve sort state suggest summarize summarise tag tell transform translate
@@ -92,7 +92,8 @@ def degenerate(instruction: str) -> str | None:
     words = _words(instruction)
     if len(words) < MIN_WORDS:
         return "too short"
-    top = Counter(tuple(words[i:i + 2]) for i in range(len(words) - 1)).most_common(1)
+    # a 3-word phrase three times is a loop ("of the review" twice is just English)
+    top = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2)).most_common(1)
     if top and top[0][1] >= 3:
         return f"repeats {' '.join(top[0][0])!r} {top[0][1]} times"
     if len(words) >= 10 and len(set(words)) < 0.4 * len(words):
