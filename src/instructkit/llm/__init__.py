@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
-from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key, remember_finished, reusable_answer
+from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key
 from instructkit.llm.jsonutil import parse_structured
 from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
 from instructkit.records import stable_hash
@@ -166,7 +166,7 @@ class LLM:
         under a smaller max_tokens serves a larger one (any other difference misses)."""
         out = self._from_cache(key, from_cache)
         if out is None and reuse is not None and self.cache is not None:
-            hit = reusable_answer(self.cache, *reuse)
+            hit = self.cache.reusable_answer(*reuse)
             if hit is not None:
                 out = from_cache(hit)
                 self._record(out, cached=True)
@@ -190,7 +190,7 @@ class LLM:
             self.cache.put(key, out.to_cache() if isinstance(out, Completion) else
                            {"tokens": out.tokens, "logprobs": out.logprobs, "prompt_tokens": out.prompt_tokens})
             if reuse is not None and isinstance(out, Completion) and out.finish_reason == "stop":
-                remember_finished(self.cache, reuse[0], key, reuse[1])
+                self.cache.remember_finished(reuse[0], key, reuse[1])
         self._record(out, cached=False)
         return out
 
