@@ -27,7 +27,8 @@ MaxTokensOpt = Annotated[Optional[int], typer.Option(
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
-        recipe: Annotated[Path, typer.Argument(help="Recipe YAML: sources, model, stages (see docs/guide/recipes.md).")],
+        recipe: Annotated[Path, typer.Argument(
+            help="Recipe YAML: sources, model, stages (see docs/guide/recipes.md).")],
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: recipe.yaml, manifest.json, "
                                                     "NN-<stage>/ per stage; re-running resumes it.")] = None,
         dry_run: DryRunOpt = False,

@@ -188,7 +188,8 @@ def run_qdit_stage(ctx: StageRun) -> None:
 
     o = ctx.opts
     examples = load_examples(ctx.input)
-    config = {"input": ctx.input, **o.model_dump(), "model": ctx.model if o.quality and needs_model(o.quality) else None}
+    judge_model = ctx.model if o.quality and needs_model(o.quality) else None
+    config = {"input": ctx.input, **o.model_dump(), "model": judge_model}
     with RunDir(ctx.dir, command="select qdit", config=config, argv=["run", ctx.name]) as run:
         q = None
         if o.quality:
