@@ -97,3 +97,16 @@ def test_fingerprint_changes_only_from_the_edited_stage_on(tmp_path):
     assert Pipeline.from_dict(base).fingerprints() == fp2
     data.write_text('{"instruction": "a", "output": "c"}\n', encoding="utf-8")  # new input content
     assert all(a != b for a, b in zip(Pipeline.from_dict(base).fingerprints(), fp2))
+
+
+def test_docs_page_names_every_key_of_every_stage():
+    import re
+    from pathlib import Path
+
+    from instructkit.pipeline.schema import STAGES, Defaults
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "guide" / "recipes.md").read_text(encoding="utf-8")
+    for name, cls in [("top level", Defaults)] + list(STAGES.items()):
+        section = doc if name == "top level" else doc.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
+        for key in cls.model_fields:
+            assert re.search(rf"`{key}`", section), f"{name}: key {key} not documented"

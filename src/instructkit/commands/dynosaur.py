@@ -10,7 +10,7 @@ import typer
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                          QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                          setup)
-from instructkit.commands.run import DryRunOpt
+from instructkit.commands.run import DryRunOpt, MaxCallsOpt, TargetOpt
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -115,6 +115,8 @@ def register(app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        target: TargetOpt = None,
+        max_calls: MaxCallsOpt = None,
         dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
@@ -131,6 +133,7 @@ def register(app: typer.Typer) -> None:
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
         Cost first (no call): instructkit dynosaur examples/ --out runs/dyno --dry-run
+        Exactly 100 instances, at most 20 calls: instructkit dynosaur examples/ --out runs/dyno --target 100 --max-calls 20
         On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
         """
         from instructkit.errors import UserError
@@ -168,8 +171,22 @@ def register(app: typer.Typer) -> None:
         cards = _load_all(sources, rows, description)
         ex = open_executor(executor, ray_address)
         try:
-            manifest = run_dynosaur(cards, out, model=model, cfg=cfg, concurrency=concurrency,
+            def run_some(some: list) -> dict[str, Any]:
+                return run_dynosaur(some, out, model=model, cfg=cfg, concurrency=concurrency,
                                     executor=ex if ex.name != "local" else None, options=llm_options)
+
+            if target or max_calls:
+                from instructkit.pipeline.targets import dynosaur_to_target
+
+                block = dynosaur_to_target(cards, out, target, max_calls, run_some, step=concurrency)
+                manifest = read_summary(out)
+                manifest["this_run"] = {**(manifest.get("this_run") or {}), "failed_datasets": {}}
+                if not quiet:
+                    typer.echo(f"target {target or '-'}: {block['accepted']} instances accepted, {block['rejected']} "
+                               f"rejected, {block['calls']} calls" + (f" (stopped: {block['stopped']})"
+                                                                      if block["stopped"] else ""))
+            else:
+                manifest = run_some(cards)
         finally:
             ex.close()
         if not quiet:

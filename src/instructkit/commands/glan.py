@@ -10,7 +10,7 @@ import typer
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
                                          RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                          setup)
-from instructkit.commands.run import DryRunOpt
+from instructkit.commands.run import DryRunOpt, MaxCallsOpt, TargetOpt
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
+        target: TargetOpt = None,
+        max_calls: MaxCallsOpt = None,
         dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
         debug: DebugOpt = False,
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
         List the built-in taxonomy: instructkit glan --list-disciplines
 
-        Cost first (no call): add --dry-run
+        Cost first (no call): add --dry-run. Exactly N examples: add --target N --max-calls M
         """
         from instructkit.errors import UserError
         from instructkit.executor import check_executor
@@ -122,13 +124,29 @@ def register(app: typer.Typer) -> None:
             check_model(spec)
         check_executor(executor, ray_address)
         ex = open_executor(executor, ray_address)
-        try:
-            with RunDir(out, command="glan", config=cfg.to_dict()) as run:
+        state: dict = {}
+
+        def run_once(c: GlanConfig):
+            with RunDir(out, command="glan", config=c.to_dict()) as run:
                 # on Ray each node's model call is a task on the cluster; the driver still appends
                 # every result to the run directory's streams, so resume works as locally
-                result = run_glan(run, cfg, opener=ex.llm_opener(concurrency, options))
+                state["result"] = run_glan(run, c, opener=ex.llm_opener(concurrency, options))
                 run.manifest["executor"] = ex.describe()
                 run.save_manifest()
+            return state["result"]
+
+        try:
+            if target or max_calls:
+                from instructkit.pipeline.targets import glan_to_target
+
+                block = glan_to_target(cfg, out, target, max_calls, run_once)
+                if not quiet:
+                    typer.echo(f"target {target or '-'}: {block['accepted']} examples accepted, {block['rejected']} "
+                               f"rejected, {block['calls']} calls" + (f" (stopped: {block['stopped']})"
+                                                                      if block["stopped"] else ""))
+            else:
+                run_once(cfg)
+            result = state["result"]
         finally:
             ex.close()
         if not quiet:

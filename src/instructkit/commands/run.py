@@ -14,6 +14,11 @@ DryRunOpt = Annotated[bool, typer.Option(
 MaxCostOpt = Annotated[Optional[float], typer.Option(
     "--max-cost", metavar="USD", min=0.0, help="Stop cleanly before a call could take the job's spend past "
                                                "USD (priced models; see the price table).")]
+TargetOpt = Annotated[Optional[int], typer.Option(
+    "--target", metavar="N", min=1, help="Keep generating until N records passed every filter (the first N go "
+                                         "to DIR/target.jsonl); see --max-calls.")]
+MaxCallsOpt = Annotated[Optional[int], typer.Option(
+    "--max-calls", metavar="N", min=1, help="Hard cap on the model calls of this run directory (all runs).")]
 MaxTokensOpt = Annotated[Optional[int], typer.Option(
     "--max-tokens-total", metavar="N", min=1, help="Stop cleanly before a call could take the job's "
                                                     "prompt+completion tokens past N.")]
@@ -22,7 +27,8 @@ MaxTokensOpt = Annotated[Optional[int], typer.Option(
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
-        recipe: Annotated[Path, typer.Argument(help="Recipe YAML: sources, model, stages (see docs/guide/recipes.md).")],
+        recipe: Annotated[Path, typer.Argument(
+            help="Recipe YAML: sources, model, stages (see docs/guide/recipes.md).")],
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory: recipe.yaml, manifest.json, "
                                                     "NN-<stage>/ per stage; re-running resumes it.")] = None,
         dry_run: DryRunOpt = False,

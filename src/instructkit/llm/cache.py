@@ -26,22 +26,6 @@ def any_max_tokens_key(identity: dict[str, Any], fields: dict[str, Any], templat
     return stable_hash("llm-cache-v1", identity, "chat-any-max-tokens", rest, template, length=32)
 
 
-def reusable_answer(cache: "ResponseCache", alias: str, max_tokens: int) -> dict[str, Any] | None:
-    """A finished answer cached under a ``max_tokens`` no larger than this one, or None."""
-    pointer = cache.get(alias)
-    if pointer is None or int(pointer.get("max_tokens", 1 << 30)) > max_tokens:
-        return None
-    answer = cache.get(str(pointer.get("key")))
-    return answer if answer is not None and answer.get("finish_reason") == "stop" else None
-
-
-def remember_finished(cache: "ResponseCache", alias: str, key: str, max_tokens: int) -> None:
-    """Point ``alias`` at ``key`` unless it already points at an answer under a smaller ``max_tokens``."""
-    pointer = cache.get(alias)
-    if pointer is None or int(pointer.get("max_tokens", 1 << 30)) > max_tokens:
-        cache.put(alias, {"max_tokens": max_tokens, "key": key})
-
-
 class ResponseCache:
     """``get(key)`` / ``put(key, value)`` of JSON values, persisted in one SQLite file."""
 
@@ -50,6 +34,10 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._db = open_sqlite(self.path, "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT "
                                "NOT NULL, created REAL DEFAULT (unixepoch('subsec')))", synchronous="NORMAL")
+        # answers that finished on their own, by request-without-max_tokens (see any_max_tokens_key)
+        self._db.execute("CREATE TABLE IF NOT EXISTS finished (key TEXT PRIMARY KEY, max_tokens INTEGER NOT NULL, "
+                         "answer_key TEXT NOT NULL)")
+        self._db.commit()
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -60,6 +48,23 @@ class ResponseCache:
         blob = json.dumps(value, ensure_ascii=False)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", (key, blob))
+            self._db.commit()
+
+    def reusable_answer(self, alias: str, max_tokens: int) -> dict[str, Any] | None:
+        """A finished answer cached under a ``max_tokens`` no larger than this one, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT max_tokens, answer_key FROM finished WHERE key=?", (alias,)).fetchone()
+        if row is None or int(row[0]) > max_tokens:
+            return None
+        answer = self.get(row[1])
+        return answer if answer is not None and answer.get("finish_reason") == "stop" else None
+
+    def remember_finished(self, alias: str, key: str, max_tokens: int) -> None:
+        """Point ``alias`` at ``key`` unless it already points at an answer under a smaller ``max_tokens``."""
+        with self._lock:
+            self._db.execute("INSERT INTO finished (key, max_tokens, answer_key) VALUES (?, ?, ?) ON CONFLICT(key) "
+                             "DO UPDATE SET max_tokens=excluded.max_tokens, answer_key=excluded.answer_key "
+                             "WHERE excluded.max_tokens < finished.max_tokens", (alias, max_tokens, key))
             self._db.commit()
 
     def __len__(self) -> int:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from instructkit.errors import ModelError, UserError
 from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
-from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key, remember_finished, reusable_answer
+from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key
 from instructkit.llm.jsonutil import parse_structured
 from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
 from instructkit.records import stable_hash
@@ -202,7 +202,7 @@ class LLM:
             return None
         hit = self.cache.get(key)
         if hit is None and reuse is not None:
-            hit = reusable_answer(self.cache, *reuse)
+            hit = self.cache.reusable_answer(*reuse)
         if hit is None:
             return None
         out = from_cache(hit)
@@ -254,7 +254,7 @@ class LLM:
                                    {"tokens": out.tokens, "logprobs": out.logprobs,
                                     "prompt_tokens": out.prompt_tokens})
                     if reuse is not None and isinstance(out, Completion) and out.finish_reason == "stop":
-                        remember_finished(self.cache, reuse[0], key, reuse[1])
+                        self.cache.remember_finished(reuse[0], key, reuse[1])
                 return out
             if attempt < retries:
                 self.ledger.record_retry("bad_answer")

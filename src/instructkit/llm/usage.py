@@ -137,6 +137,9 @@ class Budget:
 
     max_cost: float | None = None
     max_tokens_total: int | None = None
+    max_calls: int | None = None             # a hard cap on model calls (``--max-calls``)
+    spent_calls: int = 0
+    reserved_calls: int = 0
     spent_tokens: int = 0
     spent_cost: float = 0.0
     reserved_tokens: int = 0
@@ -153,21 +156,25 @@ class Budget:
         over_tokens = (self.max_tokens_total is not None
                        and self.spent_tokens + self.reserved_tokens + tokens > self.max_tokens_total)
         over_cost = self.max_cost is not None and self.spent_cost + self.reserved_cost + cost > self.max_cost
-        if over_tokens or over_cost:
+        over_calls = self.max_calls is not None and self.spent_calls + self.reserved_calls + 1 > self.max_calls
+        if over_tokens or over_cost or over_calls:
             self.exhausted = True
-            raise BudgetExceeded("budget reached: "
-                                 + (f"--max-tokens-total {self.max_tokens_total}" if over_tokens
-                                    else f"--max-cost {self.max_cost}"), kind="budget")
+            raise BudgetExceeded("budget reached: " + (f"--max-tokens-total {self.max_tokens_total}" if over_tokens
+                                                       else f"--max-cost {self.max_cost}" if over_cost
+                                                       else f"--max-calls {self.max_calls}"), kind="budget")
+        self.reserved_calls += 1
         self.reserved_tokens += tokens
         self.reserved_cost += cost
         return tokens, cost
 
     def release(self, hold: tuple[int, float]) -> None:
+        self.reserved_calls -= 1
         self.reserved_tokens -= hold[0]
         self.reserved_cost -= hold[1]
 
     def spend(self, price_key: str | None, prompt: int, completion: int) -> None:
         tokens, cost = self._worst(price_key, prompt, completion)
+        self.spent_calls += 1
         self.spent_tokens += tokens
         self.spent_cost += cost
 
@@ -177,25 +184,40 @@ class BudgetExceeded(ModelError):
 
 
 class CallMeter:
-    """What every door opened inside :func:`metering` saw (calls, hits, tokens) and its budget."""
+    """What every door opened inside :func:`metering` saw (calls, hits, tokens) and its budget.
 
-    def __init__(self, budget: Budget | None = None):
+    Meters nest: a meter opened inside another (a ``--target`` loop inside a recipe stage) passes every
+    check and observation on to the outer one, so both budgets hold and both ledgers count."""
+
+    def __init__(self, budget: Budget | None = None, parent: "CallMeter | None" = None):
         self.ledger = UsageLedger()
         self.budget = budget
+        self.parent = parent
 
-    def reserve(self, price_key: str | None, prompt_chars: int, max_tokens: int) -> tuple[int, float] | None:
-        if self.budget is None:
-            return None
-        return self.budget.reserve(price_key, estimate_tokens_from_chars(prompt_chars), max_tokens)
+    def reserve(self, price_key: str | None, prompt_chars: int, max_tokens: int) -> list:
+        holds: list = []
+        meter: CallMeter | None = self
+        try:
+            while meter is not None:
+                if meter.budget is not None:
+                    holds.append((meter.budget, meter.budget.reserve(
+                        price_key, estimate_tokens_from_chars(prompt_chars), max_tokens)))
+                meter = meter.parent
+        except BudgetExceeded:
+            self.release(holds)
+            raise
+        return holds
 
-    def release(self, hold: tuple[int, float] | None) -> None:
-        if hold is not None and self.budget is not None:
-            self.budget.release(hold)
+    def release(self, holds: list | None) -> None:
+        for budget, hold in holds or ():
+            budget.release(hold)
 
     def observe(self, model: str, prompt: int, completion: int, cached: bool, price_key: str | None) -> None:
         self.ledger.record_call(model, prompt, completion, cached, price_key)
         if not cached and self.budget is not None:
             self.budget.spend(price_key, prompt, completion)
+        if self.parent is not None:
+            self.parent.observe(model, prompt, completion, cached, price_key)
 
 
 CHARS_PER_TOKEN = 4  # the documented estimate where no tokenizer is at hand (English text, BPE vocabularies)
@@ -210,7 +232,10 @@ _METER: ContextVar[CallMeter | None] = ContextVar("instructkit_call_meter", defa
 
 @contextmanager
 def metering(meter: CallMeter) -> Iterator[CallMeter]:
-    """Doors opened and used inside this block report to ``meter`` (and respect its budget)."""
+    """Doors opened and used inside this block report to ``meter`` (and respect its budget); a meter
+    already active becomes its parent."""
+    if meter.parent is None and _METER.get() is not meter:
+        meter.parent = _METER.get()
     token = _METER.set(meter)
     try:
         yield meter

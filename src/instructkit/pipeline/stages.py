@@ -87,9 +87,19 @@ def run_dynosaur_stage(ctx: StageRun) -> None:
         raise UserError(f"stage '{ctx.name}': modes {ctx.opts.modes!r}: use a subset of {','.join(MODES)}")
     cfg = DynosaurConfig(modes=modes, max_tasks=ctx.opts.max_tasks)
     cards = load_cards(ctx)
-    manifest = run_dynosaur(cards, ctx.dir, model=ctx.model, cfg=cfg, concurrency=ctx.concurrency,
+
+    def run_some(some: list) -> dict[str, Any]:
+        return run_dynosaur(some, ctx.dir, model=ctx.model, cfg=cfg, concurrency=ctx.concurrency,
                             argv=["run", ctx.name])
-    failed = (manifest.get("this_run") or {}).get("failed_datasets") or {}
+
+    o = ctx.opts
+    if o.target or o.max_calls:
+        from instructkit.pipeline.targets import dynosaur_to_target
+
+        ctx.notes["target"] = dynosaur_to_target(cards, ctx.dir, o.target, o.max_calls, run_some,
+                                                 step=ctx.concurrency)
+        return
+    failed = (run_some(cards).get("this_run") or {}).get("failed_datasets") or {}
     if failed:
         ctx.notes["failed"] = len(failed)
 
@@ -126,9 +136,18 @@ def run_glan_stage(ctx: StageRun) -> None:
 
     cfg = glan_config(ctx)
     load_taxonomy(cfg.taxonomy).select(cfg.disciplines)  # a bad taxonomy fails before anything is written
-    with RunDir(ctx.dir, command="glan", config=cfg.to_dict(), argv=["run", ctx.name]) as run:
-        result = run_glan(run, cfg)
-    ctx.notes["examples"] = len(result.examples)
+
+    def run_once(c) -> Any:
+        with RunDir(ctx.dir, command="glan", config=c.to_dict(), argv=["run", ctx.name]) as run:
+            return run_glan(run, c)
+
+    o = ctx.opts
+    if o.target or o.max_calls:
+        from instructkit.pipeline.targets import glan_to_target
+
+        ctx.notes["target"] = glan_to_target(cfg, ctx.dir, o.target, o.max_calls, run_once)
+        return
+    ctx.notes["examples"] = len(run_once(cfg).examples)
 
 
 def run_dedup_stage(ctx: StageRun) -> None:
@@ -169,7 +188,8 @@ def run_qdit_stage(ctx: StageRun) -> None:
 
     o = ctx.opts
     examples = load_examples(ctx.input)
-    config = {"input": ctx.input, **o.model_dump(), "model": ctx.model if o.quality and needs_model(o.quality) else None}
+    judge_model = ctx.model if o.quality and needs_model(o.quality) else None
+    config = {"input": ctx.input, **o.model_dump(), "model": judge_model}
     with RunDir(ctx.dir, command="select qdit", config=config, argv=["run", ctx.name]) as run:
         q = None
         if o.quality:
