@@ -1,0 +1,128 @@
+"""mkdocs hook: write ``reference/cli.md`` from the typer app at build time, so it cannot drift.
+
+The page walks the command tree (typer app -> click commands -> params) of the checkout being built
+(``src/`` goes first on ``sys.path``), renders each command's help text, usage, arguments and options
+as markdown, and hides what ``--help`` hides (aliases kept for old names). ``cli_reference()`` is also
+what ``tests/docs/test_docs.py`` checks against the app.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "reference/cli.md"
+
+
+def _app_command() -> Any:
+    src = str(ROOT / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    import typer
+
+    from instructkit.cli import app
+
+    return typer.main.get_command(app)
+
+
+def walk(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(path, command) for the root and every sub-command, depth first, in registration order."""
+    yield path, cmd
+    for name, sub in (getattr(cmd, "commands", None) or {}).items():
+        if not getattr(sub, "hidden", False):
+            yield from walk(sub, path + (name,))
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: no raw HTML, no column breaks, one line."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def _help_paragraphs(text: str) -> list[str]:
+    """A docstring as markdown: command lines (``Example: instructkit ...``) become shell blocks,
+    a line ending in ``&&`` or a backslash continues its command, the rest stays prose."""
+    out: list[str] = []
+    for para in text.replace("\b", "").strip().split("\n\n"):
+        prose: list[str] = []
+        code: list[str] = []
+        for line in (ln.strip() for ln in para.splitlines() if ln.strip()):
+            is_example = line.startswith("Example: instructkit")
+            if is_example or line.startswith("instructkit ") or (code and code[-1].endswith(("&&", "\\"))):
+                if prose:
+                    out.append(html.escape(" ".join(prose), quote=False))
+                    prose = []
+                if is_example and not code:
+                    out.append("Example:")
+                code.append(line[len("Example: "):] if is_example else line)
+                continue
+            if code:
+                out.append("```bash\n" + "\n".join(code) + "\n```")
+                code = []
+            prose.append(line)
+        if code:
+            out.append("```bash\n" + "\n".join(code) + "\n```")
+        if prose:
+            out.append(html.escape(" ".join(prose), quote=False))
+    return out
+
+
+def _default(param: Any) -> str:
+    show = getattr(param, "show_default", True)
+    if isinstance(show, str):
+        return show
+    default = getattr(param, "default", None)
+    if show is False or default is None or callable(default):
+        return ""
+    if getattr(param, "is_flag", False) and getattr(param, "secondary_opts", None):
+        return (param.opts if default else param.secondary_opts)[0]
+    if isinstance(default, bool):
+        return "on" if default else ""
+    if isinstance(default, (list, tuple)):
+        return ", ".join(map(str, default)) if default else ""
+    return str(default)
+
+
+def _option_row(param: Any) -> str:
+    names = ", ".join(f"`{n}`" for n in [*param.opts, *getattr(param, "secondary_opts", [])])
+    value = "" if getattr(param, "is_flag", False) else (param.metavar or param.name.upper())
+    default = _default(param)
+    req = "required" if param.required else (f"`{_cell(default)}`" if default else "")
+    return f"| {names} | {_cell(value)} | {req} | {_cell(param.help or '')} |"
+
+
+def command_markdown(path: tuple[str, ...], cmd: Any) -> str:
+    title = " ".join(("instructkit", *path))
+    parts = [f"## `{title}`", *_help_paragraphs(cmd.help or "")]
+    args = [p for p in cmd.params if getattr(p, "param_type_name", "") == "argument"]
+    opts = [p for p in cmd.params if getattr(p, "param_type_name", "") == "option" and not getattr(p, "hidden", False)]
+    usage = " ".join([title, "[OPTIONS]" if opts else "", *(
+        (p.metavar or p.name.upper()) + ("..." if p.nargs != 1 else "") for p in args)])
+    parts.insert(1, f"```text\n{' '.join(usage.split())}\n```")
+    if args:
+        parts.append("| argument | what |\n|---|---|\n" + "\n".join(
+            f"| `{p.metavar or p.name.upper()}` | {_cell(getattr(p, 'help', '') or '')} |" for p in args))
+    if opts:
+        parts.append("| option | value | default | what |\n|---|---|---|---|\n" + "\n".join(map(_option_row, opts)))
+    return "\n\n".join(parts)
+
+
+def cli_reference() -> str:
+    """The whole CLI reference page (markdown)."""
+    root = _app_command()
+    sections = [command_markdown(path, cmd) for path, cmd in walk(root)
+                if path and not getattr(cmd, "commands", None)]
+    head = ("# CLI reference\n\nGenerated from the code at build time (`tools/docs_hooks.py`): every command, "
+            "argument and option of `instructkit`, as `--help` shows them. Old option names kept as hidden "
+            "aliases are not listed.\n")
+    return head + "\n\n" + "\n\n".join(sections) + "\n"
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """mkdocs event: add the generated page to the site's files (it is never written into docs/)."""
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, PAGE, content=cli_reference()))
+    return files
