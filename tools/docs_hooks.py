@@ -15,6 +15,21 @@ from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "reference/cli.md"
+NAMING = """## One name, one meaning
+
+| flag | means, in every command that has it |
+|---|---|
+| `--model`, `-m` | the model spec the command calls or starts training from (`train`, `active-loop` and `replay-run` once said `--base`; `eval` takes it as its first argument or as `--model`) |
+| `--out`, `-o` | the run directory (or output file) written; re-running the command on it resumes |
+| `--k` | how many to pick: examples (`select qdit`), tasks (`select active`, per round in `active-loop`), earlier tasks replayed per stage (`replay`, `replay-run`; once `--budget`) |
+| `--rows` | data rows: loaded per dataset (`dynosaur`) or shown (`inspect`); dedup's LSH knobs are `--lsh-bands`/`--lsh-rows` (once `--bands`/`--rows`) |
+| `--instances` | instances per task scored for prompt uncertainty (Active-IT's n: `select active`, `active-loop`) |
+| `--eval-instances` | instances per task evaluated (`eval`, once `--instances`; `active-loop`, `replay-run`) |
+| `--concurrency`, `-c` | most model calls in flight at once |
+| `--quiet`, `-q` / `--debug` | no progress or summaries / full tracebacks on errors |
+
+Old names keep working as hidden aliases; each command below lists its own.
+"""
 
 
 def _app_command() -> Any:
@@ -104,6 +119,10 @@ def command_markdown(path: tuple[str, ...], cmd: Any) -> str:
     if args:
         parts.append("| argument | what |\n|---|---|\n" + "\n".join(
             f"| `{p.metavar or p.name.upper()}` | {_cell(getattr(p, 'help', '') or '')} |" for p in args))
+    aliases = getattr(cmd, "aliases", None) or {}
+    if aliases:
+        parts.append("Old names, still accepted (hidden from `--help`): " + ", ".join(
+            f"`{old}` = `{new}`" if new else f"`{old} VALUE` = the first argument" for old, new in aliases.items()) + ".")
     if opts:
         parts.append("| option | value | default | what |\n|---|---|---|---|\n" + "\n".join(map(_option_row, opts)))
     return "\n\n".join(parts)
@@ -115,8 +134,7 @@ def cli_reference() -> str:
     sections = [command_markdown(path, cmd) for path, cmd in walk(root)
                 if path and not getattr(cmd, "commands", None)]
     head = ("# CLI reference\n\nGenerated from the code at build time (`tools/docs_hooks.py`): every command, "
-            "argument and option of `instructkit`, as `--help` shows them. Old option names kept as hidden "
-            "aliases are not listed.\n")
+            "argument and option of `instructkit`, as `--help` shows them.\n\n" + NAMING)
     return head + "\n\n" + "\n\n".join(sections) + "\n"
 
 
