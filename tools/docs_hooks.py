@@ -9,12 +9,14 @@ what ``tests/docs/test_docs.py`` checks against the app.
 from __future__ import annotations
 
 import html
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "reference/cli.md"
+EXAMPLE = re.compile(r"^(Example(?: \([^)]*\))?):\s*(instructkit\b.*)$")
 NAMING = """## One name, one meaning
 
 | flag | means, in every command that has it |
@@ -64,14 +66,17 @@ def _help_paragraphs(text: str) -> list[str]:
         prose: list[str] = []
         code: list[str] = []
         for line in (ln.strip() for ln in para.splitlines() if ln.strip()):
-            is_example = line.startswith("Example: instructkit")
-            if is_example or line.startswith("instructkit ") or (code and code[-1].endswith(("&&", "\\"))):
+            example = EXAMPLE.match(line)
+            if example or line.startswith("instructkit ") or (code and code[-1].endswith(("&&", "\\"))):
                 if prose:
                     out.append(html.escape(" ".join(prose), quote=False))
                     prose = []
-                if is_example and not code:
-                    out.append("Example:")
-                code.append(line[len("Example: "):] if is_example else line)
+                if example:
+                    if code:
+                        out.append("```bash\n" + "\n".join(code) + "\n```")
+                        code = []
+                    out.append(html.escape(example[1], quote=False) + ":")
+                code.append(example[2] if example else line)
                 continue
             if code:
                 out.append("```bash\n" + "\n".join(code) + "\n```")

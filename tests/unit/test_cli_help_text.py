@@ -55,6 +55,11 @@ def test_help_has_no_type_noise_and_keeps_bracketed_text(path, cmd):
             assert _flat(bracketed) in flat, f"'{bracketed}' was eaten from instructkit {' '.join(path)} --help"
 
 
+@pytest.mark.parametrize("path,cmd", LEAVES, ids=IDS)
+def test_every_help_teaches_with_an_example(path, cmd):
+    assert re.search(r"^\s*Example( \([^)]*\))?: instructkit ", _help(path), re.M), f"{path}: no example"
+
+
 def test_the_learning_rate_default_survives():
     # the case the issue quotes: "Learning rate ." on today's main
     out = _flat(_help(("train",)))
