@@ -143,6 +143,34 @@ def cli_reference() -> str:
     return head + "\n\n" + "\n\n".join(sections) + "\n"
 
 
+LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s#]+)\)")
+
+
+def repo_links_as_paths(markdown: str, page_dir: Path, docs_dir: Path) -> str:
+    """Links to repository files outside docs/ (``../../examples/x.sh``) as ``text (`examples/x.sh`)``.
+
+    They work on GitHub but have no page on the site; a link to a missing file is left alone, so the
+    strict build still reports it.
+    """
+    def plain(m: re.Match) -> str:
+        target = m[2]
+        if "://" in target or target.startswith(("/", "mailto:")):
+            return m[0]
+        path = (page_dir / target).resolve()
+        if path.is_relative_to(docs_dir.resolve()) or not path.exists() or not path.is_relative_to(ROOT):
+            return m[0]
+        rel = path.relative_to(ROOT).as_posix()
+        return f"`{rel}`" if m[1].strip("`") == rel else f"{m[1]} (`{rel}`)"
+
+    return LINK.sub(plain, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """mkdocs event: rewrite links that leave docs/ (see :func:`repo_links_as_paths`)."""
+    docs_dir = Path(config["docs_dir"])
+    return repo_links_as_paths(markdown, (docs_dir / page.file.src_uri).parent, docs_dir)
+
+
 def on_files(files: Any, config: Any) -> Any:
     """mkdocs event: add the generated page to the site's files (it is never written into docs/)."""
     from mkdocs.structure.files import File

@@ -133,12 +133,28 @@ def test_mkdocs_build_strict(tmp_path):
     assert "open_model" in api_page and "load_examples" in api_page
 
 
-def test_cli_reference_covers_every_command_and_visible_option():
+def _docs_hooks():
     sys.path.insert(0, str(ROOT / "tools"))
     try:
         import docs_hooks
     finally:
         sys.path.remove(str(ROOT / "tools"))
+    return docs_hooks
+
+
+def test_links_out_of_docs_become_repository_paths():
+    hooks = _docs_hooks()
+    docs, page_dir = ROOT / "docs", ROOT / "docs" / "methods"
+    md = ("[the loop](../../examples/active/loop.sh), [`examples/sources.txt`](../../examples/sources.txt), "
+          "[QDIT](qdit.md), [gone](../../examples/no_such_file.sh), [web](https://example.org/x)")
+    out = hooks.repo_links_as_paths(md, page_dir, docs)
+    assert "the loop (`examples/active/loop.sh`)" in out and "`examples/sources.txt`," in out
+    assert "[QDIT](qdit.md)" in out and "[gone](../../examples/no_such_file.sh)" in out  # strict build still sees it
+    assert "[web](https://example.org/x)" in out
+
+
+def test_cli_reference_covers_every_command_and_visible_option():
+    docs_hooks = _docs_hooks()
     page = docs_hooks.cli_reference()
     root = docs_hooks._app_command()
     leaves = [(p, c) for p, c in docs_hooks.walk(root) if p and not getattr(c, "commands", None)]
