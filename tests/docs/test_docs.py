@@ -25,6 +25,8 @@ DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 OPEN_RUNNABLE = re.compile(r'^(?P<ticks>`{3,})bash\s+title="runnable"\s*$')
 # commands that load no model: their blocks are fast enough for the unit run
 MODEL_FREE = {"inspect", "export", "decontaminate", "dedup", "--help"}
+SHELL_TOOLS = {"mkdir", "cat", "echo", "ls", "head", "tail", "test", "wc", "grep", "cd", "rm", "cp"}
+HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 
 
 def runnable_blocks() -> list[tuple[str, str]]:
@@ -50,10 +52,18 @@ def runnable_blocks() -> list[tuple[str, str]]:
 
 
 def loads_a_model(code: str) -> bool:
-    """True unless every command of the block is an instructkit command known to load no model."""
+    """True unless every command of the block is an instructkit command known to load no model
+    (or a plain shell tool)."""
+    heredoc_end = None
     for line in code.replace("\\\n", " ").splitlines():
+        if heredoc_end is not None:  # the body of a heredoc is data, not commands
+            heredoc_end = None if line.strip() == heredoc_end else heredoc_end
+            continue
+        if m := HEREDOC.search(line):
+            heredoc_end = m[1]
+            line = line[: m.start()]
         words = shlex.split(line, comments=True)
-        if not words:
+        if not words or words[0] in SHELL_TOOLS:
             continue
         if words[0] != "instructkit" or len(words) < 2 or words[1] not in MODEL_FREE:
             return True
@@ -169,3 +179,12 @@ def test_cli_reference_covers_every_command_and_visible_option():
             for name in [*param.opts, *getattr(param, "secondary_opts", [])]:
                 shown = f"`{name}`" in section
                 assert shown != bool(getattr(param, "hidden", False)), f"{title} {name}: shown={shown}"
+
+
+def test_model_loading_blocks_are_told_apart():
+    assert loads_a_model("instructkit dynosaur examples/news_topics --out runs/d")
+    assert loads_a_model("instructkit dedup d.jsonl --out runs/s --method semantic")
+    assert loads_a_model("bash examples/active/loop.sh")
+    heredoc = "mkdir -p runs\ncat > runs/d.jsonl <<'EOF'\n{\"instruction\": \"instructkit glan\"}\nEOF\n"
+    assert not loads_a_model(heredoc + "instructkit dedup runs/d.jsonl --out runs/x --method exact")
+    assert loads_a_model(heredoc + "instructkit select qdit runs/d.jsonl --k 1 --out runs/q")
