@@ -49,6 +49,7 @@ def test_walk_reaches_every_command():
 def test_help_has_no_type_noise_and_keeps_bracketed_text(path, cmd):
     out = _help(path)
     assert "<bool>" not in out, f"instructkit {' '.join(path)} --help shows <bool>"
+    assert "\\[" not in out, "help is plain text now: write [x], not \\[x] (a rich-markup escape)"
     flat = _flat(out)
     for text in [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params if not getattr(p, "hidden", False)]:
         for bracketed in re.findall(r"\[[^\]]+\]", text):
