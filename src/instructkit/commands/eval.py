@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import aliased
-
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
                                          model_options, setup)
 
