@@ -20,7 +20,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # plain click help: rich markup read "[default: ...]" in help text as a style tag and ate it, and
+    # typed every flag "<bool>"; plain help shows text as written (and imports no rich for --help)
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
 _COMMAND_MODULES = ("chat", "inspect", "dynosaur", "glan", "select", "active", "clean", "train", "eval", "loop",

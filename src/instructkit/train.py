@@ -224,7 +224,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None, skip_bad_rows: bool =
     from instructkit.runs import RunDir, check_out_dir
 
     if not cfg.base.startswith("hf:"):
-        raise UserError(f"--base {cfg.base}: give hf:embedded or hf:PATH (a model or adapter folder)")
+        raise UserError(f"--model {cfg.base}: give hf:embedded or hf:PATH (a model or adapter folder)")
     if cfg.steps is not None and cfg.steps < 1 or cfg.epochs <= 0 or cfg.max_len < 8 or cfg.batch_size < 1:
         raise UserError("--steps, --epochs and --batch-size must be positive and --max-len at least 8")
     check_out_dir(cfg.out)

@@ -201,7 +201,8 @@ def test_cli_dedup_writes_outputs(tmp_path, cli):
     (["--threshold", "1.5"], "--threshold"),
     (["--fields", "instruction,answer"], "--fields"),
     (["--shingle", "token:3"], "--shingle"),
-    (["--bands", "20", "--rows", "10"], "--bands"),
+    (["--bands", "20", "--rows", "10"], "--lsh-bands"),   # the old names still parse (hidden aliases)
+    (["--lsh-bands", "20", "--lsh-rows", "10"], "--lsh-bands"),
     (["--quality-field", "nope", "--method", "exact"], "--quality-field"),
 ])
 def test_cli_bad_flags_exit_2_one_line(tmp_path, cli, args, needle):

@@ -64,9 +64,9 @@ class DedupConfig:
         if self.verify not in ("estimate", "exact"):
             raise UserError(f"--verify '{self.verify}' not understood; use estimate or exact")
         if (self.bands is None) != (self.rows is None):
-            raise UserError("--bands and --rows go together; give both or neither (then they follow --threshold)")
+            raise UserError("--lsh-bands and --lsh-rows go together; give both or neither (then they follow --threshold)")
         if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
-            raise UserError(f"--bands {self.bands} × --rows {self.rows} must be ≥ 1 and at most --num-perm {self.num_perm}")
+            raise UserError(f"--lsh-bands {self.bands} × --lsh-rows {self.rows} must be ≥ 1 and at most --num-perm {self.num_perm}")
 
 
 @dataclass

@@ -190,7 +190,7 @@ def candidate_pairs(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(m × 2) int64 pairs ``i < j`` of records that share a bucket in at least one band."""
     n = sig.shape[0]
     if bands * rows > sig.shape[1]:
-        raise UserError(f"--bands × --rows = {bands * rows} exceeds --num-perm {sig.shape[1]}")
+        raise UserError(f"--lsh-bands × --lsh-rows = {bands * rows} exceeds --num-perm {sig.shape[1]}")
     found: list[np.ndarray] = []
     for band in range(bands):
         key = band_keys(sig, bands, rows, [band])[:, 0]

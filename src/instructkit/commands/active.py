@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from instructkit.commands.common import aliased
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
                                          SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
 from instructkit.commands.run import DryRunOpt
@@ -130,10 +131,10 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{reg:<10} {len(ids):>4}  {', '.join(ids[:12])}{' ...' if len(ids) > 12 else ''}")
             typer.echo(f"wrote {s['png']}, {s['csv']} and {Path(s['png']).with_suffix('.json')}")
 
-    @app.command("replay")
+    @app.command("replay", cls=aliased({"--budget": "--k"}))
     def replay_cmd(
         stages: Annotated[list[Path], typer.Argument(help="One task source per stage, in training order.")],
-        budget: Annotated[int, typer.Option("--budget", min=1, help="Earlier tasks replayed per stage.")],
+        budget: Annotated[int, typer.Option("--k", min=1, help="Earlier tasks replayed per stage (the replay budget).")],
         out: OutOpt,
         strategy: Annotated[str, typer.Option("--strategy", help="instruction-diverse | data-diverse | "
                                               "similar | random")] = "instruction-diverse",
@@ -152,7 +153,7 @@ def register(app: typer.Typer) -> None:
 
         Writes OUT/stage_<t>/train.jsonl (stage t's examples + replayed ones) and OUT/stage_<t>/replay_tasks.jsonl; the manifest holds each replay set's diversity objectives.
 
-        Example: instructkit replay stage1/ stage2/ stage3/ --budget 5 --out runs/replay
+        Example: instructkit replay stage1/ stage2/ stage3/ --k 5 --out runs/replay
         """
         import sys
 

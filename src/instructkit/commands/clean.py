@@ -9,6 +9,7 @@ import typer
 
 from instructkit.commands.common import (DebugOpt, ExecutorOpt, QuietOpt, RayAddressOpt, SkipBadRowsOpt,
                                          open_executor, setup)
+from instructkit.commands.common import aliased
 
 InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or ShareGPT "
                                           "JSONL, Parquet, CSV, an HF dataset folder or a run directory.")]
@@ -33,7 +34,7 @@ def _load(path: Path, skip_bad_rows: bool = False):
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("dedup")
+    @app.command("dedup", cls=aliased({"--bands": "--lsh-bands", "--rows": "--lsh-rows"}))
     def dedup_cmd(
         input: InputArg,
         out: Annotated[Path, typer.Option("--out", "-o", help="Output directory: kept.jsonl, groups.jsonl, "
@@ -46,8 +47,8 @@ def register(app: typer.Typer) -> None:
         fields: FieldsOpt = "instruction,input,output",
         num_perm: Annotated[int, typer.Option("--num-perm", help="MinHash permutations.")] = 128,
         shingle: Annotated[str, typer.Option(help="Shingles: word:N (word n-grams) or char:N.")] = "word:3",
-        bands: Annotated[Optional[int], typer.Option(help="LSH bands (default: derived from --threshold).")] = None,
-        rows: Annotated[Optional[int], typer.Option(help="LSH rows per band (with --bands).")] = None,
+        bands: Annotated[Optional[int], typer.Option("--lsh-bands", help="LSH bands (default: derived from --threshold).")] = None,
+        rows: Annotated[Optional[int], typer.Option("--lsh-rows", help="LSH rows per band (with --lsh-bands).")] = None,
         verify: Annotated[str, typer.Option(help="Check LSH candidates by estimated (signature) or exact "
                                             "(shingle-set) Jaccard.")] = "estimate",
         embedder: Annotated[str, typer.Option(help="Embedder for semantic: minilm or st:MODEL.")] = "minilm",

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from instructkit.llm import LLM, ModelOptions
@@ -80,10 +81,62 @@ def open_llm(spec: str, run: "RunDir | None" = None, concurrency: int | None = N
 
 ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="Where the heavy work runs: local (this process) or ray (a Ray cluster; "
-                       "pip install 'instructkit\\[ray]'). Same outputs either way.")]
+                       "pip install 'instructkit[ray]'). Same outputs either way.")]
 RayAddressOpt = Annotated[Optional[str], typer.Option(
     "--ray-address", help="With --executor ray: the cluster to join (auto, HOST:PORT or "
                           "ray://HOST:PORT); default: start a Ray on this machine.")]
+
+
+class _AliasedCommand(TyperCommand):
+    """A command that also accepts old option names (hidden from --help): see :func:`aliased`."""
+
+    aliases: dict[str, str | None] = {}
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, rename_options(args, self.aliases))
+
+
+def aliased(aliases: dict[str, str | None]) -> type:
+    """A command class for ``@app.command(..., cls=aliased({"--base": "--model"}))``.
+
+    Old names keep working after a rename without showing in --help (one name per meaning across
+    commands). ``None`` as the new name moves the option's value to the front of the arguments, for a
+    command whose canonical form takes it as its first argument (``eval --model M`` = ``eval M``).
+    """
+    return type("AliasedCommand", (_AliasedCommand,), {"aliases": dict(aliases)})
+
+
+def rename_options(args: list[str], aliases: dict[str, str | None]) -> list[str]:
+    """``args`` with old option names replaced (``--old V``, ``--old=V``), up to a ``--`` separator.
+
+    >>> rename_options(["a", "--budget=3", "--base", "hf:x"], {"--budget": "--k", "--base": "--model"})
+    ['a', '--k=3', '--model', 'hf:x']
+    >>> rename_options(["--model", "hf:x", "--tasks", "t.json"], {"--model": None})
+    ['hf:x', '--tasks', 't.json']
+    """
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out += args[i:]
+            break
+        name, eq, value = arg.partition("=")
+        if name in aliases and aliases[name] is None:
+            if eq:
+                front.append(value)
+            elif i + 1 < len(args):
+                front.append(args[i + 1])
+                i += 1
+            else:
+                out.append(arg)  # no value: let the parser say so
+        elif name in aliases:
+            out.append(f"{aliases[name]}{eq}{value}")
+        else:
+            out.append(arg)
+        i += 1
+    return front + out
 
 
 def open_executor(kind: str = "local", address: str | None = None):

@@ -8,15 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from instructkit.commands.common import aliased
 from instructkit.commands.common import (ConcurrencyOpt, DebugOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
                                          check_model, model_options, setup)
 from instructkit.commands.run import DryRunOpt
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("eval")
+    @app.command("eval", cls=aliased({"--instances": "--eval-instances", "--model": None, "-m": None}))
     def eval_cmd(
-        model: Annotated[str, typer.Argument(help="Model spec: local | hf:embedded | hf:MODEL_DIR | "
+        model: Annotated[str, typer.Argument(help="Model spec (or --model SPEC): local | hf:embedded | hf:MODEL_DIR | "
                                              "openai:MODEL[@URL] | local:/path.gguf")],
         tasks: Annotated[list[Path], typer.Option("--tasks", "-t", help="Super-NI task .json files, our "
                                                   "tasks.jsonl (instances.jsonl beside it), or folders of "
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
         out: OutOpt,
         more_tasks: Annotated[Optional[list[Path]], typer.Argument(
             hidden=True, help="Further task files after --tasks (so --tasks a.json b.json works).")] = None,
-        instances: Annotated[Optional[int], typer.Option(min=1, help="First N instances per task "
+        instances: Annotated[Optional[int], typer.Option("--eval-instances", min=1, help="First N instances per task "
                                                          "[default: all].")] = None,
         demos: Annotated[int, typer.Option(min=0, max=2, help="Demonstrations shown before the input "
                                            "(Super-NI uses 2).")] = 2,
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate MODEL on held-out tasks: ROUGE-L for all, exact match for classification tasks.
 
-        Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --instances 20
+        Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --eval-instances 20
 
         Cost first (no call): add --dry-run
 

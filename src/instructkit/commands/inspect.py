@@ -41,10 +41,18 @@ def register(app: typer.Typer) -> None:
         Example: instructkit inspect reviews.csv --description "Hotel reviews with a 1-5 star rating."
 
         Example: instructkit inspect ag_news --json   (needs the network or the local HF cache)
+
+        A run directory (a folder with manifest.json) shows its records instead: the examples file its
+        manifest names, or its JSONL outputs with their counts.
+
+        Example: instructkit inspect runs/dedup --rows 3
         """
+        from instructkit.commands.inspect_run import is_run_dir, show_run_dir
         from instructkit.sources import load_source
 
         setup(quiet)
+        if is_run_dir(source):  # a run directory shows its records, not a merged "dataset"
+            return show_run_dir(source, rows, as_json)
         cards = load_source(source, config=config, split=split, rows=rows, description=description)
         if as_json:
             typer.echo(json.dumps([c.to_dict(max_rows=rows) for c in cards], ensure_ascii=False, indent=2,

@@ -17,9 +17,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from instructkit.commands.common import DebugOpt, OutOpt, QuietOpt, setup
+from instructkit.commands.common import aliased
 from instructkit.loop.settings import TrainEvalSettings  # a plain dataclass: light at start-up
 
-BaseOpt = Annotated[str, typer.Option("--base", help="Model every training starts from: hf:embedded (the "
+BaseOpt = Annotated[str, typer.Option("--model", "-m", help="Model every training starts from: hf:embedded (the "
                                       "bundled SmolLM2-135M) or hf:PATH.")]
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", min=1, help="Optimizer steps per training "
                                                  "(overrides --epochs).")]
@@ -75,7 +76,7 @@ def with_train_eval_options(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("active-loop")
+    @app.command("active-loop", cls=aliased({"--base": "--model"}))
     @with_train_eval_options
     def active_loop_cmd(
         tasks: Annotated[list[Path], typer.Argument(help="The task pool: SuperNI task files or folders, "
@@ -130,12 +131,12 @@ def register(app: typer.Typer) -> None:
                        f"{'-' if rl is None else f'{rl:.2f}':>7}  {', '.join(rec['selected'])}")
         ui.info(f"learning curve: {out / 'curve.json'} and {out / 'learning_curve.png'}")
 
-    @app.command("replay-run")
+    @app.command("replay-run", cls=aliased({"--base": "--model", "--budget": "--k"}))
     @with_train_eval_options
     def replay_run_cmd(
         stages: Annotated[list[Path], typer.Argument(help="One task source per stage, in training order "
                                                      "(then --eval-per-stage with one eval set per stage).")],
-        budget: Annotated[int, typer.Option("--budget", min=0, help="Earlier tasks replayed per stage.")],
+        budget: Annotated[int, typer.Option("--k", min=0, help="Earlier tasks replayed per stage (the replay budget).")],
         eval_per_stage: Annotated[list[Path], typer.Option("--eval-per-stage", help="Held-out eval set of each "
                                                            "stage, in stage order: list them after the flag "
                                                            "(or repeat it).")],
@@ -156,7 +157,7 @@ def register(app: typer.Typer) -> None:
         on its tasks plus a replay set of earlier tasks, and after each stage report ROUGE-L on the
         current and every earlier stage's held-out eval set.
 
-        Example: instructkit replay-run s1/ s2/ s3/ --budget 2 --eval-per-stage e1/ e2/ e3/ --out runs/cl --steps 40
+        Example: instructkit replay-run s1/ s2/ s3/ --k 2 --eval-per-stage e1/ e2/ e3/ --out runs/cl --steps 40
 
         Writes OUT/results.json and OUT/table.md (stages × eval sets); re-running resumes per stage.
         LoRA stages merge the previous stage's adapter and train a fresh one on top (see the README).

@@ -9,16 +9,17 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.commands.common import DebugOpt, QuietOpt, SkipBadRowsOpt, setup
+from instructkit.commands.common import aliased
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train")
+    @app.command("train", cls=aliased({"--base": "--model"}))
     def train_cmd(
         data: Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or "
                                              "ShareGPT JSONL, Parquet, CSV or an HF dataset folder.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (re-running resumes it); "
                                           "use it afterwards as --model hf:MODEL_DIR.")],
-        base: Annotated[str, typer.Option(help="Model to start from: hf:embedded (the bundled SmolLM2-135M) "
+        base: Annotated[str, typer.Option("--model", "-m", help="Model to start from: hf:embedded (the bundled SmolLM2-135M) "
                                           "or hf:PATH (a model or adapter folder).")] = "hf:embedded",
         lora: Annotated[bool, typer.Option("--lora/--full", help="Train a LoRA adapter (small, fast) or "
                                            "every weight.")] = True,

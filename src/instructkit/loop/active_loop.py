@@ -67,7 +67,7 @@ def _validate(cfg: LoopConfig):
     if cfg.k < 1 or cfg.rounds < 1:
         raise UserError("--k and --rounds must be at least 1")
     if not cfg.base.startswith("hf:"):
-        raise UserError(f"--base {cfg.base}: give hf:embedded or hf:PATH (training needs a transformers model)")
+        raise UserError(f"--model {cfg.base}: give hf:embedded or hf:PATH (training needs a transformers model)")
     resolve(cfg.base[3:])
     if not cfg.eval_tasks:
         raise UserError("--eval: give the held-out task files or folders to evaluate each round's model on")

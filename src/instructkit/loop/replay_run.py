@@ -111,7 +111,7 @@ def _validate(cfg: ReplayRunConfig) -> list[list]:
         raise UserError(f"--eval-per-stage: give one eval set per stage ({len(cfg.stages)} stages, "
                         f"{len(cfg.eval_sets)} eval sets)")
     if not cfg.base.startswith("hf:"):
-        raise UserError(f"--base {cfg.base}: give hf:embedded or hf:PATH (training needs a transformers model)")
+        raise UserError(f"--model {cfg.base}: give hf:embedded or hf:PATH (training needs a transformers model)")
     resolve(cfg.base[3:])
     train_ids = {t.id for p in cfg.stages for t in load_tasks([p], cfg.task_field)}
     evals = [load_eval_tasks([p], instances=cfg.eval_instances) for p in cfg.eval_sets]
