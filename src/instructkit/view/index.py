@@ -24,11 +24,11 @@ from typing import Any
 from instructkit.view import extract
 from instructkit.view.rundir import RunInfo
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE streams(name TEXT PRIMARY KEY, path TEXT, n INTEGER, error TEXT);
+CREATE TABLE streams(name TEXT PRIMARY KEY, path TEXT, n INTEGER, error TEXT, lo INTEGER, hi INTEGER);
 CREATE TABLE records(rid INTEGER PRIMARY KEY, stream TEXT, line INTEGER, off INTEGER, len INTEGER,
   raw TEXT, id TEXT, title TEXT, dataset TEXT, task TEXT, kind TEXT, label TEXT, tax TEXT,
   selected INTEGER, reason TEXT);
@@ -145,7 +145,7 @@ class RunIndex:
         return (db.execute("SELECT MAX(rid) FROM records").fetchone()[0] or 0) + 1
 
     def _index_file(self, db: sqlite3.Connection, name: str, path: Path) -> None:
-        rid = self._next_rid(db)
+        rid = first = self._next_rid(db)
         batch: list[tuple] = []
         bodies: list[tuple] = []
         errors: list[str] = []
@@ -165,19 +165,20 @@ class RunIndex:
             if len(batch) >= 5000:
                 self._insert(db, batch, bodies)
         self._insert(db, batch, bodies)
-        db.execute("INSERT INTO streams VALUES(?,?,?,?)", (name, str(path), n, "; ".join(errors[:5]) or None))
+        db.execute("INSERT INTO streams VALUES(?,?,?,?,?,?)",
+                   (name, str(path), n, "; ".join(errors[:5]) or None, first, rid - 1))
 
     def _index_pool(self, db: sqlite3.Connection) -> None:
         """QDIT's input pool (named in its manifest), each record marked selected or not."""
         from instructkit.io import load_examples
 
-        rid = self._next_rid(db)
+        rid = first = self._next_rid(db)
         batch: list[tuple] = []
         bodies: list[tuple] = []
         try:
             examples = load_examples(str(self.pool))
         except Exception as e:  # shown as an error panel: the pool may have moved since the run
-            db.execute("INSERT INTO streams VALUES('pool', ?, 0, ?)", (str(self.pool), f"input pool: {e}"))
+            db.execute("INSERT INTO streams VALUES('pool', ?, 0, ?, 0, -1)", (str(self.pool), f"input pool: {e}"))
             return
         for i, ex in enumerate(examples, 1):
             rec = ex.to_dict()
@@ -190,7 +191,7 @@ class RunIndex:
             if len(batch) >= 5000:
                 self._insert(db, batch, bodies)
         self._insert(db, batch, bodies)
-        db.execute("INSERT INTO streams VALUES('pool', ?, ?, NULL)", (str(self.pool), len(examples)))
+        db.execute("INSERT INTO streams VALUES('pool', ?, ?, NULL, ?, ?)", (str(self.pool), len(examples), first, rid - 1))
 
     # -- reading --------------------------------------------------------------------------------
     def q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
@@ -215,24 +216,39 @@ class RunIndex:
                size: int = 50, count_cap: int = 100_000) -> tuple[list[dict[str, Any]], int]:
         """One page of a stream's records matching the filters and the words of ``text``; and
         the number of matches (counted up to ``count_cap``)."""
-        where, args = ["r.stream = ?"], [stream]
+        where: list[str] = []
+        args: list[Any] = []
         for col, val in filters.items():
             if col in FILTERS and val not in (None, ""):
                 if col == "selected" and val not in ("0", "1"):
                     continue  # a hand-edited URL: ignore what is not a choice
                 where.append(f"r.{col} = ?")
                 args.append(int(val) if col == "selected" else val)
-        src = "records r"
+        offset = (max(page, 1) - 1) * size
         match = fts_query(text)
-        if match:
-            src = "fts JOIN records r ON r.rid = fts.rowid"
-            where.append("fts MATCH ?")
-            args.append(match)
-        cond = " AND ".join(where)
-        total = self.q(f"SELECT COUNT(*) FROM (SELECT 1 FROM {src} WHERE {cond} LIMIT {count_cap})",
-                       tuple(args))[0][0]
-        rows = self.q(f"SELECT r.* FROM {src} WHERE {cond} ORDER BY r.rid LIMIT ? OFFSET ?",
-                      (*args, size, (max(page, 1) - 1) * size))
+        if not match:
+            cond = " AND ".join(["r.stream = ?", *where])
+            total = self.q(f"SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {cond} LIMIT {count_cap})",
+                           (stream, *args))[0][0]
+            rows = self.q(f"SELECT r.* FROM records r WHERE {cond} ORDER BY r.rid LIMIT ? OFFSET ?",
+                          (stream, *args, size, offset))
+            return [dict(r) for r in rows], total
+        # a stream's records hold one rid range: FTS5 takes a rowid range directly, so the word
+        # lookup runs first and SQLite never probes the full-text index once per record
+        span = self.q("SELECT lo, hi FROM streams WHERE name=?", (stream,))
+        lo, hi = (span[0]["lo"], span[0]["hi"]) if span else (0, -1)
+        hits = "SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?"
+        if not where:
+            total = self.q(f"SELECT COUNT(*) FROM ({hits} LIMIT {count_cap})", (match, lo, hi))[0][0]
+            rids = self.q(f"{hits} ORDER BY rowid LIMIT ? OFFSET ?", (match, lo, hi, size, offset))
+            rows = self.q(f"SELECT * FROM records WHERE rid IN ({','.join('?' * len(rids))}) ORDER BY rid",
+                          tuple(r[0] for r in rids))
+            return [dict(r) for r in rows], total
+        cond = " AND ".join([f"r.rid IN ({hits})", *where])
+        total = self.q(f"SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {cond} LIMIT {count_cap})",
+                       (match, lo, hi, *args))[0][0]
+        rows = self.q(f"SELECT r.* FROM records r WHERE {cond} ORDER BY r.rid LIMIT ? OFFSET ?",
+                      (match, lo, hi, *args, size, offset))
         return [dict(r) for r in rows], total
 
     def record(self, rid: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
