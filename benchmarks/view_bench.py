@@ -123,6 +123,8 @@ def main() -> None:
         proc.wait()
     proc, url, second = start(run, env)
     report["second_start_s (index reused)"] = round(second, 2)
+    report["load average (1 min) at the end"] = round(os.getloadavg()[0], 1)
+    report["cpus"] = os.cpu_count()
     proc.terminate()
     proc.wait()
     print(json.dumps(report, indent=1))

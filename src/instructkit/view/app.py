@@ -35,11 +35,10 @@ def template_env() -> Environment:
 class Viewer:
     """The runs being viewed, their indexes (rebuilt when files change) and the page renderer."""
 
-    def __init__(self, indexes: list[RunIndex], static_inline: bool = False):
+    def __init__(self, indexes: list[RunIndex]):
         self.indexes = indexes
         self.env = template_env()
         self.lock = threading.Lock()  # one request at a time touches SQLite / rebuilds an index
-        self.static_inline = static_inline
 
     def run(self, i: int) -> RunIndex | None:
         if not 0 <= i < len(self.indexes):

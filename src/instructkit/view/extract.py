@@ -59,20 +59,20 @@ def columns(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def body_text(rec: Any, limit: int = _BODY_LIMIT) -> str:
-    """Every string value in the record, space-joined (keys left out), cut at ``limit`` characters."""
+    """Every string and number in the record, space-joined (keys left out), cut at ``limit`` characters."""
     out: list[str] = []
-    size = 0
-    stack = [rec]
-    while stack and size < limit:
-        v = stack.pop()
+
+    def walk(v: Any) -> None:  # plain recursion: the index build calls this once per record
         if isinstance(v, str):
             out.append(v)
-            size += len(v) + 1
         elif isinstance(v, dict):
-            stack.extend(reversed(list(v.values())))
-        elif isinstance(v, (list, tuple)):
-            stack.extend(reversed(v))
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
         elif v is not None and not isinstance(v, bool):
             out.append(str(v))
-            size += 8
+
+    walk(rec)
     return " ".join(out)[:limit]

@@ -24,7 +24,7 @@ from typing import Any
 from instructkit.view import extract
 from instructkit.view.rundir import RunInfo
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -35,7 +35,8 @@ CREATE TABLE records(rid INTEGER PRIMARY KEY, stream TEXT, line INTEGER, off INT
 CREATE TABLE facets(stream TEXT, col TEXT, value TEXT, n INTEGER);
 CREATE VIRTUAL TABLE fts USING fts5(body, content='', tokenize='unicode61');
 """
-_INDEXES = [f"CREATE INDEX r_{c} ON records(stream, {c})" for c in ("id", *FILTERS)]
+_INDEXES = [f"CREATE INDEX r_{c} ON records(stream, {c})" for c in ("id", *FILTERS)] + [
+    "CREATE INDEX r_any_id ON records(id)"]  # a record's links name ids of any stream
 
 
 def cache_file(run_path: Path) -> Path:
@@ -100,6 +101,7 @@ class RunIndex:
             return False
         if self.db is None and self.path.exists():
             db = sqlite3.connect(self.path, check_same_thread=False)
+            db.row_factory = sqlite3.Row
             try:
                 row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
             except sqlite3.DatabaseError:
@@ -133,6 +135,7 @@ class RunIndex:
             self.db.close()
         os.replace(tmp, self.path)
         self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
         self.fingerprint = fp
 
     def _insert(self, db: sqlite3.Connection, batch: list[tuple], bodies: list[tuple]) -> None:
@@ -196,7 +199,6 @@ class RunIndex:
     # -- reading --------------------------------------------------------------------------------
     def q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         assert self.db is not None
-        self.db.row_factory = sqlite3.Row
         return self.db.execute(sql, args).fetchall()
 
     def streams(self) -> list[dict[str, Any]]:
