@@ -48,6 +48,9 @@ def test_filters_search_and_paging_match_the_file(tmp_path):
     assert total == len(want) and [r["id"] for r in rows_page1] == want[:10]
     page2, _ = idx.search("instances", {"dataset": "squad", "kind": "classification"}, "", 2, 10)
     assert [r["id"] for r in page2] == want[10:20]
+    last, n_all = idx.search("instances", {}, "", 3, 50)  # no filter: a page is a rid range; 120 -> 20 on page 3
+    assert n_all == 120 and [r["id"] for r in last] == [r["id"] for r in rows[100:]]
+    assert idx.search("instances", {}, "", 4, 50) == ([], 120)
     hits, n = idx.search("instances", {}, "zebra", 1, 50)
     assert n == sum("zebra" in r["instruction"] for r in rows) == len(hits) > 0
     # a record comes back from its byte offset exactly as written

@@ -24,7 +24,7 @@ from typing import Any
 from instructkit.view import extract
 from instructkit.view.rundir import RunInfo
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -128,6 +128,7 @@ class RunIndex:
         for c in FILTERS:
             db.execute(f"INSERT INTO facets SELECT stream, '{c}', {c}, COUNT(*) FROM records "
                        f"WHERE {c} IS NOT NULL GROUP BY stream, {c}")
+        db.execute("ANALYZE")  # row counts per index: without them SQLite may sort a whole stream for one page
         db.execute("INSERT INTO meta VALUES('fingerprint', ?)", (fp,))
         db.commit()
         db.close()
@@ -228,6 +229,12 @@ class RunIndex:
                 args.append(int(val) if col == "selected" else val)
         offset = (max(page, 1) - 1) * size
         match = fts_query(text)
+        span = self.q("SELECT lo, hi FROM streams WHERE name=?", (stream,))
+        lo, hi = (span[0]["lo"], span[0]["hi"]) if span else (0, -1)
+        if not match and not where:  # a stream is one run of rids: any page is a range, at any depth
+            rows = self.q("SELECT * FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid",
+                          (lo + offset, min(hi, lo + offset + size - 1)))
+            return [dict(r) for r in rows], max(0, hi - lo + 1)
         if not match:
             cond = " AND ".join(["r.stream = ?", *where])
             total = self.q(f"SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {cond} LIMIT {count_cap})",
@@ -237,8 +244,6 @@ class RunIndex:
             return [dict(r) for r in rows], total
         # a stream's records hold one rid range: FTS5 takes a rowid range directly, so the word
         # lookup runs first and SQLite never probes the full-text index once per record
-        span = self.q("SELECT lo, hi FROM streams WHERE name=?", (stream,))
-        lo, hi = (span[0]["lo"], span[0]["hi"]) if span else (0, -1)
         hits = "SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?"
         if not where:
             total = self.q(f"SELECT COUNT(*) FROM ({hits} LIMIT {count_cap})", (match, lo, hi))[0][0]
