@@ -108,3 +108,21 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert refs and all(x.startswith(("#", "data:")) for x in refs), [x for x in refs if not x.startswith("#")][:5]
     assert "<script>window" not in html and "&lt;script&gt;window.__xss=1" in html
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+
+
+def test_binds_loopback_by_default_and_warns_for_other_hosts(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    run = write_run(tmp_path / "r")
+    for extra, host, warns in (([], "127.0.0.1", False), (["--host", "0.0.0.0"], "0.0.0.0", True)):
+        p = subprocess.Popen([sys.executable, "-m", "instructkit", "view", str(run), "--port", "0", "--quiet", *extra],
+                             env=cli_env({"INSTRUCTKIT_CACHE": str(tmp_path / "c")}), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        p.terminate()
+        err = p.communicate(timeout=20)[1]
+        assert re.match(rf"instructkit view: http://{re.escape(host)}:\d+/", line), (line, err)
+        assert ("warning: --host 0.0.0.0" in err) is warns, err
