@@ -84,7 +84,7 @@ def shot(pg, name: str) -> None:
     d = os.environ.get("INSTRUCTKIT_VIEW_SCREENSHOTS")
     if d:
         Path(d).mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(Path(d) / f"view-{name}.png"), full_page=False)
+        pg.screenshot(path=str(Path(d) / f"view-{name}.png"), full_page=name in ("qdit", "glan", "active"))
 
 
 def run_no(name: str) -> int:

@@ -53,6 +53,11 @@ def test_filters_search_and_paging_match_the_file(tmp_path):
     assert idx.search("instances", {}, "", 4, 50) == ([], 120)
     hits, n = idx.search("instances", {}, "zebra", 1, 50)
     assert n == sum("zebra" in r["instruction"] for r in rows) == len(hits) > 0
+    both, nb = idx.search("instances", {"kind": "generation", "dataset": "news"}, "zebra", 1, 50)
+    want_both = [r["id"] for r in rows if "zebra" in r["instruction"] and r["meta"]["kind"] == "generation"
+                 and r["meta"]["dataset"] == "news"]
+    assert nb == len(want_both) > 0 and [r["id"] for r in both] == want_both
+    assert idx.search("instances", {"kind": "nope"}, "zebra") == ([], 0)
     # a record comes back from its byte offset exactly as written
     row, rec = idx.record(hits[0]["rid"])
     assert rec == next(r for r in rows if r["id"] == row["id"])

@@ -24,7 +24,7 @@ from typing import Any
 from instructkit.view import extract
 from instructkit.view.rundir import RunInfo
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
@@ -43,6 +43,17 @@ def cache_file(run_path: Path) -> Path:
     root = Path(os.environ.get("INSTRUCTKIT_CACHE", Path.home() / ".cache" / "instructkit"))
     key = hashlib.sha256(str(run_path.resolve()).encode()).hexdigest()[:20]
     return root / "view" / f"{key}.sqlite"
+
+
+def filter_token(col: str, value: Any) -> str:
+    """The word a record's filter value adds to its full-text body ("zq" + 16 hex digits, one token):
+    a search with filters is then one FTS5 query, so its cost follows the matches, not the stream."""
+    return "zq" + hashlib.blake2b(f"{col}\x00{value}".encode(), digest_size=8).hexdigest()
+
+
+def _body(rec: dict[str, Any], cols: dict[str, Any]) -> str:
+    tags = " ".join(filter_token(c, cols[c]) for c in FILTERS if cols.get(c) is not None)
+    return f"{extract.body_text(rec)} {tags}"
 
 
 def _fingerprint(run: RunInfo, pool: Path | None) -> str:
@@ -163,7 +174,7 @@ class RunIndex:
             batch.append((rid, name, ln.no, ln.off, ln.length, None, extract.record_id(rec, ln.no),
                           extract.title(rec), c["dataset"], c["task"], c["kind"], c["label"], c["tax"],
                           c["selected"], c["reason"]))
-            bodies.append((rid, extract.body_text(rec)))
+            bodies.append((rid, _body(rec, c)))
             rid += 1
             n += 1
             if len(batch) >= 5000:
@@ -190,7 +201,8 @@ class RunIndex:
             batch.append((rid, "pool", i, None, None, json.dumps(rec, ensure_ascii=False), rec["id"],
                           extract.title(rec), c["dataset"], c["task"], c["kind"], c["label"], c["tax"],
                           int(rec["id"] in self.pool_selected), c["reason"]))
-            bodies.append((rid, extract.body_text(rec)))
+            c["selected"] = int(rec["id"] in self.pool_selected)
+            bodies.append((rid, _body(rec, c)))
             rid += 1
             if len(batch) >= 5000:
                 self._insert(db, batch, bodies)
@@ -244,18 +256,15 @@ class RunIndex:
             return [dict(r) for r in rows], total
         # a stream's records hold one rid range: FTS5 takes a rowid range directly, so the word
         # lookup runs first and SQLite never probes the full-text index once per record
+        # filters join the words as their tokens: one FTS5 query over the stream's rid range
+        tags = [filter_token(col, filters[col]) for col in FILTERS if filters.get(col) not in (None, "")
+                and (col != "selected" or filters[col] in ("0", "1"))]
+        match = " ".join([match, *(f'"{t}"' for t in tags)])
         hits = "SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?"
-        if not where:
-            total = self.q(f"SELECT COUNT(*) FROM ({hits} LIMIT {count_cap})", (match, lo, hi))[0][0]
-            rids = self.q(f"{hits} ORDER BY rowid LIMIT ? OFFSET ?", (match, lo, hi, size, offset))
-            rows = self.q(f"SELECT * FROM records WHERE rid IN ({','.join('?' * len(rids))}) ORDER BY rid",
-                          tuple(r[0] for r in rids))
-            return [dict(r) for r in rows], total
-        cond = " AND ".join([f"r.rid IN ({hits})", *where])
-        total = self.q(f"SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE {cond} LIMIT {count_cap})",
-                       (match, lo, hi, *args))[0][0]
-        rows = self.q(f"SELECT r.* FROM records r WHERE {cond} ORDER BY r.rid LIMIT ? OFFSET ?",
-                      (match, lo, hi, *args, size, offset))
+        total = self.q(f"SELECT COUNT(*) FROM ({hits} LIMIT {count_cap})", (match, lo, hi))[0][0]
+        rids = self.q(f"{hits} ORDER BY rowid LIMIT ? OFFSET ?", (match, lo, hi, size, offset))
+        rows = self.q(f"SELECT * FROM records WHERE rid IN ({','.join('?' * len(rids))}) ORDER BY rid",
+                      tuple(r[0] for r in rids))
         return [dict(r) for r in rows], total
 
     def record(self, rid: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
