@@ -14,6 +14,7 @@ from typing import Any
 from instructkit.view.index import FILTERS, RunIndex
 
 PAGE_SIZE = 50
+COUNT_CAP = 100_000  # matches are counted up to here ("100,000+"): a common word never scans the whole index
 FILTER_LABELS = {"dataset": "source dataset", "task": "task", "kind": "kind", "label": "label",
                  "tax": "taxonomy path", "selected": "selected", "reason": "reason"}
 _LEDGER_KEYS = ("usage", "usage_total", "this_run", "timings", "timing", "elapsed_s", "stages")
@@ -81,10 +82,10 @@ def records(idx: RunIndex, params: dict[str, str]) -> dict[str, Any]:
         page = 1
     filters = parse_filters(params)
     text = (params.get("q") or "").strip()
-    rows, total = idx.search(stream, filters, text, page, PAGE_SIZE) if stream else ([], 0)
+    rows, total = idx.search(stream, filters, text, page, PAGE_SIZE, COUNT_CAP) if stream else ([], 0)
     facets = idx.facets(stream) if stream else {}
     return {"stream": stream, "streams": list(streams.values()), "error": streams.get(stream, {}).get("error"),
-            "rows": rows, "total": total, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "rows": rows, "total": total, "capped": total >= COUNT_CAP and bool(filters or text), "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "filters": filters, "q": text, "facets": {c: v for c, v in facets.items() if v},
             "labels": FILTER_LABELS}
 
