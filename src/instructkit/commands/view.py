@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             from instructkit.view.report import write_report
 
             n = write_report(indexes[0], html, sample=sample)
-            typer.echo(f"wrote {html} ({n:,} bytes, self-contained)")
+            ui.info(f"wrote {html} ({n:,} bytes, self-contained)")
             return
         from instructkit.view.serve import serve
 
