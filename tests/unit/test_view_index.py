@@ -77,6 +77,8 @@ def test_index_lives_outside_the_run_and_is_rebuilt_when_a_file_changes(tmp_path
     assert idx.refresh() is True
     assert idx.search("instances", {}, "arrival")[1] == 1
     assert idx.refresh() is False
+    (run / "tasks.jsonl").write_text(json.dumps({"id": "t9", "instruction": "a task written later"}) + "\n")
+    assert idx.refresh() is True and idx.search("tasks", {}, "later")[1] == 1  # a new file is picked up
     idx.close()
     again = open_run_index(run)  # a second viewer reuses the built index
     assert again.search("instances", {}, "")[1] == 11

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from instructkit.view import extract
-from instructkit.view.rundir import RunInfo
+from instructkit.errors import UserError
+from instructkit.view.rundir import RunInfo, load_run
 
 INDEX_VERSION = 7
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
@@ -106,7 +107,14 @@ class RunIndex:
 
     # -- building -------------------------------------------------------------------------------
     def refresh(self) -> bool:
-        """Rebuild when the run's files changed since the index was built; True when it did."""
+        """Rebuild when the run's files changed since the index was built; True when it did.
+
+        The run directory is listed again first: a running command adds files and updates its manifest.
+        """
+        try:
+            self.run = load_run(self.run.path)
+        except UserError:
+            pass  # a manifest caught mid-replace or a folder gone: keep what was read before
         fp = _fingerprint(self.run, self.pool)
         if fp == self.fingerprint and self.db is not None:
             return False
