@@ -12,6 +12,8 @@ OUT ?= runs/recipe-examples
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# the viewer's browser tests drive Debian's chromium (never a downloaded browser); CI runs this as root
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned to the local CPU wheel, so no other package pulls a CUDA build
 	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[all,ray,dev]"

@@ -1,0 +1,78 @@
+"""The columns the viewer filters on, taken from any record shape instructkit writes.
+
+Examples carry provenance in ``meta`` (Dynosaur: dataset/config/split/row/task_id; GLAN: the
+taxonomy path); tasks carry ``source``; rejected items a ``reason``; QDIT picks ``meta.qdit``.
+Everything else is still searchable through :func:`body_text`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TITLE_KEYS = ("instruction", "question", "text", "name", "subject", "reason", "prompt", "task_id", "item_id")
+_BODY_LIMIT = 20_000  # characters of a record fed to the full-text index (enough to find it by its words)
+
+
+def _str(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
+def record_id(rec: dict[str, Any], line: int) -> str:
+    for k in ("id", "task_id", "item_id"):
+        if rec.get(k) not in (None, ""):
+            return str(rec[k])
+    return f"line-{line}"
+
+
+def title(rec: dict[str, Any]) -> str:
+    for k in TITLE_KEYS:
+        v = rec.get(k)
+        if isinstance(v, str) and v.strip():
+            return " ".join(v.split())[:200]
+    return " ".join(str({k: v for k, v in rec.items() if k != "meta"}).split())[:200]
+
+
+def columns(rec: dict[str, Any]) -> dict[str, Any]:
+    """dataset, task, kind, label, tax (taxonomy path), selected, reason of one record (None when absent)."""
+    meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    source = rec.get("source") if isinstance(rec.get("source"), dict) else {}
+    dataset = meta.get("dataset") or source.get("dataset") or rec.get("dataset")
+    task = meta.get("task_id") or rec.get("task_id")
+    kind = rec.get("kind") or meta.get("kind")
+    label = rec.get("label") or meta.get("label")
+    if label is None and kind == "classification" and isinstance(rec.get("output"), str):
+        label = rec["output"][:80]  # a classification instance's output is its label
+    tax = None
+    if meta.get("discipline"):
+        tax = " / ".join(str(x) for x in (meta.get("discipline"), meta.get("subject")) if x)
+    elif rec.get("discipline"):
+        tax = str(rec["discipline"])
+    selected = None
+    if isinstance(meta.get("qdit"), dict):
+        selected = 1
+    elif "selected" in rec and isinstance(rec["selected"], bool):
+        selected = int(rec["selected"])
+    return {"dataset": _str(dataset), "task": _str(task), "kind": _str(kind), "label": _str(label),
+            "tax": _str(tax), "selected": selected, "reason": _str(rec.get("reason"))}
+
+
+def body_text(rec: Any, limit: int = _BODY_LIMIT) -> str:
+    """Every string and number in the record, space-joined (keys left out), cut at ``limit`` characters."""
+    out: list[str] = []
+
+    def walk(v: Any) -> None:  # plain recursion: the index build calls this once per record
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif v is not None and not isinstance(v, bool):
+            out.append(str(v))
+
+    walk(rec)
+    return " ".join(out)[:limit]

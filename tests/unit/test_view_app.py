@@ -1,0 +1,128 @@
+"""The viewer's pages through Starlette's test client, its CLI errors and the --html report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import run_cli
+from instructkit.view.app import Viewer, build_app
+from instructkit.view.load import open_run_index
+
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+XSS_IMG = '<img src=x onerror="window.__xss=2">'
+
+
+@pytest.fixture(autouse=True)
+def view_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUCTKIT_CACHE", str(tmp_path / "cache"))
+
+
+def write_run(path, command="dedup", extra=None):
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({"command": command, "status": "complete",
+                                                    "counts": {"kept": 2}, **(extra or {})}))
+    recs = [{"id": "a1", "instruction": XSS_SCRIPT, "input": XSS_IMG, "output": "fine",
+             "meta": {"dataset": "<b>ds</b>", "task_id": "t<1>"}},
+            {"id": "a2", "instruction": "plain", "input": "", "output": "ok", "meta": {}}]
+    (path / "kept.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (path / "groups.jsonl").write_text(json.dumps({"id": "g1", "kept_id": "a1", "size": 2, "members": ["a1", "zz"],
+                                                   "similarity_to_kept": [1.0, 0.9]}) + "\n")
+    (path / "sweep.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    return path
+
+
+@pytest.fixture
+def client(tmp_path):
+    from starlette.testclient import TestClient
+
+    runs = [write_run(tmp_path / "r1"), write_run(tmp_path / "r2", extra={"counts": {"kept": 3}})]
+    return TestClient(build_app(Viewer([open_run_index(r) for r in runs])), raise_server_exceptions=False)
+
+
+def test_record_text_is_escaped_in_every_page(client):
+    for url in ("/r/0/records", "/r/0/record/1", "/r/0/dedup", "/r/0/records?q=window", "/compare?a=0&b=1"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "<script>window" not in r.text and "<img src=x" not in r.text and "<b>ds" not in r.text, url
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in client.get("/r/0/record/1").text
+    assert "script-src 'self'" in client.get("/r/0/records").headers["content-security-policy"]
+
+
+def test_only_files_inside_the_run_are_served(client, tmp_path):
+    (tmp_path / "outside.txt").write_text("secret")
+    assert client.get("/r/0/file/sweep.png").status_code == 200
+    for bad in ("/r/0/file/../outside.txt", "/r/0/file/..%2F..%2Foutside.txt", "/r/0/file/%2e%2e/outside.txt",
+                "/r/0/file/manifest.json/../../outside.txt", "/r/0/file//etc/passwd", "/r/0/file/.lock",
+                "/r/9/file/sweep.png", "/static/..%2Fapp.py", "/r/0/file/nope.png"):
+        r = client.get(bad)
+        assert r.status_code == 404 and "secret" not in r.text, bad
+
+
+def test_bad_pages_show_an_error_panel_not_a_traceback(client, tmp_path):
+    for url, code in (("/r/0/record/999", 404), ("/r/0/record/abc", 404), ("/r/7/", 404), ("/r/0/nowhere", 404),
+                      ("/r/0/records?page=-3&selected=x", 200), ("/r/0/dedup?page=zz", 200)):
+        r = client.get(url)
+        assert r.status_code == code, url
+        assert "Traceback" not in r.text and 'class="panel' in r.text or code == 200, url
+    # a file going bad while the viewer runs: that page shows a panel, the others keep working
+    with open(tmp_path / "r1" / "kept.jsonl", "a") as f:
+        f.write('{"id": "half')
+    r = client.get("/r/0/records?stream=kept")
+    assert r.status_code == 200 and "torn last line" in r.text and 'role="alert"' in r.text
+    assert client.get("/r/0/").status_code == 200
+
+
+def test_compare_counts_and_records_only_in_one(client, tmp_path):
+    with open(tmp_path / "r2" / "kept.jsonl", "a") as f:
+        f.write(json.dumps({"id": "only-in-b", "instruction": "new one"}) + "\n")
+    html = client.get("/compare?a=0&b=1").text
+    only_b = html[html.index('id="only-b"'):]
+    assert "new one" in only_b[:400] and "new one" not in html[html.index('id="only-a"'):html.index('id="only-b"')]
+    assert re.search(r"<td>kept</td><td>2</td><td>3</td>", html)
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    r = run_cli("view", tmp_path / "missing")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no such directory" in r.stderr
+    run = write_run(tmp_path / "r")
+    with open(run / "kept.jsonl", "a") as f:
+        f.write('{"id": "torn')
+    r = run_cli("view", run, "--html", tmp_path / "x.html", env={"INSTRUCTKIT_CACHE": str(tmp_path / "c")})
+    assert r.returncode == 2 and "kept.jsonl: line 3: torn last line" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.html").exists()
+    (run / "manifest.json").write_text("{")
+    r = run_cli("view", run, env={"INSTRUCTKIT_CACHE": str(tmp_path / "c")})
+    assert r.returncode == 2 and "corrupt manifest" in r.stderr
+
+
+def test_html_report_is_self_contained_and_escaped(tmp_path):
+    run = write_run(tmp_path / "r")
+    out = tmp_path / "report.html"
+    r = run_cli("view", run, "--html", out, "--quiet", env={"INSTRUCTKIT_CACHE": str(tmp_path / "c")})
+    assert r.returncode == 0, r.stderr
+    html = out.read_text()
+    refs = re.findall(r'(?:src|href|action)\s*=\s*"([^"]*)"', html)
+    assert refs and all(x.startswith(("#", "data:")) for x in refs), [x for x in refs if not x.startswith("#")][:5]
+    assert "<script>window" not in html and "&lt;script&gt;window.__xss=1" in html
+    assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+
+
+def test_binds_loopback_by_default_and_warns_for_other_hosts(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    run = write_run(tmp_path / "r")
+    for extra, host, warns in (([], "127.0.0.1", False), (["--host", "0.0.0.0"], "0.0.0.0", True)):
+        p = subprocess.Popen([sys.executable, "-m", "instructkit", "view", str(run), "--port", "0", "--quiet", *extra],
+                             env=cli_env({"INSTRUCTKIT_CACHE": str(tmp_path / "c")}), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        p.terminate()
+        err = p.communicate(timeout=20)[1]
+        assert re.match(rf"instructkit view: http://{re.escape(host)}:\d+/", line), (line, err)
+        assert ("warning: --host 0.0.0.0" in err) is warns, err
