@@ -149,3 +149,16 @@ def test_budget_stops_cleanly_and_a_higher_budget_continues(reference, tmp_path)
     resumed = m["this_run"]["usage"]
     assert resumed["calls"] == 3 - n_done and resumed["cache_hits"] == 0  # nothing redone
     assert (out / "04-export" / "train.jsonl").read_bytes() == (ref_out / "04-export" / "train.jsonl").read_bytes()
+
+
+def test_dry_run_prompt_tokens_match_the_real_run(reference, tmp_path):
+    recipe, ref_out = reference
+    r = run_cli("run", recipe, "--out", tmp_path / "fresh", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    row = next(ln.split() for ln in r.stdout.splitlines() if ln.startswith("01-dynosaur"))
+    calls, prompt, completion = int(row[3]), int(row[4].replace(",", "")), int(row[5].replace(",", ""))
+    real = manifest(ref_out)["stages"][0]["usage"]
+    assert calls == real["calls"] == 3
+    assert abs(prompt - real["prompt_tokens"]) <= 0.05 * real["prompt_tokens"]  # the GGUF's own tokenizer
+    assert completion >= real["completion_tokens"]  # max_tokens: an upper bound
+    assert not (tmp_path / "fresh").exists()

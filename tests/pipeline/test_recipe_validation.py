@@ -37,6 +37,7 @@ BAD = {
     "bad_yaml": ("sources: [data.jsonl\nstages:\n  - dedup: {}\n", ["not valid YAML", "line"]),
     "two_sources_for_dedup": ("sources: [a.jsonl, b.jsonl]\nstages:\n  - dedup: {}\n",
                               ["stage 1 'dedup'", "single path"]),
+    "missing_source_file": ("sources: [nope.jsonl]\nstages:\n  - dedup: {}\n", ["sources", "nope.jsonl", "no such file"]),
     "wrong_concurrency_type": ("sources: [d/]\nconcurrency: lots\n" + GOOD_STAGES, ["'concurrency'", "'lots'"]),
 }
 

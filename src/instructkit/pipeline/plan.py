@@ -67,6 +67,7 @@ def plan_pipeline(pipe, out: str | Path) -> list[StagePlan]:
     from instructkit.pipeline.stages import StageRun, stage_output
 
     out = Path(out)
+    pipe.check_sources()
     try:
         before = {s["dir"]: s for s in json.loads((out / "manifest.json").read_text()).get("stages") or []}
     except (OSError, ValueError):

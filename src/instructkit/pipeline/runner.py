@@ -74,6 +74,16 @@ class Pipeline:
                 "concurrency": self.defaults.concurrency, "executor": self.defaults.executor,
                 "stages": [{n: o.model_dump(mode="json")} for n, o in self.stages]}
 
+    def check_sources(self) -> None:
+        """Local-looking sources must exist (checked before anything is written); hub ids pass."""
+        for s in self.defaults.sources:
+            looks_local = s.startswith((".", "/", "~")) or Path(s).suffix in (".jsonl", ".json", ".csv", ".parquet",
+                                                                              ".txt", ".tsv")
+            needs_file = self.stages[0][0] != "dynosaur"
+            if (looks_local or needs_file) and not Path(self.resolve(s)).exists():
+                raise UserError(f"sources: {s}: no such file or folder (relative paths are relative to the "
+                                f"recipe's folder, {self.base_dir})")
+
     def fingerprints(self) -> list[str]:
         fp = fpr.sources_fingerprint([self.resolve(s) for s in self.defaults.sources])
         out = []
@@ -94,6 +104,7 @@ class Pipeline:
         from instructkit.runs import RunDir, atomic_write_text
 
         out = Path(out)
+        self.check_sources()
         fps = self.fingerprints()
         run = RunDir(out, command="run", config=self.to_dict(), argv=argv)
         try:
