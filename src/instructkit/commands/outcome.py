@@ -6,7 +6,8 @@ status   exit meaning
 complete 0    everything done
 partial  3    some items failed on model errors; re-running the same command retries them
 failed   1    nothing usable was produced (every item failed on model errors, or a crash)
-stopped  130  interrupted; re-running the same command resumes
+stopped  130  interrupted; re-running the same command resumes (a budget stop of ``instructkit run``
+              exits 3 like partial: not finished, re-run with a higher budget to continue)
 ======== ==== ===========================================================================
 
 Bad input is exit code 2 (a ``UserError``), raised before anything is written.
