@@ -63,7 +63,7 @@ class _CacheOnly:
     def __init__(self, backend: Any):
         self.info = backend.info
 
-    async def chat(self, req: Any) -> Any:
+    async def chat(self, *args: Any) -> Any:
         from instructkit.errors import ModelError
 
         raise ModelError("not in the cache", kind="cache_only")
@@ -148,16 +148,38 @@ def main() -> None:
                               "combined": figures([validity[t.id]["passed"] for t in tasks], valid)}
     report["sweep"] = {str(th): figures([validity[t.id]["score"] >= th for t in tasks], valid)
                        for th in (0.3, 0.4, 0.5, 0.6, 0.7)}
-    report["per_signal"] = {
-        "likelihood_gain>0": figures([p.get("likelihood", {}).get("gain", 0) > 0 for p in parts], valid),
-        "answer_delta>0": figures([p.get("answer", {}).get("delta", 0) > 0 for p in parts], valid),
-        "kind_match": figures([p.get("kind", {}).get("match", True) for p in parts], valid)}
+    rules = {"likelihood_gain>0": ("likelihood", lambda p: p["likelihood"]["gain"] > 0),
+             "answer_delta>0": ("answer", lambda p: p["answer"]["delta"] > 0),
+             "kind_match": ("kind", lambda p: p["kind"]["match"])}
+    report["per_signal"] = {name: figures([rule(p) if sig in p else True for p in parts], valid)
+                            for name, (sig, rule) in rules.items() if any(sig in p for p in parts)}
     report["tasks"] = [{"task_id": t.id, "dataset": t.source.get("dataset"), "valid": labels[t.id]["valid"],
                         "score": validity[t.id]["score"], "passed": validity[t.id]["passed"],
                         "parts": validity[t.id]["parts"]} for t in tasks]
     args.out.write_text(json.dumps(report, indent=1) + "\n")
-    summary = {k: v for k, v in report.items() if k != "tasks"}
-    print(json.dumps(summary, indent=1))
+    md = markdown(report)
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The figures as a markdown table (the docs quote it)."""
+    def row(name: str, f: dict[str, Any]) -> str:
+        d, k = f["drop_detects_invalid"], f["keep_finds_valid"]
+        return (f"| {name} | {f['kept_after']}/{f['tasks']} | {f['valid_before']:.0%} | "
+                f"{'-' if f['valid_after'] is None else format(f['valid_after'], '.0%')} | "
+                f"{d['precision']} | {d['recall']} | {k['precision']} | {k['recall']} |")
+
+    lines = [f"{report['labelled_tasks_verified']} hand-labelled tasks verified "
+             f"({report['labels']} labelled, {report['labelled_tasks_not_verified']} not verified in time); "
+             f"model {report['model']}, signals {','.join(report['verify']['signals'])}, "
+             f"{report['verify']['rows']} rows per task.", "",
+             "| rule | kept | valid before | valid after | drop: precision | drop: recall "
+             "| keep: precision | keep: recall |", "|---|---|---|---|---|---|---|---|",
+             row(f"score >= {report['verify']['threshold']} (default)", report["combined"])]
+    lines += [row(f"score >= {th}", f) for th, f in report["sweep"].items() if float(th) != report["verify"]["threshold"]]
+    lines += [row(name, f) for name, f in report["per_signal"].items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

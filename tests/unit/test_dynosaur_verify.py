@@ -126,8 +126,8 @@ def test_null_instruction_keeps_the_label_sentence():
     from instructkit.generate.dynosaur_verify import _null_instruction
     from instructkit.records import Task
 
-    t = Task(instruction=f"{GOOD} Answers must be one of: world, sports.", input_fields=["text"],
-             output_field="label", label_space=["world", "sports"], meta={"proposed_instruction": GOOD})
+    t = Task(instruction="Classify the headline. Answers must be one of: world, sports.", input_fields=["text"],
+             output_field="label", label_space=["world", "sports"], meta={"proposed_instruction": "Classify the headline"})
     assert _null_instruction(t) == f"{NULL_INSTRUCTION} Answers must be one of: world, sports."
 
 

@@ -125,8 +125,9 @@ def _user(instruction: str, inp: str) -> list[dict[str, str]]:
 
 
 def _null_instruction(task: Task) -> str:
-    suffix = task.instruction[len(task.meta.get("proposed_instruction", task.instruction)):].strip()
-    return f"{NULL_INSTRUCTION} {suffix}".strip()
+    """The null instruction, with the task's label-space sentence when it has one."""
+    suffix = re.search(r"Answers must be one of: .*$", task.instruction)
+    return f"{NULL_INSTRUCTION} {suffix.group(0)}" if suffix else NULL_INSTRUCTION
 
 
 # -- the model parts -----------------------------------------------------------------------------
