@@ -29,8 +29,9 @@ from typing import Any
 
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
-from instructkit.records import stable_hash
+from instructkit.records import stable_hash, user_turn
 from instructkit.redact import redact
+from instructkit.tasks import EVAL_RULE, is_classification
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
 
@@ -53,13 +54,8 @@ class EvalTask:
 
     @property
     def is_classification(self) -> bool:
-        if self.label_space:
-            return True
         refs = [r for i in self.instances for r in i.references] + [o for _, o in self.demos]
-        if not refs or any(len(r.split()) > 3 for r in refs):
-            return False
-        distinct = {normalize(r) for r in refs}
-        return len(distinct) <= min(20, max(1, len(refs) // 2))
+        return is_classification(self.label_space, refs, key=normalize, **EVAL_RULE)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -173,7 +169,7 @@ def build_prompt(task: EvalTask, inst: EvalInstance, demos: int = 0) -> str:
     """
     shown = task.demos[: max(0, demos)]
     if not shown:
-        return f"{task.definition}\n\n{inst.input}" if inst.input else task.definition
+        return user_turn(task.definition, inst.input)
     blocks = "\n\n".join(f"Input: {x}\nOutput: {y}" for x, y in shown)
     return f"{task.definition}\n\nExamples:\n{blocks}\n\nNow answer for this input:\n{inst.input}"
 

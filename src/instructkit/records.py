@@ -22,6 +22,20 @@ def stable_hash(*parts: Any, length: int = 16) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 
+def user_turn(instruction: str, input: str = "") -> str:
+    """The one chat rendering of an instruction and its input: ``instruction + "\\n\\n" + input``.
+
+    Train, export, eval, the QDIT text and the judges all render through this, so a trained prompt,
+    an exported row and an evaluated prompt agree (``io.split_user_turn`` is its inverse).
+
+    >>> user_turn("Add.", "2 3")
+    'Add.\\n\\n2 3'
+    >>> user_turn("Hi")
+    'Hi'
+    """
+    return f"{instruction}\n\n{input}" if input else instruction
+
+
 @dataclass
 class Example:
     """One instruction-tuning example. ``meta`` holds provenance (method, source, task id, model)."""
@@ -38,6 +52,33 @@ class Example:
 
     def content_id(self) -> str:
         return stable_hash("example", self.instruction, self.input, self.output)
+
+    def user_turn(self) -> str:
+        """The user turn this example trains, exports and is judged by (see :func:`user_turn`)."""
+        return user_turn(self.instruction, self.input)
+
+    def system_prompt(self, default: str | None = None, *, any_type: bool = False) -> str | None:
+        """``meta["system"]`` when it is a non-empty string, else ``default``.
+
+        ``any_type=True`` also takes a non-string truthy value, as ``str(value)`` (what ``train``
+        has always done; ``export`` keeps only strings).
+        """
+        s = self.meta.get("system")
+        if isinstance(s, str) and s:
+            return s
+        if any_type and s:
+            return str(s)
+        return default
+
+    def messages(self, system: str | None = None, *, any_type_system: bool = False) -> list[dict[str, str]]:
+        """The chat: system (``meta.system``, else ``system``), user, assistant.
+
+        >>> Example(instruction="Add.", input="2 3", output="5").messages()
+        [{'role': 'user', 'content': 'Add.\\n\\n2 3'}, {'role': 'assistant', 'content': '5'}]
+        """
+        sys_msg = self.system_prompt(system, any_type=any_type_system)
+        return ([{"role": "system", "content": sys_msg}] if sys_msg else []) + [
+            {"role": "user", "content": self.user_turn()}, {"role": "assistant", "content": self.output}]
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "instruction": self.instruction, "input": self.input,
@@ -69,7 +110,9 @@ class Task:
     id: str = ""
 
     def __post_init__(self) -> None:
-        if self.label_space and self.kind == "generation":
+        from instructkit.tasks import is_classification  # tasks.py imports this module
+
+        if is_classification(self.label_space) and self.kind == "generation":
             self.kind = "classification"
         if not self.id:
             self.id = stable_hash("task", self.source.get("dataset"), self.source.get("config"),

@@ -30,6 +30,9 @@ from typing import Any
 from instructkit.errors import UserError
 from instructkit.records import Example, Task, stable_hash
 from instructkit.runs import manifest_output, read_jsonl
+from instructkit.tasks import infer_label_space, is_classification
+
+__all__ = ["TaskBundle", "infer_label_space", "load_tasks", "read_json_file"]
 
 
 @dataclass
@@ -46,7 +49,7 @@ class TaskBundle:
 
     @property
     def kind(self) -> str:
-        return "classification" if self.label_space else "generation"
+        return "classification" if is_classification(self.label_space) else "generation"
 
     def content_hash(self) -> str:
         """Changes whenever the instruction or the instances change (part of score cache keys)."""
@@ -62,17 +65,6 @@ class TaskBundle:
             out.append(Example(instruction=e.instruction or self.definition, input=e.input,
                                output=e.output, meta=meta, id=e.id))
         return out
-
-
-def infer_label_space(outputs: Sequence[str]) -> list[str] | None:
-    """Label space of a task with no explicit one, or None (generation). See the module docstring."""
-    outs = [o.strip() for o in outputs if o and o.strip()]
-    distinct = sorted(set(outs))
-    if len(outs) < 4 or not distinct or len(distinct) > 10 or 2 * len(distinct) > len(outs):
-        return None
-    if any(len(o.split()) > 3 for o in distinct):
-        return None
-    return distinct
 
 
 def _as_label_space(value: Any) -> list[str] | None:

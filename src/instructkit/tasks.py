@@ -1,0 +1,45 @@
+"""Tasks: the one "is it classification?" rule (and, below it, the one task loader).
+
+A task is *classification* when it has a label space: given explicitly (Dynosaur ``label_space``, a
+``label_space`` column, a Super-NI ``Label Space`` key) or, failing that, inferred from its outputs
+by :func:`infer_label_space`: enough outputs, every one short (at most 3 words), and few distinct
+values (at most ``max_labels``, and at most half as many as there are outputs).
+
+Active-IT/replay and eval have always used different thresholds, kept as parameters so that no
+task changes kind: Active-IT infers from at least 4 instance outputs, at most 10 labels, blanks
+skipped (the defaults); eval counts every reference and demonstration output, at most 20 labels,
+compared after its exact-match normalization (:data:`EVAL_RULE` plus ``key=evaluate.normalize``).
+
+>>> infer_label_space(["yes", "no", "yes", "no"])
+['no', 'yes']
+>>> is_classification(None, ["hot", "cold", "big", "small"])
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+MAX_LABEL_WORDS = 3
+EVAL_RULE: dict[str, Any] = {"min_outputs": 1, "max_labels": 20, "skip_blank": False}
+
+
+def infer_label_space(outputs: Iterable[str], *, min_outputs: int = 4, max_labels: int = 10,
+                      key: Callable[[str], str] | None = None, skip_blank: bool = True) -> list[str] | None:
+    """The sorted distinct labels of a task with no explicit label space, or None (generation)."""
+    outs = [o.strip() for o in outputs if o and o.strip()] if skip_blank else list(outputs)
+    if len(outs) < max(1, min_outputs) or any(len(o.split()) > MAX_LABEL_WORDS for o in outs):
+        return None
+    distinct = sorted({key(o) for o in outs} if key else set(outs))
+    if len(distinct) > min(max_labels, max(1, len(outs) // 2)):
+        return None
+    return distinct
+
+
+def is_classification(label_space: Sequence[Any] | None, outputs: Iterable[str] = (), **rule: Any) -> bool:
+    """True when ``label_space`` is non-empty or one can be inferred from ``outputs`` (see module doc)."""
+    if label_space:
+        return True
+    outputs = list(outputs)
+    return bool(outputs) and infer_label_space(outputs, **rule) is not None
