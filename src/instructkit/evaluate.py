@@ -20,42 +20,35 @@ as references, and at most 20).
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
-from instructkit.records import stable_hash, user_turn
+from instructkit.records import Example, Task, stable_hash, user_turn
 from instructkit.redact import redact
-from instructkit.tasks import EVAL_RULE, is_classification
+from instructkit.tasks import normalize_label
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
 
 
-@dataclass
-class EvalInstance:
-    id: str
-    input: str
-    references: list[str]
+def EvalInstance(id: str, input: str, references: list[str]) -> Example:  # noqa: N802 - old type name
+    """An instance to evaluate: an :class:`Example` whose ``references`` are the accepted outputs."""
+    refs = [str(r) for r in references]
+    return Example(instruction="", input=input, output=refs[0] if refs else "",
+                   meta={"references": refs}, id=id)
 
 
-@dataclass
-class EvalTask:
-    id: str
-    definition: str
-    instances: list[EvalInstance]
-    demos: list[tuple[str, str]] = field(default_factory=list)
-    label_space: list[str] | None = None
-    source: str = ""
+def EvalTask(id: str, definition: str, instances: list[Example],  # noqa: N802 - old type name
+             demos: list[tuple[str, str]] | tuple = (), label_space: list[str] | None = None,
+             source: str = "") -> Task:
+    """A task to evaluate, built the old way; it is a :class:`~instructkit.records.Task`."""
+    from instructkit.tasks import kind_of
 
-    @property
-    def is_classification(self) -> bool:
-        refs = [r for i in self.instances for r in i.references] + [o for _, o in self.demos]
-        return is_classification(self.label_space, refs, key=normalize, **EVAL_RULE)
+    return Task(instruction=definition, label_space=label_space, kind=kind_of(label_space),
+                demonstrations=[{"input": str(x), "output": str(y)} for x, y in demos],
+                id=id, instances=list(instances), origin=source)
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -68,7 +61,7 @@ def _as_refs(value: Any, where: str) -> list[str]:
     return refs
 
 
-def load_superni(path: Path, instances: int | None = None) -> EvalTask:
+def load_superni(path: Path, instances: int | None = None) -> Task:
     """One Super-NI task file."""
     from instructkit.sources.datafiles import parse_json, read_text
 
@@ -91,9 +84,8 @@ def load_superni(path: Path, instances: int | None = None) -> EvalTask:
                     label_space=list(labels) if labels else None, source=str(path))
 
 
-def load_ours(tasks_file: Path, instances: int | None = None) -> list[EvalTask]:
+def load_ours(tasks_file: Path, instances: int | None = None) -> list[Task]:
     """Our ``tasks.jsonl`` with the ``instances.jsonl`` beside it."""
-    from instructkit.records import Example, Task
     from instructkit.runs import read_jsonl
 
     inst_file = tasks_file.with_name("instances.jsonl")
@@ -116,17 +108,18 @@ def load_ours(tasks_file: Path, instances: int | None = None) -> list[EvalTask]:
             exs = exs[:instances]
         if not exs:
             continue  # a task without instances cannot be evaluated; reported by the caller
-        insts = [EvalInstance(id=ex.id, input=ex.input, references=_as_refs(
-            ex.meta.get("references") or ex.output, f"{inst_file}: {ex.id}")) for ex in exs]
+        insts = [Example(instruction=ex.instruction, input=ex.input, output=ex.output, id=ex.id,
+                         meta={**ex.meta, "references": _as_refs(ex.meta.get("references") or ex.output,
+                                                                 f"{inst_file}: {ex.id}")}) for ex in exs]
         demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in task.demonstrations]
         out.append(EvalTask(id=task.id, definition=task.instruction, instances=insts, demos=demos,
                             label_space=task.label_space or None, source=str(tasks_file)))
     return out
 
 
-def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[EvalTask]:
+def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Task]:
     """Every task named by ``paths`` (task files, tasks.jsonl files, or folders holding either)."""
-    tasks: list[EvalTask] = []
+    tasks: list[Task] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
@@ -149,7 +142,7 @@ def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Ev
     seen: set[str] = set()
     for t in tasks:
         if t.id in seen:
-            raise UserError(f"task '{t.id}' is given twice ({t.source}); name each task once")
+            raise UserError(f"task '{t.id}' is given twice ({t.origin}); name each task once")
         seen.add(t.id)
     if not tasks:
         raise UserError("no task with instances to evaluate in " + ", ".join(map(str, paths)))
@@ -158,7 +151,7 @@ def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Ev
 
 # -- prompts and metrics ------------------------------------------------------------------------
 
-def build_prompt(task: EvalTask, inst: EvalInstance, demos: int = 0) -> str:
+def build_prompt(task: Task, inst: Example, demos: int = 0) -> str:
     """The user turn: definition, up to ``demos`` demonstrations, the input.
 
     >>> t = EvalTask("t", "Say the opposite.", [], demos=[("hot", "cold")])
@@ -174,13 +167,7 @@ def build_prompt(task: EvalTask, inst: EvalInstance, demos: int = 0) -> str:
     return f"{task.definition}\n\nExamples:\n{blocks}\n\nNow answer for this input:\n{inst.input}"
 
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """Lowercase, no punctuation, no English articles, single spaces (for exact match)."""
-    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
+normalize = normalize_label  # lowercase, no punctuation, no English articles, single spaces
 
 
 def exact_match(prediction: str, references: list[str]) -> float:
@@ -206,7 +193,7 @@ def rouge_l(prediction: str, references: list[str]) -> float:
 
 # -- running ----------------------------------------------------------------------------------------
 
-def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
+def summarize(tasks: list[Task], preds: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
     """results.json's content from per-instance predictions (keyed by instance id per task)."""
     per_task: dict[str, dict[str, Any]] = {}
     all_rouge: list[float] = []
@@ -219,7 +206,7 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
         per_task[t.id] = {"kind": "classification" if cls else "generation", "instances": len(rows),
                           "rougeL": round(sum(rl) / len(rl), 2) if rl else None,
                           "exact_match": round(sum(em) / len(em), 2) if em and cls else None,
-                          "source": t.source}
+                          "source": t.origin}
         all_rouge += rl
         if cls:
             all_em += em
@@ -232,7 +219,7 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
             "tasks": per_task}
 
 
-def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2, max_tokens: int = 64,
+def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max_tokens: int = 64,
              concurrency: int = 4, argv: list[str] | None = None, llm: Any = None,
              options: Any = None) -> dict[str, Any]:
     """Generate an answer per instance (resuming ``out``), score it, write and return the results.
@@ -260,13 +247,13 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
         shown_model = redact(model)  # a URL's user:password never reaches a record
         stream = run.stream("predictions")
 
-        def pred_id(t: EvalTask, i: EvalInstance) -> str:
+        def pred_id(t: Task, i: Example) -> str:
             return stable_hash("pred", ident, t.id, i.id, demos, max_tokens, PROMPT_VERSION)
 
         todo = [(t, i) for t in tasks for i in t.instances if pred_id(t, i) not in stream]
         failed: dict[str, str] = {}  # prediction id -> error kind: not written, so a re-run retries it
 
-        async def one(t: EvalTask, i: EvalInstance) -> None:
+        async def one(t: Task, i: Example) -> None:
             msgs = [{"role": "user", "content": build_prompt(t, i, demos)}]
             try:
                 comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens, template=PROMPT_VERSION)

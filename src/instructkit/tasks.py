@@ -8,7 +8,7 @@ values (at most ``max_labels``, and at most half as many as there are outputs).
 Active-IT/replay and eval have always used different thresholds, kept as parameters so that no
 task changes kind: Active-IT infers from at least 4 instance outputs, at most 10 labels, blanks
 skipped (the defaults); eval counts every reference and demonstration output, at most 20 labels,
-compared after its exact-match normalization (:data:`EVAL_RULE` plus ``key=evaluate.normalize``).
+compared after its exact-match normalization (:data:`EVAL_RULE`).
 
 >>> infer_label_space(["yes", "no", "yes", "no"])
 ['no', 'yes']
@@ -18,11 +18,22 @@ False
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def normalize_label(text: str) -> str:
+    """Lowercase, no punctuation, no English articles, single spaces (eval's exact-match form)."""
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
+
+
 MAX_LABEL_WORDS = 3
-EVAL_RULE: dict[str, Any] = {"min_outputs": 1, "max_labels": 20, "skip_blank": False}
+EVAL_RULE: dict[str, Any] = {"min_outputs": 1, "max_labels": 20, "skip_blank": False, "key": normalize_label}
 
 
 def infer_label_space(outputs: Iterable[str], *, min_outputs: int = 4, max_labels: int = 10,
@@ -35,6 +46,11 @@ def infer_label_space(outputs: Iterable[str], *, min_outputs: int = 4, max_label
     if len(distinct) > min(max_labels, max(1, len(outs) // 2)):
         return None
     return distinct
+
+
+def kind_of(label_space: Sequence[Any] | None) -> str:
+    """``classification`` or ``generation``, from the label space alone (Active-IT, replay, Dynosaur)."""
+    return "classification" if is_classification(label_space) else "generation"
 
 
 def is_classification(label_space: Sequence[Any] | None, outputs: Iterable[str] = (), **rule: Any) -> bool:

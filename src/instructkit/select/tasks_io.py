@@ -23,48 +23,28 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instructkit.errors import UserError
-from instructkit.records import Example, Task, stable_hash
+from instructkit.records import Example, Task
 from instructkit.runs import manifest_output, read_jsonl
-from instructkit.tasks import infer_label_space, is_classification
+from instructkit.tasks import infer_label_space, kind_of
 
 __all__ = ["TaskBundle", "infer_label_space", "load_tasks", "read_json_file"]
 
 
-@dataclass
-class TaskBundle:
-    """One task with its instances. ``definition`` and ``demonstrations`` make up the instruction I₀."""
+def TaskBundle(id: str, definition: str, instances: list[Example],  # noqa: N802 - old type name
+               demonstrations: list[dict[str, str]] | None = None, label_space: list[str] | None = None,
+               source: str = "", meta: dict[str, Any] | None = None,
+               dynosaur: dict[str, Any] | None = None) -> Task:
+    """One task with its instances, built the old way; it is a :class:`~instructkit.records.Task`.
 
-    id: str
-    definition: str
-    instances: list[Example]
-    demonstrations: list[dict[str, str]] = field(default_factory=list)  # [{"input", "output"}]
-    label_space: list[str] | None = None
-    source: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return "classification" if is_classification(self.label_space) else "generation"
-
-    def content_hash(self) -> str:
-        """Changes whenever the instruction or the instances change (part of score cache keys)."""
-        return stable_hash("task-bundle", self.definition, self.demonstrations,
-                           [e.id for e in self.instances])
-
-    def training_examples(self) -> list[Example]:
-        """The instances as ready-to-train Examples, each tagged with this task's id."""
-        out = []
-        for e in self.instances:
-            meta = dict(e.meta)
-            meta.setdefault("task_id", self.id)
-            out.append(Example(instruction=e.instruction or self.definition, input=e.input,
-                               output=e.output, meta=meta, id=e.id))
-        return out
+    ``definition`` and ``demonstrations`` make up the instruction I₀; ``kind`` follows the label space.
+    """
+    return Task(instruction=definition, label_space=label_space, kind=kind_of(label_space),
+                source=dict(dynosaur or {}), demonstrations=list(demonstrations or []),
+                meta=dict(meta or {}), id=id, instances=list(instances), origin=source)
 
 
 def _as_label_space(value: Any) -> list[str] | None:
@@ -78,7 +58,7 @@ def _is_superni(obj: Any) -> bool:
     return isinstance(obj, dict) and "Definition" in obj and "Instances" in obj
 
 
-def _superni_task(obj: dict[str, Any], path: Path) -> TaskBundle:
+def _superni_task(obj: dict[str, Any], path: Path) -> Task:
     defn = obj.get("Definition")
     definition = " ".join(str(d) for d in defn) if isinstance(defn, list) else str(defn or "")
     if not definition.strip():
@@ -131,7 +111,7 @@ def _checked_examples(path: Path, bad_rows: list | None) -> list[Example]:
     return out
 
 
-def _dynosaur_tasks(tasks_path: Path, bad_rows: list | None = None) -> list[TaskBundle]:
+def _dynosaur_tasks(tasks_path: Path, bad_rows: list | None = None) -> list[Task]:
     inst_path = tasks_path.parent / "instances.jsonl"
     if not inst_path.exists():
         raise UserError(f"{tasks_path}: no instances.jsonl beside it; point at a complete Dynosaur run")
@@ -152,12 +132,12 @@ def _dynosaur_tasks(tasks_path: Path, bad_rows: list | None = None) -> list[Task
                               demonstrations=[{"input": str(d.get("input", "")), "output": str(d.get("output", ""))}
                                               for d in t.demonstrations],
                               label_space=_as_label_space(t.label_space), source=str(tasks_path),
-                              meta={"dynosaur": t.source}))
+                              meta={"dynosaur": t.source}, dynosaur=t.source))
     return out
 
 
 # -- example files with a task column --------------------------------------------------------
-def _example_file_tasks(path: Path, task_field: str, bad_rows: list | None = None) -> list[TaskBundle]:
+def _example_file_tasks(path: Path, task_field: str, bad_rows: list | None = None) -> list[Task]:
     from instructkit.io import iter_rows, row_to_example
     from instructkit.rowcheck import BadRowError
 
@@ -193,7 +173,7 @@ def _example_file_tasks(path: Path, task_field: str, bad_rows: list | None = Non
     return out
 
 
-def _load_one(p: Path, task_field: str, bad_rows: list | None = None) -> list[TaskBundle]:
+def _load_one(p: Path, task_field: str, bad_rows: list | None = None) -> list[Task]:
     if not p.exists():
         raise UserError(f"{p}: no such file or folder")
     if p.is_dir():
@@ -230,7 +210,7 @@ def read_json_file(p: Path) -> Any:
 
 
 def load_tasks(paths: Sequence[str | Path], task_field: str = "task_id",
-               min_instances: int = 1, bad_rows: list | None = None) -> list[TaskBundle]:
+               min_instances: int = 1, bad_rows: list | None = None) -> list[Task]:
     """Every task in ``paths`` (files or folders, formats mixed freely), in input order.
 
     Tasks with fewer than ``min_instances`` instances are dropped; a task id seen twice is an error
@@ -239,14 +219,14 @@ def load_tasks(paths: Sequence[str | Path], task_field: str = "task_id",
     """
     if not paths:
         raise UserError("no task sources given")
-    out: list[TaskBundle] = []
+    out: list[Task] = []
     seen: dict[str, str] = {}
     for raw in paths:
         for t in _load_one(Path(raw), task_field, bad_rows):
             if t.id in seen:
-                raise UserError(f"task id '{t.id}' appears in both {seen[t.id]} and {t.source}; "
+                raise UserError(f"task id '{t.id}' appears in both {seen[t.id]} and {t.origin}; "
                                 "give each source once or rename one task")
-            seen[t.id] = t.source
+            seen[t.id] = t.origin
             if len(t.instances) >= min_instances:
                 out.append(t)
     if not out:
