@@ -28,125 +28,35 @@ from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.records import Example, Task, stable_hash, user_turn
 from instructkit.redact import redact
-from instructkit.tasks import normalize_label
+from instructkit.tasks import (reference_instance, load_dynosaur_for_eval, load_superni_for_eval,
+                               normalize_label, task_with_instances)
+from instructkit.tasks import load_tasks as _load_tasks
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
 
 
 def EvalInstance(id: str, input: str, references: list[str]) -> Example:  # noqa: N802 - old type name
     """An instance to evaluate: an :class:`Example` whose ``references`` are the accepted outputs."""
-    refs = [str(r) for r in references]
-    return Example(instruction="", input=input, output=refs[0] if refs else "",
-                   meta={"references": refs}, id=id)
+    return reference_instance(id=id, input=input, references=references)
 
 
 def EvalTask(id: str, definition: str, instances: list[Example],  # noqa: N802 - old type name
              demos: list[tuple[str, str]] | tuple = (), label_space: list[str] | None = None,
              source: str = "") -> Task:
     """A task to evaluate, built the old way; it is a :class:`~instructkit.records.Task`."""
-    from instructkit.tasks import kind_of
-
-    return Task(instruction=definition, label_space=label_space, kind=kind_of(label_space),
-                demonstrations=[{"input": str(x), "output": str(y)} for x, y in demos],
-                id=id, instances=list(instances), origin=source)
-
-
-# -- loading -----------------------------------------------------------------------------------
-
-def _as_refs(value: Any, where: str) -> list[str]:
-    refs = value if isinstance(value, list) else [value]
-    refs = [str(r) for r in refs if r is not None and str(r).strip()]
-    if not refs:
-        raise UserError(f"{where}: instance has no reference output")
-    return refs
-
-
-def load_superni(path: Path, instances: int | None = None) -> Task:
-    """One Super-NI task file."""
-    from instructkit.sources.datafiles import parse_json, read_text
-
-    data = parse_json(read_text(path), str(path))  # gzip, decode and nesting errors: one line
-    if not isinstance(data, dict) or "Instances" not in data or "Definition" not in data:
-        raise UserError(f"{path}: not a Super-NI task file (needs 'Definition' and 'Instances')")
-    definition = data["Definition"]
-    definition = " ".join(definition) if isinstance(definition, list) else str(definition)
-    demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in data.get("Positive Examples") or []
-             if isinstance(d, dict)]
-    rows = data["Instances"][: instances] if instances else data["Instances"]
-    insts = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "input" not in row:
-            raise UserError(f"{path}: Instances[{i}] needs 'input' and 'output'")
-        insts.append(EvalInstance(id=str(row.get("id") or f"{path.stem}-{i}"), input=str(row["input"]),
-                                  references=_as_refs(row.get("output"), f"{path}: Instances[{i}]")))
-    labels = data.get("label_space") or data.get("Label Space")
-    return EvalTask(id=path.stem, definition=definition, instances=insts, demos=demos,
-                    label_space=list(labels) if labels else None, source=str(path))
-
-
-def load_ours(tasks_file: Path, instances: int | None = None) -> list[Task]:
-    """Our ``tasks.jsonl`` with the ``instances.jsonl`` beside it."""
-    from instructkit.runs import read_jsonl
-
-    inst_file = tasks_file.with_name("instances.jsonl")
-    if not inst_file.is_file():
-        raise UserError(f"{tasks_file}: no instances.jsonl beside it (instances carry meta.task_id)")
-    by_task: dict[str, list[Example]] = {}
-    for row in read_jsonl(inst_file):
-        ex = Example.from_dict(row)
-        tid = ex.meta.get("task_id")
-        if tid:
-            by_task.setdefault(str(tid), []).append(ex)
-    out = []
-    for i, row in enumerate(read_jsonl(tasks_file), 1):
-        try:
-            task = Task.from_dict(row)
-        except TypeError as e:
-            raise UserError(f"{tasks_file}:{i}: not a task record ({e})") from None
-        exs = by_task.get(task.id, [])
-        if instances:
-            exs = exs[:instances]
-        if not exs:
-            continue  # a task without instances cannot be evaluated; reported by the caller
-        insts = [Example(instruction=ex.instruction, input=ex.input, output=ex.output, id=ex.id,
-                         meta={**ex.meta, "references": _as_refs(ex.meta.get("references") or ex.output,
-                                                                 f"{inst_file}: {ex.id}")}) for ex in exs]
-        demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in task.demonstrations]
-        out.append(EvalTask(id=task.id, definition=task.instruction, instances=insts, demos=demos,
-                            label_space=task.label_space or None, source=str(tasks_file)))
-    return out
+    return task_with_instances(id, definition, instances, demos=demos, label_space=label_space, origin=source)
 
 
 def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Task]:
-    """Every task named by ``paths`` (task files, tasks.jsonl files, or folders holding either)."""
-    tasks: list[Task] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            from instructkit.runs import manifest_output
+    """Every task named by ``paths`` (task files, tasks.jsonl files, or folders holding either).
 
-            named = manifest_output(p, "tasks") or (p / "tasks.jsonl")  # a Dynosaur run names its tasks
-            if named.is_file():
-                tasks += load_ours(named, instances)
-                continue
-            files = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
-            if not files:
-                raise UserError(f"{p}: holds neither tasks.jsonl nor Super-NI task .json files")
-            tasks += [load_superni(f, instances) for f in files]
-        elif p.is_file() and p.suffix == ".jsonl":
-            tasks += load_ours(p, instances)
-        elif p.is_file():
-            tasks.append(load_superni(p, instances))
-        else:
-            raise UserError(f"{p}: no such task file or folder")
-    seen: set[str] = set()
-    for t in tasks:
-        if t.id in seen:
-            raise UserError(f"task '{t.id}' is given twice ({t.origin}); name each task once")
-        seen.add(t.id)
-    if not tasks:
-        raise UserError("no task with instances to evaluate in " + ", ".join(map(str, paths)))
-    return tasks
+    :func:`instructkit.tasks.load_tasks`, eval's reading, at most ``instances`` per task.
+    """
+    return _load_tasks(paths, instances=instances, min_instances=0, for_eval=True)
+
+
+load_superni = load_superni_for_eval  # old names of the two readers
+load_ours = load_dynosaur_for_eval
 
 
 # -- prompts and metrics ------------------------------------------------------------------------
