@@ -20,149 +20,48 @@ as references, and at most 20).
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
-from instructkit.records import stable_hash
+from instructkit.records import Example, Task, stable_hash, user_turn
 from instructkit.redact import redact
+from instructkit.tasks import (reference_instance, load_dynosaur_for_eval, load_superni_for_eval,
+                               normalize_label, task_with_instances)
+from instructkit.tasks import load_tasks as _load_tasks
 
 PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
 
 
-@dataclass
-class EvalInstance:
-    id: str
-    input: str
-    references: list[str]
+def EvalInstance(id: str, input: str, references: list[str]) -> Example:  # noqa: N802 - old type name
+    """An instance to evaluate: an :class:`Example` whose ``references`` are the accepted outputs."""
+    return reference_instance(id=id, input=input, references=references)
 
 
-@dataclass
-class EvalTask:
-    id: str
-    definition: str
-    instances: list[EvalInstance]
-    demos: list[tuple[str, str]] = field(default_factory=list)
-    label_space: list[str] | None = None
-    source: str = ""
-
-    @property
-    def is_classification(self) -> bool:
-        if self.label_space:
-            return True
-        refs = [r for i in self.instances for r in i.references] + [o for _, o in self.demos]
-        if not refs or any(len(r.split()) > 3 for r in refs):
-            return False
-        distinct = {normalize(r) for r in refs}
-        return len(distinct) <= min(20, max(1, len(refs) // 2))
+def EvalTask(id: str, definition: str, instances: list[Example],  # noqa: N802 - old type name
+             demos: list[tuple[str, str]] | tuple = (), label_space: list[str] | None = None,
+             source: str = "") -> Task:
+    """A task to evaluate, built the old way; it is a :class:`~instructkit.records.Task`."""
+    return task_with_instances(id, definition, instances, demos=demos, label_space=label_space, origin=source)
 
 
-# -- loading -----------------------------------------------------------------------------------
+def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[Task]:
+    """Every task named by ``paths`` (task files, tasks.jsonl files, or folders holding either).
 
-def _as_refs(value: Any, where: str) -> list[str]:
-    refs = value if isinstance(value, list) else [value]
-    refs = [str(r) for r in refs if r is not None and str(r).strip()]
-    if not refs:
-        raise UserError(f"{where}: instance has no reference output")
-    return refs
+    :func:`instructkit.tasks.load_tasks`, eval's reading, at most ``instances`` per task.
+    """
+    return _load_tasks(paths, instances=instances, min_instances=0, for_eval=True)
 
 
-def load_superni(path: Path, instances: int | None = None) -> EvalTask:
-    """One Super-NI task file."""
-    from instructkit.sources.datafiles import parse_json, read_text
-
-    data = parse_json(read_text(path), str(path))  # gzip, decode and nesting errors: one line
-    if not isinstance(data, dict) or "Instances" not in data or "Definition" not in data:
-        raise UserError(f"{path}: not a Super-NI task file (needs 'Definition' and 'Instances')")
-    definition = data["Definition"]
-    definition = " ".join(definition) if isinstance(definition, list) else str(definition)
-    demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in data.get("Positive Examples") or []
-             if isinstance(d, dict)]
-    rows = data["Instances"][: instances] if instances else data["Instances"]
-    insts = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "input" not in row:
-            raise UserError(f"{path}: Instances[{i}] needs 'input' and 'output'")
-        insts.append(EvalInstance(id=str(row.get("id") or f"{path.stem}-{i}"), input=str(row["input"]),
-                                  references=_as_refs(row.get("output"), f"{path}: Instances[{i}]")))
-    labels = data.get("label_space") or data.get("Label Space")
-    return EvalTask(id=path.stem, definition=definition, instances=insts, demos=demos,
-                    label_space=list(labels) if labels else None, source=str(path))
-
-
-def load_ours(tasks_file: Path, instances: int | None = None) -> list[EvalTask]:
-    """Our ``tasks.jsonl`` with the ``instances.jsonl`` beside it."""
-    from instructkit.records import Example, Task
-    from instructkit.runs import read_jsonl
-
-    inst_file = tasks_file.with_name("instances.jsonl")
-    if not inst_file.is_file():
-        raise UserError(f"{tasks_file}: no instances.jsonl beside it (instances carry meta.task_id)")
-    by_task: dict[str, list[Example]] = {}
-    for row in read_jsonl(inst_file):
-        ex = Example.from_dict(row)
-        tid = ex.meta.get("task_id")
-        if tid:
-            by_task.setdefault(str(tid), []).append(ex)
-    out = []
-    for i, row in enumerate(read_jsonl(tasks_file), 1):
-        try:
-            task = Task.from_dict(row)
-        except TypeError as e:
-            raise UserError(f"{tasks_file}:{i}: not a task record ({e})") from None
-        exs = by_task.get(task.id, [])
-        if instances:
-            exs = exs[:instances]
-        if not exs:
-            continue  # a task without instances cannot be evaluated; reported by the caller
-        insts = [EvalInstance(id=ex.id, input=ex.input, references=_as_refs(
-            ex.meta.get("references") or ex.output, f"{inst_file}: {ex.id}")) for ex in exs]
-        demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in task.demonstrations]
-        out.append(EvalTask(id=task.id, definition=task.instruction, instances=insts, demos=demos,
-                            label_space=task.label_space or None, source=str(tasks_file)))
-    return out
-
-
-def load_tasks(paths: list[str | Path], instances: int | None = None) -> list[EvalTask]:
-    """Every task named by ``paths`` (task files, tasks.jsonl files, or folders holding either)."""
-    tasks: list[EvalTask] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            from instructkit.runs import manifest_output
-
-            named = manifest_output(p, "tasks") or (p / "tasks.jsonl")  # a Dynosaur run names its tasks
-            if named.is_file():
-                tasks += load_ours(named, instances)
-                continue
-            files = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
-            if not files:
-                raise UserError(f"{p}: holds neither tasks.jsonl nor Super-NI task .json files")
-            tasks += [load_superni(f, instances) for f in files]
-        elif p.is_file() and p.suffix == ".jsonl":
-            tasks += load_ours(p, instances)
-        elif p.is_file():
-            tasks.append(load_superni(p, instances))
-        else:
-            raise UserError(f"{p}: no such task file or folder")
-    seen: set[str] = set()
-    for t in tasks:
-        if t.id in seen:
-            raise UserError(f"task '{t.id}' is given twice ({t.source}); name each task once")
-        seen.add(t.id)
-    if not tasks:
-        raise UserError("no task with instances to evaluate in " + ", ".join(map(str, paths)))
-    return tasks
+load_superni = load_superni_for_eval  # old names of the two readers
+load_ours = load_dynosaur_for_eval
 
 
 # -- prompts and metrics ------------------------------------------------------------------------
 
-def build_prompt(task: EvalTask, inst: EvalInstance, demos: int = 0) -> str:
+def build_prompt(task: Task, inst: Example, demos: int = 0) -> str:
     """The user turn: definition, up to ``demos`` demonstrations, the input.
 
     >>> t = EvalTask("t", "Say the opposite.", [], demos=[("hot", "cold")])
@@ -173,18 +72,12 @@ def build_prompt(task: EvalTask, inst: EvalInstance, demos: int = 0) -> str:
     """
     shown = task.demos[: max(0, demos)]
     if not shown:
-        return f"{task.definition}\n\n{inst.input}" if inst.input else task.definition
+        return user_turn(task.definition, inst.input)
     blocks = "\n\n".join(f"Input: {x}\nOutput: {y}" for x, y in shown)
     return f"{task.definition}\n\nExamples:\n{blocks}\n\nNow answer for this input:\n{inst.input}"
 
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """Lowercase, no punctuation, no English articles, single spaces (for exact match)."""
-    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
+normalize = normalize_label  # lowercase, no punctuation, no English articles, single spaces
 
 
 def exact_match(prediction: str, references: list[str]) -> float:
@@ -210,7 +103,7 @@ def rouge_l(prediction: str, references: list[str]) -> float:
 
 # -- running ----------------------------------------------------------------------------------------
 
-def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
+def summarize(tasks: list[Task], preds: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
     """results.json's content from per-instance predictions (keyed by instance id per task)."""
     per_task: dict[str, dict[str, Any]] = {}
     all_rouge: list[float] = []
@@ -223,7 +116,7 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
         per_task[t.id] = {"kind": "classification" if cls else "generation", "instances": len(rows),
                           "rougeL": round(sum(rl) / len(rl), 2) if rl else None,
                           "exact_match": round(sum(em) / len(em), 2) if em and cls else None,
-                          "source": t.source}
+                          "source": t.origin}
         all_rouge += rl
         if cls:
             all_em += em
@@ -236,7 +129,7 @@ def summarize(tasks: list[EvalTask], preds: dict[str, dict[str, Any]], model: st
             "tasks": per_task}
 
 
-def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2, max_tokens: int = 64,
+def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max_tokens: int = 64,
              concurrency: int = 4, argv: list[str] | None = None, llm: Any = None,
              options: Any = None) -> dict[str, Any]:
     """Generate an answer per instance (resuming ``out``), score it, write and return the results.
@@ -264,13 +157,13 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
         shown_model = redact(model)  # a URL's user:password never reaches a record
         stream = run.stream("predictions")
 
-        def pred_id(t: EvalTask, i: EvalInstance) -> str:
+        def pred_id(t: Task, i: Example) -> str:
             return stable_hash("pred", ident, t.id, i.id, demos, max_tokens, PROMPT_VERSION)
 
         todo = [(t, i) for t in tasks for i in t.instances if pred_id(t, i) not in stream]
         failed: dict[str, str] = {}  # prediction id -> error kind: not written, so a re-run retries it
 
-        async def one(t: EvalTask, i: EvalInstance) -> None:
+        async def one(t: Task, i: Example) -> None:
             msgs = [{"role": "user", "content": build_prompt(t, i, demos)}]
             try:
                 comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens, template=PROMPT_VERSION)

@@ -34,7 +34,7 @@ FORMATS = ("alpaca", "sharegpt", "messages", "hf")
 
 
 def user_turn(ex: Example) -> str:
-    return f"{ex.instruction}\n\n{ex.input}" if ex.input else ex.instruction
+    return ex.user_turn()
 
 
 def _extras(ex: Example, with_meta: bool) -> dict[str, Any]:
@@ -44,8 +44,7 @@ def _extras(ex: Example, with_meta: bool) -> dict[str, Any]:
 
 
 def _system(ex: Example, system: str | None) -> str | None:
-    s = ex.meta.get("system")
-    return s if isinstance(s, str) and s else system
+    return ex.system_prompt(system)
 
 
 def to_alpaca(ex: Example, with_meta: bool = True, system: str | None = None) -> dict[str, Any]:
@@ -61,10 +60,7 @@ def to_sharegpt(ex: Example, with_meta: bool = True, system: str | None = None) 
 
 
 def to_messages(ex: Example, with_meta: bool = True, system: str | None = None) -> dict[str, Any]:
-    sys_msg = _system(ex, system)
-    msgs = ([{"role": "system", "content": sys_msg}] if sys_msg else []) + [
-        {"role": "user", "content": user_turn(ex)}, {"role": "assistant", "content": ex.output}]
-    return {"messages": msgs, **_extras(ex, with_meta)}
+    return {"messages": ex.messages(system), **_extras(ex, with_meta)}
 
 
 _ROW = {"alpaca": to_alpaca, "sharegpt": to_sharegpt, "messages": to_messages}

@@ -97,9 +97,7 @@ def example_messages(ex: Example) -> list[dict[str, str]]:
     >>> example_messages(Example(instruction="Add.", input="2 3", output="5"))[-2:]
     [{'role': 'user', 'content': 'Add.\\n\\n2 3'}, {'role': 'assistant', 'content': '5'}]
     """
-    msgs = [{"role": "system", "content": str(ex.meta["system"])}] if ex.meta.get("system") else []
-    user = ex.instruction + (f"\n\n{ex.input}" if ex.input else "")
-    return msgs + [{"role": "user", "content": user}, {"role": "assistant", "content": ex.output}]
+    return ex.messages(any_type_system=True)  # train has always str()-ed a non-string meta.system
 
 
 def build_features(tokenizer: Any, ex: Example, max_len: int) -> tuple[dict[str, list[int]] | None, bool]:

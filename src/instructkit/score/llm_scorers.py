@@ -50,7 +50,7 @@ class ScoreReport:
 
 
 def example_prompt(ex: Example) -> str:
-    return ex.instruction if not ex.input else f"{ex.instruction}\n\n{ex.input}"
+    return ex.user_turn()
 
 
 def judge_messages(ex: Example, max_chars: int = 2000) -> list[dict[str, str]]:

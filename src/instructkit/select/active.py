@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError
-from instructkit.records import Example, stable_hash
-from instructkit.select.tasks_io import TaskBundle, load_tasks
+from instructkit.records import Example, Task, stable_hash
+from instructkit.select.tasks_io import load_tasks
 
 if TYPE_CHECKING:
     from instructkit.llm import LLM
@@ -64,7 +64,7 @@ def perturb_text(text: str, drop: float, rng: random.Random) -> str:
     return (lead + "".join(kept)).rstrip()
 
 
-def build_perturbations(task: TaskBundle, k: int, drop: float, seed: int) -> list[Instruction]:
+def build_perturbations(task: Task, k: int, drop: float, seed: int) -> list[Instruction]:
     """[I₀, I₁ … I_K]: I₀ is the task's instruction untouched; the K others drop words.
 
     Built from an RNG seeded by (seed, task id) alone, so they are the same every time for a task
@@ -79,7 +79,7 @@ def build_perturbations(task: TaskBundle, k: int, drop: float, seed: int) -> lis
     return out
 
 
-def sample_instances(task: TaskBundle, n: int, seed: int) -> list[Example]:
+def sample_instances(task: Task, n: int, seed: int) -> list[Example]:
     """n instances of ``task`` drawn without replacement (all of them when it has fewer)."""
     if len(task.instances) <= n:
         return list(task.instances)
@@ -126,7 +126,7 @@ class ScoreConfig:
     seed: int = 0
     max_tokens: int = 64
 
-    def key(self, model_identity: Any, task: TaskBundle) -> str:
+    def key(self, model_identity: Any, task: Task) -> str:
         """Score id: one per (model, task content, seed and settings)."""
         return stable_hash("active-score", model_identity, task.id, task.content_hash(),
                            asdict(self), PROMPT_VERSION)
@@ -158,7 +158,7 @@ def ensure_can_score(llm: "LLM") -> None:
                                "that returns prompt logprobs (vLLM, llama.cpp server)")
 
 
-async def score_task(llm: "LLM", task: TaskBundle, cfg: ScoreConfig) -> TaskScore:
+async def score_task(llm: "LLM", task: Task, cfg: ScoreConfig) -> TaskScore:
     """PU, PP and perplexity of ``task`` under ``llm`` (see the module docstring)."""
     instrs = build_perturbations(task, cfg.perturbations, cfg.drop, cfg.seed)
     xs = sample_instances(task, cfg.instances, cfg.seed)
@@ -316,7 +316,7 @@ def _read_exclude(paths: Sequence[str | Path]) -> set[str]:
     return ids
 
 
-async def _score_all(llm: "LLM", tasks: list[TaskBundle], cfg: ScoreConfig, keys: dict[str, str],
+async def _score_all(llm: "LLM", tasks: list[Task], cfg: ScoreConfig, keys: dict[str, str],
                      run: Any, bar: Any, parallel: int) -> dict[str, str]:
     """Score ``tasks`` into ``scores.jsonl``; returns {task id: error kind} of those a model error
     stopped (nothing is written for them, so a re-run scores them again)."""
@@ -324,7 +324,7 @@ async def _score_all(llm: "LLM", tasks: list[TaskBundle], cfg: ScoreConfig, keys
     stream = run.stream("scores")
     failed: dict[str, str] = {}
 
-    async def one(t: TaskBundle) -> None:
+    async def one(t: Task) -> None:
         async with sem:
             try:
                 ts = await score_task(llm, t, cfg)
@@ -431,7 +431,7 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
 
 
 def load_tasks_excluding(paths: Sequence[str | Path], task_field: str, exclude: set[str],
-                         bad_rows: list | None = None) -> list[TaskBundle]:
+                         bad_rows: list | None = None) -> list[Task]:
     from instructkit.errors import UserError
 
     tasks = [t for t in load_tasks(paths, task_field, bad_rows=bad_rows) if t.id not in exclude]

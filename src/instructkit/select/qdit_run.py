@@ -30,7 +30,7 @@ def text_of(ex: Example, mode: str) -> str:
     if mode == "instruction":
         return ex.instruction
     if mode == "instruction+input":
-        return ex.instruction if not ex.input else f"{ex.instruction}\n\n{ex.input}"
+        return ex.user_turn()
     if mode == "instruction+input+output":
         return "\n\n".join(p for p in (ex.instruction, ex.input, ex.output) if p)
     if mode == "output":

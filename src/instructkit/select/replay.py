@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from instructkit.records import Example, stable_hash
-from instructkit.select.tasks_io import TaskBundle
+from instructkit.records import Example, Task, stable_hash
 
 STRATEGIES = ("instruction-diverse", "data-diverse", "similar", "random")
 OBJECTIVES = ("facility-location", "k-center")
@@ -87,13 +86,13 @@ def greedy_k_center(E: np.ndarray, budget: int) -> list[int]:
     return picked
 
 
-def instruction_vectors(tasks: list[TaskBundle], embedder: str) -> np.ndarray:
+def instruction_vectors(tasks: list[Task], embedder: str) -> np.ndarray:
     from instructkit.embed import embed_texts
 
     return embed_texts([t.definition for t in tasks], embedder=embedder)
 
 
-def data_vectors(tasks: list[TaskBundle], embedder: str, seed: int) -> np.ndarray:
+def data_vectors(tasks: list[Task], embedder: str, seed: int) -> np.ndarray:
     """Per-task mean of instance embeddings (``DATA_SAMPLE`` instances at most, seeded), re-normalized."""
     from instructkit.embed import embed_texts
 
@@ -116,8 +115,8 @@ def data_vectors(tasks: list[TaskBundle], embedder: str, seed: int) -> np.ndarra
 @dataclass
 class StagePlan:
     stage: int
-    tasks: list[TaskBundle]
-    replay: list[tuple[TaskBundle, int]] = field(default_factory=list)  # (task, stage it came from)
+    tasks: list[Task]
+    replay: list[tuple[Task, int]] = field(default_factory=list)  # (task, stage it came from)
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def train_examples(self, max_per_task: int = 0, seed: int = 0) -> list[Example]:
@@ -150,7 +149,7 @@ def choose(strategy: str, pool_instr: np.ndarray, pool_data: np.ndarray | None, 
     return greedy_facility_location(E, budget) if objective == "facility-location" else greedy_k_center(E, budget)
 
 
-def plan_replay(stages: list[list[TaskBundle]], budget: int, strategy: str = "instruction-diverse",
+def plan_replay(stages: list[list[Task]], budget: int, strategy: str = "instruction-diverse",
                 objective: str = "facility-location", embedder: str = "minilm", seed: int = 0) -> list[StagePlan]:
     """One plan per stage; stage t > 1 replays ``budget`` tasks from stages 1..t-1.
 
