@@ -1,8 +1,8 @@
 """`instructkit inspect RUN_DIR` shows the run's records, not a merged "dataset" of all its files (issue 17).
 
 The run directory is a real one, written by `instructkit dedup` (no model needed) from an Alpaca-style
-file with one planted duplicate. Its manifest names the examples file the old way (top-level
-`examples`); the new contract (`outputs.examples`) and a manifest that names none are made from it.
+file with one planted duplicate. Its manifest names the examples file by the contract
+(`outputs.examples`); another choice of file and a manifest that names none are made from it.
 """
 import json
 
@@ -37,7 +37,7 @@ def _rewrite(run, change):
 
 
 def test_shows_the_records_the_manifest_names(dedup_run, cli):
-    assert _manifest(dedup_run).get("examples") == "kept.jsonl"  # the run dir as dedup writes it today
+    assert _manifest(dedup_run)["outputs"]["examples"] == "kept.jsonl"  # the run dir as dedup writes it today
     proc = cli("inspect", dedup_run, "--rows", "5")
     assert proc.returncode == 0, proc.stderr
     assert "kept.jsonl (3)" in proc.stdout
@@ -55,6 +55,7 @@ def test_json_gives_the_records_themselves(dedup_run, cli):
 
 
 def test_outputs_examples_wins_over_the_old_key(dedup_run, cli):
+    _rewrite(dedup_run, lambda m: m.update(examples="kept.jsonl"))  # an old run dir's top-level key
     # the run-directory contract: manifest.outputs.examples names the records
     _rewrite(dedup_run, lambda m: m.update(outputs={"examples": "dropped.jsonl"}))
     info = json.loads(cli("inspect", dedup_run, "--json").stdout)
@@ -63,7 +64,7 @@ def test_outputs_examples_wins_over_the_old_key(dedup_run, cli):
 
 
 def test_without_an_examples_file_lists_the_jsonl_outputs(dedup_run, cli):
-    _rewrite(dedup_run, lambda m: m.pop("examples", None))
+    _rewrite(dedup_run, lambda m: (m.pop("examples", None), m.pop("outputs", None)))
     proc = cli("inspect", dedup_run)
     assert proc.returncode == 0, proc.stderr
     assert "names no examples file" in proc.stdout
