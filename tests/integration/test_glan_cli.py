@@ -131,7 +131,9 @@ def test_added_discipline_generates_only_its_subtree(full_run):
     man = json.loads((out / "manifest.json").read_text())
     req = man["requests_by_discipline"]
     assert req["Chemistry"] == 0 and req["Carpentry"] == 0 and req["Optics"] > 0
-    assert man["usage"]["calls"] + man["usage"]["cache_hits"] == req["Optics"]
+    this_run = man["this_run"]["usage"]  # usage is the whole directory's (all runs), this_run.usage this run's
+    assert this_run["calls"] + this_run["cache_hits"] == req["Optics"]
+    assert man["usage"]["calls"] == json.loads((full / "manifest.json").read_text())["usage"]["calls"] + this_run["calls"]
     for name, old in before.items():
         assert rows(out, name)[: len(old)] == old, f"{name}: earlier records changed"
     assert any(r["discipline"] == "Optics" for r in rows(out, "subjects_raw"))
