@@ -27,7 +27,6 @@ import numpy as np
 from instructkit.errors import UserError
 
 if TYPE_CHECKING:
-    from instructkit.clean.dedup import DedupConfig
     from instructkit.records import Example
 
 EXECUTORS = ("local", "ray")
@@ -53,7 +52,8 @@ class Executor(Protocol):
 
     def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
                         ledger: Any, options: Any = None) -> list[Any] | None:
-        """Dynosaur: awaitable per-dataset results in ``todo`` order, or None (the stage's own loop)."""
+        """Dynosaur: awaitable per-dataset results in ``todo`` order (Ray only: the local run is the
+        stage's own loop, which ``run_dynosaur`` takes when it is given no executor)."""
 
     def qdit_select(self, partitions: int | None = None) -> Any:
         """A ``qdit_select``-compatible selection function."""
@@ -92,10 +92,6 @@ class LocalExecutor:
     def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         return None
 
-    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any, options: Any = None) -> list[Any] | None:
-        return None
-
     def qdit_select(self, partitions: int | None = None) -> Any:
         from instructkit.select.qdit import qdit_select
 
@@ -132,9 +128,3 @@ def get_executor(kind: str = "local", address: str | None = None, workers: int |
 
     return RayExecutor(address=address, workers=workers, num_cpus=num_cpus)
 
-
-def dedup_with(examples: list["Example"], cfg: "DedupConfig", executor: Executor) -> Any:
-    """``clean.dedup.dedup`` with the executor's pair finder (MinHash band bucketing / embeddings on Ray)."""
-    from instructkit.clean.dedup import dedup
-
-    return dedup(examples, cfg, finder=executor.dedup_finder(cfg.method))
