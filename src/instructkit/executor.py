@@ -19,21 +19,27 @@ Ray is imported only when a Ray executor is made, so ``instructkit --help`` neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from instructkit.errors import UserError
+from instructkit.executors.stage import Executor as StageExecutor
+from instructkit.executors.stage import Stage, run_batches
 
 if TYPE_CHECKING:
     from instructkit.records import Example
 
+In = TypeVar("In")
+Out = TypeVar("Out")
+
 EXECUTORS = ("local", "ray")
 
 
-class Executor(Protocol):
-    """What a heavy stage asks of the place it runs on."""
+class Executor(StageExecutor, Protocol):
+    """What a heavy stage asks of the place it runs on: ``map`` any :class:`Stage`, plus the hooks of
+    the methods whose distribution is their own (scores, dedup pairs, LLM gate, Dynosaur, GreeDi)."""
 
     name: str
 
@@ -58,17 +64,16 @@ class Executor(Protocol):
     def qdit_select(self, partitions: int | None = None) -> Any:
         """A ``qdit_select``-compatible selection function."""
 
-    def describe(self) -> dict[str, Any]:
-        """What the manifest records about where the work ran."""
-
-    def close(self) -> None:
-        ...
-
 
 class LocalExecutor:
     """Everything in this process: the stages' own code paths, unchanged."""
 
     name = "local"
+
+    def map(self, stage: Stage[In, Out], items: Sequence[In],
+            progress: Callable[[int], Any] | None = None) -> list[Out]:
+        """``stage`` over ``items`` here, batch after batch, in order."""
+        return run_batches(stage, items, progress)
 
     def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
         from instructkit.embed import embed_texts
