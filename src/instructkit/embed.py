@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,24 @@ def embed_texts(texts: Sequence[str], embedder: str = "minilm", cache: str | Pat
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+@dataclass
+class EmbedStage:
+    """:func:`embed_texts` as a stage (:mod:`instructkit.executors.stage`): texts in, unit vectors out,
+    one model per worker process: ``executor.map(EmbedStage(embedder), texts)`` runs it locally or on Ray.
+    Each batch goes to ``embed_texts`` whole, and a vector can differ in its last bit with the texts that
+    share its batch, so a caller that must match its earlier runs keeps its batch size."""
+
+    embedder: str = "minilm"
+    batch_size: int = 256
+    name: str = "embed"
+    cpus: float = 1.0
+
+    def setup(self) -> None:
+        # only the spec is checked here: the model loads (once per process, lru-cached) on the first
+        # batch that misses the embedding cache, so a pool that is all cached never loads it
+        resolve_embedder(self.embedder)
+
+    def process_batch(self, texts: list[str]) -> list[np.ndarray]:
+        return list(embed_texts([str(t) for t in texts], embedder=self.embedder))

@@ -19,22 +19,27 @@ Ray is imported only when a Ray executor is made, so ``instructkit --help`` neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from instructkit.errors import UserError
+from instructkit.executors.stage import Executor as StageExecutor
+from instructkit.executors.stage import Stage, run_batches
 
 if TYPE_CHECKING:
-    from instructkit.clean.dedup import DedupConfig
     from instructkit.records import Example
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 EXECUTORS = ("local", "ray")
 
 
-class Executor(Protocol):
-    """What a heavy stage asks of the place it runs on."""
+class Executor(StageExecutor, Protocol):
+    """What a heavy stage asks of the place it runs on: ``map`` any :class:`Stage`, plus the hooks of
+    the methods whose distribution is their own (scores, dedup pairs, LLM gate, Dynosaur, GreeDi)."""
 
     name: str
 
@@ -53,22 +58,22 @@ class Executor(Protocol):
 
     def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
                         ledger: Any, options: Any = None) -> list[Any] | None:
-        """Dynosaur: awaitable per-dataset results in ``todo`` order, or None (the stage's own loop)."""
+        """Dynosaur: awaitable per-dataset results in ``todo`` order (Ray only: the local run is the
+        stage's own loop, which ``run_dynosaur`` takes when it is given no executor)."""
 
     def qdit_select(self, partitions: int | None = None) -> Any:
         """A ``qdit_select``-compatible selection function."""
-
-    def describe(self) -> dict[str, Any]:
-        """What the manifest records about where the work ran."""
-
-    def close(self) -> None:
-        ...
 
 
 class LocalExecutor:
     """Everything in this process: the stages' own code paths, unchanged."""
 
     name = "local"
+
+    def map(self, stage: Stage[In, Out], items: Sequence[In],
+            progress: Callable[[int], Any] | None = None) -> list[Out]:
+        """``stage`` over ``items`` here, batch after batch, in order."""
+        return run_batches(stage, items, progress)
 
     def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
         from instructkit.embed import embed_texts
@@ -90,10 +95,6 @@ class LocalExecutor:
         return None
 
     def llm_opener(self, concurrency: int, options: Any = None) -> Any:
-        return None
-
-    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any, options: Any = None) -> list[Any] | None:
         return None
 
     def qdit_select(self, partitions: int | None = None) -> Any:
@@ -132,9 +133,3 @@ def get_executor(kind: str = "local", address: str | None = None, workers: int |
 
     return RayExecutor(address=address, workers=workers, num_cpus=num_cpus)
 
-
-def dedup_with(examples: list["Example"], cfg: "DedupConfig", executor: Executor) -> Any:
-    """``clean.dedup.dedup`` with the executor's pair finder (MinHash band bucketing / embeddings on Ray)."""
-    from instructkit.clean.dedup import dedup
-
-    return dedup(examples, cfg, finder=executor.dedup_finder(cfg.method))

@@ -146,7 +146,10 @@ def test_embedding_actor_killed_mid_stage(ray_exec, monkeypatch):
     def some_batches_done() -> bool:
         if not db.exists():
             return False
-        n = sqlite3.connect(db, timeout=30).execute("SELECT COUNT(*) FROM vectors").fetchone()[0] - before
+        try:
+            n = sqlite3.connect(db, timeout=30).execute("SELECT COUNT(*) FROM vectors").fetchone()[0] - before
+        except sqlite3.OperationalError:  # the file exists but a worker has not created the table yet
+            return False
         done_at_kill[:] = [n]
         return n >= 8
 

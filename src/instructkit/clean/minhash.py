@@ -23,7 +23,6 @@ overhead per record. Here every step is one array operation over a chunk of reco
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -229,13 +228,3 @@ def exact_jaccard(hashes: np.ndarray, owner: np.ndarray, n_records: int, pairs: 
         inter = len(np.intersect1d(a, b, assume_unique=True))
         out[k] = inter / (len(a) + len(b) - inter)
     return out
-
-
-@dataclass
-class MinHashResult:
-    pairs: np.ndarray         # (m × 2) verified similar pairs, i < j
-    similarity: np.ndarray    # their (estimated or exact) Jaccard similarity
-    candidates: int           # candidate pairs before verification
-    bands: int
-    rows: int
-    signatures: np.ndarray    # (n × num_perm) uint32

@@ -123,8 +123,11 @@ def _check_scorer_and_embedder(quality, model, embedder, check_model) -> None:
 def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
             concurrency, ex, partitions, llm_options=None, approx_check=20_000, bad_rows=()):
     """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
+    import numpy as np
+
     from instructkit import ui
     from instructkit.commands.common import open_llm
+    from instructkit.embed import EmbedStage
     from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
     from instructkit.score import needs_model, score_examples
     from instructkit.select import qdit_run
@@ -158,11 +161,9 @@ def _select(examples, input, out, k, alpha, quality, embedder, text, engine, see
                 usage = llm.ledger
                 run.record_usage(usage)  # scores are the costly part: keep their accounting if a later step fails
         with ui.progress("embedding", total=len(examples)) as bar:
-            if ex.name == "local":
-                X = qdit_run.embed_examples(examples, text, embedder, bar=bar.advance)
-            else:  # map_batches over embedding actors
-                X = ex.embed([qdit_run.text_of(e, text) for e in examples], embedder)
-                bar.advance(len(examples))
+            # one stage on any executor: batches here, or map_batches over embedding actors on Ray
+            stage = EmbedStage(embedder, batch_size=qdit_run.EMBED_CHUNK)
+            X = np.stack(ex.map(stage, [qdit_run.text_of(e, text) for e in examples], progress=bar.advance))
         with ui.progress("selecting", total=min(k, len(examples))) as bar:
             res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance,
                                          select=ex.qdit_select(partitions), check=approx_check)

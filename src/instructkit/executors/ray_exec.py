@@ -1,8 +1,9 @@
 """The Ray executor: connect to (or start) a Ray cluster and run the heavy stages there.
 
-* embeddings and quality scores: Ray Data ``map_batches`` over actor classes that load the model
-  once per actor (``EmbedActor``, ``ScoreActor``); rows carry their index, so the driver puts
-  the results back in input order whatever order blocks finish in;
+* any :class:`~instructkit.executors.stage.Stage` (embeddings: ``EmbedStage``) and quality scores:
+  Ray Data ``map_batches`` over actor classes that set up once per actor (``StageActor``,
+  ``ScoreActor``); rows carry their index, so the driver puts the results back in input order
+  whatever order blocks finish in;
 * MinHash near-dedup: distributed band bucketing (:mod:`instructkit.executors.ray_minhash`);
 * LLM stages (Dynosaur, GLAN, judge/IFD scores): :mod:`instructkit.executors.ray_llm` keeps one
   global concurrency limit and one response cache for the whole cluster;
@@ -20,13 +21,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from instructkit.errors import UserError
+from instructkit.executors.stage import check_batch
 
 if TYPE_CHECKING:
     from instructkit.records import Example
@@ -83,20 +86,25 @@ def _quiet_ray_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
-class EmbedActor:
-    """Holds one sentence-embedding model per actor (loaded in ``__init__``, once)."""
+class StageActor:
+    """Holds one stage per actor (``setup`` once, in ``__init__``); items and outputs travel pickled,
+    so a stage may take and return any Python values."""
 
-    def __init__(self, embedder: str):
-        from instructkit.embed import _load_model, resolve_embedder
-
-        self.embedder = embedder
-        _load_model(resolve_embedder(embedder)[1])  # the process-wide model the calls below reuse
+    def __init__(self, stage: Any):
+        self.stage = stage
+        stage.setup()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from instructkit.embed import embed_texts
+        items = [pickle.loads(b) for b in batch["item"]]
+        out = check_batch(self.stage, items, list(self.stage.process_batch(items)))
+        return {"idx": batch["idx"], "out": np.array([pickle.dumps(o) for o in out], dtype=object)}
 
-        vecs = embed_texts([str(t) for t in batch["text"]], embedder=self.embedder)
-        return {"idx": batch["idx"], "vec": vecs}
+
+def _actor_class(stage: Any) -> type:
+    # the actor class is named after the stage (``embed`` -> ``EmbedActor``), so `ray list actors`
+    # and process titles (``ray::MapWorker(MapBatches(EmbedActor))``) say which stage a worker runs
+    name = "".join(part.title() for part in str(stage.name).replace("-", "_").split("_")) + "Actor"
+    return type(name, (StageActor,), {"__doc__": f"Runs the {stage.name} stage."})
 
 
 class ScoreActor:
@@ -152,23 +160,35 @@ class RayExecutor:
         self._gate = None
         self.lease_s: float | None = None  # LLM gate lease (None: ray_llm.LEASE_S)
 
-    # -- embeddings ----------------------------------------------------------------------------
-    def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
-        """Ray Data ``map_batches`` over :class:`EmbedActor`; rows back in input order."""
+    # -- any stage -----------------------------------------------------------------------------
+    def map(self, stage: Any, items: Sequence[Any], progress: Callable[[int], Any] | None = None) -> list[Any]:
+        """Ray Data ``map_batches`` of ``stage`` over an actor pool; outputs back in input order."""
         import ray
 
-        from instructkit.embed import resolve_embedder
+        n = len(items)
+        if n == 0:
+            return []
+        batch = max(1, int(stage.batch_size))
+        ds = ray.data.from_items([{"idx": i, "item": pickle.dumps(x)} for i, x in enumerate(items)],
+                                 override_num_blocks=self._blocks(n, batch))
+        out = ds.map_batches(_actor_class(stage), fn_constructor_kwargs={"stage": stage}, batch_size=batch,
+                             compute=_pool(min(self.workers, self._blocks(n, batch))), num_cpus=stage.cpus,
+                             batch_format="numpy")
+        results = [pickle.loads(b) for b in _gather(out, n, "out")]
+        if progress:
+            progress(n)
+        return results
+
+    # -- embeddings ----------------------------------------------------------------------------
+    def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
+        """:class:`~instructkit.embed.EmbedStage` over the actor pool; rows back in input order."""
+        from instructkit.embed import EmbedStage, resolve_embedder
 
         resolve_embedder(embedder)  # a bad spec fails here, on the driver, with the usual message
-        n = len(texts)
-        if n == 0:
+        if len(texts) == 0:
             return np.zeros((0, 384), dtype=np.float32)
-        ds = ray.data.from_items([{"idx": i, "text": str(t)} for i, t in enumerate(texts)],
-                                 override_num_blocks=self._blocks(n, EMBED_BATCH))
-        out = ds.map_batches(EmbedActor, fn_constructor_kwargs={"embedder": embedder}, batch_size=EMBED_BATCH,
-                             compute=_pool(min(self.workers, self._blocks(n, EMBED_BATCH))), num_cpus=1,
-                             batch_format="numpy")
-        return _gather(out, n, "vec").astype(np.float32, copy=False)
+        vecs = self.map(EmbedStage(embedder, batch_size=EMBED_BATCH), [str(t) for t in texts])
+        return np.stack(vecs).astype(np.float32, copy=False)
 
     # -- quality scores ------------------------------------------------------------------------
     def score(self, examples: list["Example"], spec: str, model: str | None = None,

@@ -41,7 +41,9 @@ def greedi_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: fl
     """``qdit_select``'s contract (returns a ``Selection``), computed GreeDi-style on Ray."""
     import ray
 
-    from instructkit.select.qdit import Selection, diversity_of, qdit_select, scale_quality, unit_rows
+    from instructkit.select.objective import (diversity_of, qdit_objective, quality_term, scale_quality,
+                                              selection_gains)
+    from instructkit.select.qdit import Selection, qdit_select, unit_rows
 
     X = unit_rows(emb)
     n = len(X)
@@ -65,14 +67,14 @@ def greedi_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: fl
 
     def objective(picks: np.ndarray) -> tuple[float, float, float]:
         div, _ = diversity_of(X, picks, seed=seed)
-        qt = float(qs[picks].sum() / k)
-        return (1 - alpha) * div + alpha * qt, div, qt
+        qt = quality_term(qs, picks, k)
+        return qdit_objective(div, qt, alpha), div, qt
 
     cands = [("union", picked, list(final.gains))] + [(f"part{i}", p, []) for i, p in enumerate(local)]
     scored = [(name, picks, gains, *objective(picks)) for name, picks, gains in cands]
     name, picks, gains, obj, div, qt = max(scored, key=lambda t: (t[3], t[0] == "union"))
     if not gains:  # a local solution won: its gains under the global objective, recomputed in order
-        gains = _gains(X, qs, picks, alpha, k)
+        gains = selection_gains(X, qs, picks, alpha, k)
     if progress:
         progress(len(picks))
     stats = {"greedi": {"partitions": m, "part_sizes": [len(p) for p in parts], "union": int(len(union)),
@@ -82,12 +84,3 @@ def greedi_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: fl
                      diversity=div, quality_term=qt, alpha=float(alpha), engine=f"greedi({final.engine})",
                      quality_scaled=qs, stats=stats)
 
-
-def _gains(X: np.ndarray, qs: np.ndarray, picks: np.ndarray, alpha: float, k: int) -> list[float]:
-    best = np.zeros(len(X), dtype=np.float32)
-    out = []
-    for i in picks:
-        s = np.maximum(X @ X[i], 0)
-        out.append(float((1 - alpha) * np.maximum(s - best, 0).sum() / len(X) + alpha * qs[i] / k))
-        best = np.maximum(best, s)
-    return out

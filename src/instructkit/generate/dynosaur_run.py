@@ -38,11 +38,6 @@ def _dataset_key(meta: dict[str, Any]) -> str:
     return f"{meta.get('dataset')}/{meta.get('config') or 'default'}/{meta.get('split')}"
 
 
-def done_keys(run: RunDir) -> set[str]:
-    """Keys of the dataset-configs this run directory has finished."""
-    return {r["id"] for r in run.stream("datasets").records()}
-
-
 def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Cumulative counts over datasets.jsonl lines (the whole collection, all runs)."""
     c: dict[str, Any] = {"datasets_seen": len(records), "datasets_used": 0, "datasets_skipped": 0,

@@ -34,6 +34,7 @@ import numpy as np
 
 from instructkit.errors import UserError
 from instructkit.select.fl_exact import GreedyResult, Progress
+from instructkit.select.objective import coverage_of_many, weighted_objective
 
 
 def knn_graph(X: np.ndarray, knn: int = 32, index: str = "auto", nprobe: int = 8,
@@ -129,25 +130,6 @@ def csr_greedy(indptr: np.ndarray, idx: np.ndarray, sim: np.ndarray, q: np.ndarr
     return GreedyResult([int(p) for p in picks], [float(g) for g in gains], {"evaluations": float(meta[1])})
 
 
-def coverage_of_many(X: np.ndarray, selections: list[list[int]], sample: int | None, seed: int) -> list[float]:
-    """D(A) of several selections on the same pool points (all, or ``sample`` random ones). One matmul
-    against the union of their picks (selections overlap a lot), then a max per selection."""
-    V = X
-    if sample is not None and sample < len(X):
-        V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
-    uniq, inv = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in selections]), return_inverse=True)
-    bounds = np.cumsum([0] + [len(p) for p in selections])
-    cols = [inv[bounds[j]:bounds[j + 1]] for j in range(len(selections))]
-    A = np.ascontiguousarray(X[uniq].T)
-    best = np.zeros((len(V), len(selections)), dtype=np.float32)
-    rows = int(max(16, (64 << 20) // (4 * max(1, len(uniq)))))
-    for s in range(0, len(V), rows):
-        M = V[s:s + rows] @ A
-        for j, c in enumerate(cols):
-            best[s:s + rows, j] = M[:, c].max(axis=1)
-    return [float(np.maximum(best[:, j], 0).sum(dtype=np.float64) / len(V)) for j in range(len(selections))]
-
-
 def forward_csr(I: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The kNN lists as CSR rows (missing neighbours point at the spare slot n)."""
     n, kk = I.shape
@@ -197,7 +179,7 @@ def approx_greedy(X: np.ndarray, q: np.ndarray, w: float, k: int, *, knn: int = 
         names = list(runs)
         divs = coverage_of_many(X, [runs[nm].picks for nm in names], sample=None if m >= n else m, seed=seed + 1)
         for name, d in zip(names, divs):
-            estimates[name] = w * n * d + float(q[runs[name].picks].sum())
+            estimates[name] = weighted_objective(d, runs[name].picks, q, w, n)
         best = max(names, key=lambda nm: estimates[nm])  # ties: the first listed (forward)
     else:
         best = next(iter(runs))

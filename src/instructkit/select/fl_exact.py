@@ -32,7 +32,6 @@ the lowest *original* index, and naive and lazy greedy share one gain kernel, so
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -227,7 +226,3 @@ def lazy_greedy(D: DenseSim | np.ndarray, q: np.ndarray, w: float, k: int,
                         {"evaluations": float(state.meta[1]),
                          "read_fraction": cells / max(1.0, float(state.meta[1]) * n)})
 
-
-def dense_bytes(n: int) -> int:
-    """Memory the dense engine needs for ``n`` items (the N×N float32 matrix dominates)."""
-    return 4 * n * n + 8 * n * math.ceil(n / BLOCK)

@@ -43,6 +43,15 @@ import numpy as np
 
 from instructkit.errors import UserError
 from instructkit.select.fl_exact import GreedyResult, Progress, dense_similarity, lazy_greedy
+from instructkit.select.objective import (  # noqa: F401  (facility_location, scale_quality: public here too)
+    dense_bytes,
+    diversity_from_gains,
+    diversity_of,
+    facility_location,
+    qdit_objective,
+    quality_term,
+    scale_quality,
+)
 
 ENGINES = ("auto", "lazy", "blocked", "approx")
 LAZY_MAX_N = 20_000     # dense N×N float32 = 1.6 GB at 20K: always dense up to here
@@ -64,11 +73,6 @@ def available_memory() -> int:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
         return 8 << 30
-
-
-def dense_bytes(n: int) -> int:
-    """Memory of the lazy engine's N×N float32 similarity matrix."""
-    return 4 * int(n) * int(n)
 
 
 @dataclass
@@ -113,49 +117,6 @@ def unit_rows(emb: np.ndarray) -> np.ndarray:
     if np.abs(norms - 1).max() > 1e-3:
         X = X / norms[:, None]
     return np.ascontiguousarray(X, dtype=np.float32)
-
-
-def scale_quality(quality: np.ndarray | None, n: int) -> np.ndarray:
-    """Min-max scale to [0, 1]; None or a constant score gives zeros (quality then has no say)."""
-    if quality is None:
-        return np.zeros(n, dtype=np.float64)
-    q = np.asarray(quality, dtype=np.float64).reshape(-1)
-    if q.shape[0] != n:
-        raise UserError(f"quality has {q.shape[0]} scores for {n} examples")
-    if not np.isfinite(q).all():
-        raise UserError(f"quality score {int(np.argmax(~np.isfinite(q)))} is NaN or infinite")
-    lo, hi = float(q.min()), float(q.max())
-    return np.zeros(n) if hi <= lo else (q - lo) / (hi - lo)
-
-
-def facility_location(X: np.ndarray, picks: list[int] | np.ndarray, block_bytes: int = 128 << 20,
-                      sample: int | None = None, seed: int = 0) -> float:
-    """``D(A) = mean_v max_{a∈A} max(0, cos(v, a))`` computed in blocks (never N×k at once).
-
-    ``sample``: average over that many pool points drawn at random (an unbiased estimate, for pools
-    where N·k is too many cells); None = every point (exact).
-    """
-    X = np.asarray(X, dtype=np.float32)
-    picks = np.asarray(picks, dtype=np.int64)
-    if len(picks) == 0:
-        return 0.0
-    V = X
-    if sample is not None and sample < len(X):
-        V = X[np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))]
-    A = np.ascontiguousarray(X[picks].T)
-    rows = int(max(16, block_bytes // (4 * len(picks))))
-    total = 0.0
-    for s in range(0, len(V), rows):
-        M = V[s:s + rows] @ A
-        total += float(np.maximum(M.max(axis=1), 0).sum(dtype=np.float64))
-    return total / len(V)
-
-
-def diversity_of(X: np.ndarray, picks: list[int] | np.ndarray, seed: int = 0,
-                 max_cells: float = 5e8, sample: int = 20_000) -> tuple[float, bool]:
-    """(D(A), exact?): exact when N·k ≤ ``max_cells``, else estimated on ``sample`` random pool points."""
-    exact = len(X) * max(1, len(picks)) <= max_cells
-    return facility_location(X, picks, sample=None if exact else sample, seed=seed), exact
 
 
 def approx_check(emb: np.ndarray, quality_scaled: np.ndarray | None, k: int, alpha: float, sub: int = 20_000,
@@ -241,14 +202,14 @@ def qdit_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: floa
 
         res = approx_greedy(X, qterm, w, k, knn=knn, nprobe=nprobe, seed=seed, progress=progress, **engine_options)
     if used in ("lazy", "blocked") and alpha == 0.0:  # exact engines: D(A) is the sum of the gains
-        div, exact = float(np.sum(res.gains, dtype=np.float64) / w / n), True
+        div, exact = diversity_from_gains(res.gains, w, n), True
     elif evaluate:
         div, exact = diversity_of(X, res.picks, seed=seed)
     else:
         div, exact = float("nan"), False
-    qt = float(qs[res.picks].sum() / k)
+    qt = quality_term(qs, res.picks, k)
     stats = dict(res.stats)
     stats["diversity_exact"] = exact
     return Selection(indices=[int(i) for i in res.picks], gains=[float(g) for g in res.gains],
-                     objective=(1 - alpha) * div + alpha * qt, diversity=div, quality_term=qt,
+                     objective=qdit_objective(div, qt, alpha), diversity=div, quality_term=qt,
                      alpha=float(alpha), engine=used, quality_scaled=qs, stats=stats)

@@ -38,8 +38,11 @@ def text_of(ex: Example, mode: str) -> str:
     raise UserError(f"--text '{mode}' not understood; use one of {', '.join(TEXT_MODES)}")
 
 
+EMBED_CHUNK = 2048  # texts per embed_texts call when embedding a pool
+
+
 def embed_examples(examples: list[Example], mode: str, embedder: str, bar: Any = None,
-                   chunk: int = 2048) -> np.ndarray:
+                   chunk: int = EMBED_CHUNK) -> np.ndarray:
     from instructkit.embed import embed_texts
 
     texts = [text_of(ex, mode) for ex in examples]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from instructkit.records import Example, Task, stable_hash
+from instructkit.select.objective import facility_location
 
 STRATEGIES = ("instruction-diverse", "data-diverse", "similar", "random")
 OBJECTIVES = ("facility-location", "k-center")
@@ -42,7 +43,7 @@ def facility_location_value(E: np.ndarray, picked: list[int]) -> float:
     """F(A) = mean over the pool of the best (non-negative) cosine similarity to a picked item."""
     if not picked or len(E) == 0:
         return 0.0
-    return float(np.clip(E @ E[picked].T, 0.0, None).max(axis=1).mean())
+    return facility_location(E, picked)  # the one D(A) QDIT reports too
 
 
 def k_center_radius(E: np.ndarray, picked: list[int]) -> float:
