@@ -150,10 +150,6 @@ def run_dedup_stage(ctx: StageRun) -> None:
     o = ctx.opts.model_dump()
     cfg = DedupConfig(**{**o, "fields": parse_fields(o["fields"])})
     cfg.validate()
-    if cfg.method == "minhash":
-        from instructkit.clean.minhash import parse_shingle
-
-        parse_shingle(cfg.shingle)
     exs = load_examples(ctx.input)
     write_dedup(exs, dedup(exs, cfg), ctx.dir, cfg, argv=["run", ctx.name])
 
