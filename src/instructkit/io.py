@@ -135,6 +135,11 @@ _OLD_RUN_EXAMPLES = {"dynosaur": "instances.jsonl", "glan": "examples.jsonl", "s
                      "decontaminate": "clean.jsonl"}
 
 
+def old_examples_file(command: str) -> str | None:
+    """The examples file ``command`` wrote before manifests named ``outputs.examples``, if it writes one."""
+    return _OLD_RUN_EXAMPLES.get(command)
+
+
 def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(location, row) pairs from a file or HF dataset folder."""
     p = Path(path)

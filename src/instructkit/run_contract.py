@@ -129,8 +129,9 @@ def remove_stale_temp_files(folder: Path) -> int:
     return n
 
 
-def manifest_output(folder: str | Path, key: str = "examples") -> Path | None:
-    """The file a run directory's manifest names as output ``key`` (``outputs.<key>``), if it exists.
+def manifest_output(folder: str | Path, key: str = "examples", folders: bool = False) -> Path | None:
+    """The file a run directory's manifest names as output ``key`` (``outputs.<key>``), if it exists;
+    with ``folders`` also a folder it names (``export --format hf``'s dataset, a trained model).
 
     Run directories written before the outputs contract named their examples file at the top
     level (``"examples": "kept.jsonl"``); that is read too.
@@ -144,6 +145,7 @@ def manifest_output(folder: str | Path, key: str = "examples") -> Path | None:
         return None
     outputs = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
     for name in (outputs.get(key), manifest.get(key) if key == "examples" else None):
-        if isinstance(name, str) and name and (Path(folder) / name).is_file():
-            return Path(folder) / name
+        path = Path(folder) / name if isinstance(name, str) and name else None
+        if path is not None and (path.is_file() or (folders and path.is_dir())):
+            return path
     return None

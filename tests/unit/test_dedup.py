@@ -224,3 +224,12 @@ def test_cli_bad_input_exit_2(tmp_path, cli):
     p = cli("dedup", tmp_path / "missing.jsonl", "--out", tmp_path / "o")
     assert p.returncode == 2 and "missing.jsonl" in p.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_shingle_fails_in_validate_for_the_command_and_the_recipe_stage():
+    from instructkit.errors import UserError
+
+    with pytest.raises(UserError, match="--shingle 'word:0'"):
+        DedupConfig(method="minhash", shingle="word:0").validate()
+    DedupConfig(method="exact", shingle="word:0").validate()  # only MinHash uses shingles
+    DedupConfig(method="minhash", shingle="char:5").validate()

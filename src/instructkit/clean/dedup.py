@@ -67,6 +67,10 @@ class DedupConfig:
             raise UserError("--lsh-bands and --lsh-rows go together; give both or neither (then they follow --threshold)")
         if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
             raise UserError(f"--lsh-bands {self.bands} × --lsh-rows {self.rows} must be ≥ 1 and at most --num-perm {self.num_perm}")
+        if self.method == "minhash":  # a bad --shingle fails here, before anything is written
+            from instructkit.clean.minhash import parse_shingle
+
+            parse_shingle(self.shingle)
 
 
 @dataclass

@@ -89,10 +89,6 @@ def register(app: typer.Typer) -> None:
             from instructkit.embed import check_embedder
 
             check_embedder(embedder)
-        if method == "minhash":
-            from instructkit.clean.minhash import parse_shingle
-
-            parse_shingle(shingle)
         check_executor(executor, ray_address)
         check_out_dir(out)
         exs, bad = _load(input, skip_bad_rows)

@@ -103,8 +103,11 @@ def qdit_command(
     examples, bad = read_examples(input, skip_bad_rows)  # before the run directory: bad input writes nothing
     ex = open_executor(executor, ray_address)
     try:
-        res, n_written = _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order,
-                                 alphas, model, concurrency, ex, partitions, llm_options, approx_check, bad)
+        cfg = qdit_run.QditSettings(k=k, alpha=alpha, quality=quality, embedder=embedder, text=text,
+                                    engine=engine, seed=seed, order=order, sweep=alphas,
+                                    approx_check=approx_check, model=model, concurrency=concurrency)
+        res, n_written = qdit_run.run_qdit(examples, str(input), out, cfg, executor=ex, partitions=partitions,
+                                           llm_options=llm_options, bad_rows=bad)
     finally:
         ex.close()
     _print_summary(res.summary, n_written, len(examples), alpha if quality else None, out)
@@ -118,74 +121,6 @@ def _check_scorer_and_embedder(quality, model, embedder, check_model) -> None:
     if quality and needs_model(quality):
         check_model(model)
     check_embedder(embedder)
-
-
-def _select(examples, input, out, k, alpha, quality, embedder, text, engine, seed, order, alphas, model,
-            concurrency, ex, partitions, llm_options=None, approx_check=20_000, bad_rows=()):
-    """Score, embed, select and write the run directory (on ``ex``: local or Ray)."""
-    import numpy as np
-
-    from instructkit import ui
-    from instructkit.commands.common import open_llm
-    from instructkit.embed import EmbedStage
-    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
-    from instructkit.score import needs_model, score_examples
-    from instructkit.select import qdit_run
-
-    remote_scores = ex.name != "local" and bool(quality) and (needs_model(quality) or quality.startswith("reward:"))
-    config = {"input": str(input), "k": k, "alpha": alpha, "quality": quality, "embedder": embedder,
-              "text": text, "engine": engine, "seed": seed, "order": order, "sweep": alphas,
-              "approx_check": approx_check if engine in ("auto", "approx") else None,
-              "model": model if quality and needs_model(quality) else None}
-    with RunDir(out, command="select qdit", config=config) as run:
-        from instructkit.rowcheck import reject_bad_rows
-
-        n_bad = reject_bad_rows(run, list(bad_rows))
-        q = None
-        score_counts = None
-        usage = None  # this run's model usage (RunDir adds the earlier runs')
-        if remote_scores:
-            with ui.progress(f"scoring ({quality}, {ex.name})", total=len(examples)) as bar:
-                rep = ex.score(examples, quality, model=model, cache_path=str(run.cache_path),
-                               concurrency=concurrency, options=llm_options)
-                bar.advance(len(examples))
-            q, score_counts = rep.scores, rep.counts
-            usage = getattr(rep, "usage", None)
-        elif quality:
-            llm = open_llm(model, run, concurrency, options=llm_options) if needs_model(quality) else None
-            with ui.progress(f"scoring ({quality})", total=len(examples),
-                             ledger=llm.ledger if llm else None) as bar:
-                rep = score_examples(examples, quality, llm=llm, progress=bar.advance, where=str(input))
-            q, score_counts = rep.scores, rep.counts
-            if llm is not None:
-                usage = llm.ledger
-                run.record_usage(usage)  # scores are the costly part: keep their accounting if a later step fails
-        with ui.progress("embedding", total=len(examples)) as bar:
-            # one stage on any executor: batches here, or map_batches over embedding actors on Ray
-            stage = EmbedStage(embedder, batch_size=qdit_run.EMBED_CHUNK)
-            X = np.stack(ex.map(stage, [qdit_run.text_of(e, text) for e in examples], progress=bar.advance))
-        with ui.progress("selecting", total=min(k, len(examples))) as bar:
-            res = qdit_run.run_selection(X, q, k, alpha, engine, seed, sweep=alphas, bar=bar.advance,
-                                         select=ex.qdit_select(partitions), check=approx_check)
-        res.summary.update({"input": str(input), "quality": quality, "scores": score_counts,
-                            "executor": ex.describe(), "requested_k": k, "bad_rows": n_bad})
-        if k > len(examples):  # a request that cannot be met is said, in the summary and on the terminal
-            res.summary["note"] = f"--k {k} but the pool holds {len(examples)} examples: selected all of them"
-        if not quality:
-            res.summary["note_alpha"] = "no --quality: alpha has no effect (diversity only)"
-        n_written = atomic_write_jsonl(run.path / "selected.jsonl",
-                                       qdit_run.selected_records(examples, q, res.selection, order))
-        if res.sweep is not None:
-            qdit_run.write_sweep(run.path, res.sweep)
-            res.summary["sweep"] = res.sweep
-        atomic_write_json(run.path / "summary.json", res.summary)
-        outputs = {"examples": "selected.jsonl", "summary": "summary.json"}
-        if res.sweep is not None:
-            outputs.update(sweep="sweep.json", sweep_table="sweep.csv")
-        run.finish(outputs=outputs, counts={"pool": len(examples), "requested": k, "selected": n_written,
-                                                         "bad_rows": n_bad}, usage=usage,
-                   executor=ex.describe())
-    return res, n_written
 
 
 def _print_summary(s, n_written, n_pool, alpha, out) -> None:

@@ -7,7 +7,6 @@ finds what the next stage reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,6 @@ from typing import Any
 
 from instructkit.errors import UserError
 from instructkit.pipeline.schema import Defaults, StageOptions
-
-# What each command writes today, for run directories whose manifest names no outputs.examples
-EXAMPLES_FILE = {"dynosaur": "instances.jsonl", "glan": "examples.jsonl", "dedup": "kept.jsonl",
-                 "decontaminate": "clean.jsonl", "select qdit": "selected.jsonl",
-                 "select active": "selected_examples.jsonl"}
 
 
 @dataclass
@@ -52,22 +46,20 @@ class StageRun:
 
 def stage_output(run_dir: Path, name: str) -> Path:
     """The file (or folder) of ``run_dir`` the next stage reads: ``manifest.outputs.examples`` when the
-    command names it there, else the file that command writes today."""
+    command names it there (every command does), else the file that command wrote before that."""
+    from instructkit.io import old_examples_file
+    from instructkit.runs import manifest_output
+
     run_dir = Path(run_dir)
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        manifest = {}
-    named = (manifest.get("outputs") or {}).get("examples")
-    if isinstance(named, str) and (run_dir / named).exists():
-        return run_dir / named
+    named = manifest_output(run_dir, "examples", folders=True)
+    if named is not None:
+        return named
     if name == "replay":
         last = sorted(run_dir.glob("stage_*/train.jsonl"), key=lambda p: int(p.parent.name.split("_")[-1]))
         if last:
             return last[-1]
-    if name in EXAMPLES_FILE:
-        return run_dir / EXAMPLES_FILE[name]
-    return run_dir
+    old = old_examples_file(name)
+    return run_dir / old if old else run_dir
 
 
 def _csv(v: str | list[str] | None) -> list[str] | None:
@@ -158,10 +150,6 @@ def run_dedup_stage(ctx: StageRun) -> None:
     o = ctx.opts.model_dump()
     cfg = DedupConfig(**{**o, "fields": parse_fields(o["fields"])})
     cfg.validate()
-    if cfg.method == "minhash":
-        from instructkit.clean.minhash import parse_shingle
-
-        parse_shingle(cfg.shingle)
     exs = load_examples(ctx.input)
     write_dedup(exs, dedup(exs, cfg), ctx.dir, cfg, argv=["run", ctx.name])
 
@@ -181,32 +169,13 @@ def run_decontaminate_stage(ctx: StageRun) -> None:
 
 def run_qdit_stage(ctx: StageRun) -> None:
     from instructkit.io import load_examples
-    from instructkit.llm import open_model
-    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
-    from instructkit.score import needs_model, score_examples
-    from instructkit.select import qdit_run
+    from instructkit.select.qdit_run import QditSettings, run_qdit
 
     o = ctx.opts
-    examples = load_examples(ctx.input)
-    judge_model = ctx.model if o.quality and needs_model(o.quality) else None
-    config = {"input": ctx.input, **o.model_dump(), "model": judge_model}
-    with RunDir(ctx.dir, command="select qdit", config=config, argv=["run", ctx.name]) as run:
-        q = None
-        if o.quality:
-            llm = (open_model(ctx.model, cache=run.cache_path, concurrency=ctx.concurrency)
-                   if needs_model(o.quality) else None)
-            rep = score_examples(examples, o.quality, llm=llm, where=ctx.input)
-            q = rep.scores
-            if llm is not None:
-                run.update(usage=llm.ledger.snapshot())
-        X = qdit_run.embed_examples(examples, o.text, o.embedder)
-        res = qdit_run.run_selection(X, q, o.k, o.alpha, o.engine, o.seed, check=o.approx_check)
-        n = atomic_write_jsonl(run.path / "selected.jsonl",
-                               qdit_run.selected_records(examples, q, res.selection, o.order))
-        res.summary.update({"input": ctx.input, "quality": o.quality})
-        atomic_write_json(run.path / "summary.json", res.summary)
-        run.update(counts={"pool": len(examples), "selected": n},
-                   outputs={"examples": "selected.jsonl", "summary": "summary.json"})
+    cfg = QditSettings(k=o.k, alpha=o.alpha, quality=o.quality, embedder=o.embedder, text=o.text,
+                       engine=o.engine, seed=o.seed, order=o.order, approx_check=o.approx_check,
+                       model=ctx.model, concurrency=ctx.concurrency)
+    run_qdit(load_examples(ctx.input), ctx.input, ctx.dir, cfg, argv=["run", ctx.name])
 
 
 def run_active_stage(ctx: StageRun) -> None:

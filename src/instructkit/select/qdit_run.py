@@ -41,19 +41,6 @@ def text_of(ex: Example, mode: str) -> str:
 EMBED_CHUNK = 2048  # texts per embed_texts call when embedding a pool
 
 
-def embed_examples(examples: list[Example], mode: str, embedder: str, bar: Any = None,
-                   chunk: int = EMBED_CHUNK) -> np.ndarray:
-    from instructkit.embed import embed_texts
-
-    texts = [text_of(ex, mode) for ex in examples]
-    parts = []
-    for s in range(0, len(texts), chunk):
-        parts.append(embed_texts(texts[s:s + chunk], embedder=embedder))
-        if bar:
-            bar(len(texts[s:s + chunk]))
-    return np.concatenate(parts)
-
-
 def quality_stats(q: np.ndarray | None, picks: list[int] | np.ndarray) -> dict[str, float | None]:
     """Mean and worst-10% (mean of the lowest ceil(10%)) quality of a selection, on the raw scale."""
     if q is None or len(picks) == 0:
@@ -165,3 +152,116 @@ def plot_sweep(rows: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class QditSettings:
+    """What one ``select qdit`` run selects and how: the command's flags and a recipe stage's options."""
+
+    k: int
+    alpha: float = 0.7
+    quality: str | None = None
+    embedder: str = "minilm"
+    text: str = "instruction"
+    engine: str = "auto"
+    seed: int = 0
+    order: str = "input"
+    sweep: list[float] | None = None
+    approx_check: int = 20_000
+    model: str = "local"
+    concurrency: int = 4
+
+    @property
+    def judge_model(self) -> str | None:
+        """The model the quality scorer calls, if it calls one."""
+        from instructkit.score import needs_model
+
+        return self.model if self.quality and needs_model(self.quality) else None
+
+    def config(self, input: str) -> dict[str, Any]:
+        """The run's ``manifest.config``."""
+        return {"input": input, "k": self.k, "alpha": self.alpha, "quality": self.quality,
+                "embedder": self.embedder, "text": self.text, "engine": self.engine, "seed": self.seed,
+                "order": self.order, "sweep": self.sweep,
+                "approx_check": self.approx_check if self.engine in ("auto", "approx") else None,
+                "model": self.judge_model}
+
+
+def run_qdit(examples: list[Example], input: str, out: str | Path, cfg: QditSettings, *, executor: Any = None,
+             partitions: int | None = None, llm_options: Any = None, bad_rows: Any = (),
+             argv: list[str] | None = None) -> tuple[QditResult, int]:
+    """Score, embed, select and write the run directory ``out`` (on ``executor``: local or Ray);
+    the one ``select qdit`` run, for the command and the recipe stage. Returns (result, rows written)."""
+    from instructkit.rowcheck import reject_bad_rows
+    from instructkit.runs import RunDir, atomic_write_json, atomic_write_jsonl
+
+    if executor is None:
+        from instructkit.executor import LocalExecutor
+
+        executor = LocalExecutor()
+    with RunDir(out, command="select qdit", config=cfg.config(input), argv=argv) as run:
+        n_bad = reject_bad_rows(run, list(bad_rows))
+        q, score_counts, usage = _scores(examples, input, cfg, run, executor, llm_options)
+        res = _select(examples, q, cfg, executor, partitions)
+        res.summary.update({"input": input, "quality": cfg.quality, "scores": score_counts,
+                            "executor": executor.describe(), "requested_k": cfg.k, "bad_rows": n_bad})
+        if cfg.k > len(examples):  # a request that cannot be met is said, in the summary and on the terminal
+            res.summary["note"] = f"--k {cfg.k} but the pool holds {len(examples)} examples: selected all of them"
+        if not cfg.quality:
+            res.summary["note_alpha"] = "no --quality: alpha has no effect (diversity only)"
+        n_written = atomic_write_jsonl(run.path / "selected.jsonl",
+                                       selected_records(examples, q, res.selection, cfg.order))
+        outputs = {"examples": "selected.jsonl", "summary": "summary.json"}
+        if res.sweep is not None:
+            write_sweep(run.path, res.sweep)
+            res.summary["sweep"] = res.sweep
+            outputs.update(sweep="sweep.json", sweep_table="sweep.csv")
+        atomic_write_json(run.path / "summary.json", res.summary)
+        run.finish(outputs=outputs, counts={"pool": len(examples), "requested": cfg.k, "selected": n_written,
+                                            "bad_rows": n_bad}, usage=usage, executor=executor.describe())
+    return res, n_written
+
+
+def _scores(examples: list[Example], input: str, cfg: QditSettings, run: Any, ex: Any,
+            llm_options: Any) -> tuple[np.ndarray | None, Any, Any]:
+    """(scores, their counts, this run's model usage) of ``cfg.quality``; no quality: all None."""
+    from instructkit import ui
+    from instructkit.score import needs_model, score_examples
+
+    if not cfg.quality:
+        return None, None, None
+    if ex.name != "local" and (needs_model(cfg.quality) or cfg.quality.startswith("reward:")):
+        with ui.progress(f"scoring ({cfg.quality}, {ex.name})", total=len(examples)) as bar:
+            rep = ex.score(examples, cfg.quality, model=cfg.model, cache_path=str(run.cache_path),
+                           concurrency=cfg.concurrency, options=llm_options)
+            bar.advance(len(examples))
+        return rep.scores, rep.counts, getattr(rep, "usage", None)
+    llm = None
+    if needs_model(cfg.quality):
+        from instructkit.llm import open_model
+        from instructkit.llm.usage import UsageLedger
+
+        llm = open_model(cfg.model, cache=run.cache_path, ledger=UsageLedger(), options=llm_options,
+                         concurrency=cfg.concurrency)
+    with ui.progress(f"scoring ({cfg.quality})", total=len(examples), ledger=llm.ledger if llm else None) as bar:
+        rep = score_examples(examples, cfg.quality, llm=llm, progress=bar.advance, where=input)
+    if llm is None:
+        return rep.scores, rep.counts, None
+    run.record_usage(llm.ledger)  # scores are the costly part: keep their accounting if a later step fails
+    return rep.scores, rep.counts, llm.ledger
+
+
+def _select(examples: list[Example], q: np.ndarray | None, cfg: QditSettings, ex: Any,
+            partitions: int | None) -> QditResult:
+    """Embed (locally or as the executor's batches) and select."""
+    from instructkit import ui
+
+    from instructkit.embed import EmbedStage
+
+    with ui.progress("embedding", total=len(examples)) as bar:
+        # one stage on any executor: batches here, or map_batches over embedding actors on Ray
+        stage = EmbedStage(cfg.embedder, batch_size=EMBED_CHUNK)
+        X = np.stack(ex.map(stage, [text_of(e, cfg.text) for e in examples], progress=bar.advance))
+    with ui.progress("selecting", total=min(cfg.k, len(examples))) as bar:
+        return run_selection(X, q, cfg.k, cfg.alpha, cfg.engine, cfg.seed, sweep=cfg.sweep, bar=bar.advance,
+                             select=ex.qdit_select(partitions), check=cfg.approx_check)
