@@ -293,7 +293,7 @@ def evaluate(model: str, tasks: list[EvalTask], out: str | Path, demos: int = 2,
                 tid, iid = wanted[r["id"]]
                 preds[tid + "\x00" + iid] = r
         results = summarize(tasks, preds, model)
-        results["config"] = config
+        results["config"] = redact(config)
         atomic_write_json(run.path / "results.json", results)
         run.update(counts={"tasks": len(tasks), "instances": results["overall"]["instances"],
                            "generated_now": len(todo)}, overall=results["overall"],
