@@ -49,8 +49,8 @@ def accounted(name: str, out: Path) -> bool:
         return c["tasks_proposed"] == c["tasks_kept"] + sum(c["tasks_rejected"].values())
     if name == "glan":
         return all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in m["stages"].values())
-    n_in = len((out.parent / "dyn_clean" / "instances.jsonl").read_text().splitlines())
-    return sum(m["counts"].get("quality_methods", {"x": n_in}).values()) == n_in or "pool" in str(m["counts"])
+    scores = json.loads((out / "summary.json").read_text()).get("scores") or {}
+    return sum(v for v in scores.values() if isinstance(v, int)) == m["counts"]["pool"]
 
 
 def main() -> None:
