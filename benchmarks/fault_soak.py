@@ -32,7 +32,9 @@ DOOR = ["--timeout", str(TIMEOUT), "--max-retries", "8", "--concurrency", "2", "
 
 
 def cli(args: list, out: Path, model: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), INSTRUCTKIT_THREADS="1", HF_HUB_OFFLINE="1")
+    # a score/embedding cache of its own per run: the faulty run must ask the model, not reuse the clean run's
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), INSTRUCTKIT_THREADS="1", HF_HUB_OFFLINE="1",
+               INSTRUCTKIT_CACHE=str(out) + "-cache")
     return subprocess.run([sys.executable, "-m", "instructkit", *map(str, args), "--out", str(out),
                            "--model", model, *DOOR], capture_output=True, text=True, env=env)
 
@@ -49,14 +51,14 @@ def accounted(name: str, out: Path) -> bool:
         return c["tasks_proposed"] == c["tasks_kept"] + sum(c["tasks_rejected"].values())
     if name == "glan":
         return all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in m["stages"].values())
-    n_in = len((out.parent / "dyn_clean" / "instances.jsonl").read_text().splitlines())
-    return sum(m["counts"].get("quality_methods", {"x": n_in}).values()) == n_in or "pool" in str(m["counts"])
+    return m["counts"]["selected"] == min(5, m["counts"]["pool"])  # every example scored, k selected
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--only", default="dynosaur,glan,qdit", help="comma-separated subset to run")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fault-soak-"))
     taxonomy = tmp / "taxonomy.yaml"
@@ -69,7 +71,11 @@ def main() -> None:
     }
     with llama_server(threads=1) as url, FaultProxy(url, rate=0.0, seed=a.seed, hang_s=TIMEOUT + 1) as proxy:
         model = f"openai:smol@{proxy.url}"
+        if "qdit" in a.only and "dynosaur" not in a.only:  # qdit reads the clean dynosaur run's instances
+            print("dynosaur (input for qdit):", cli(runs["dynosaur"], tmp / "dyn_clean", model).returncode)
         for name, args in runs.items():
+            if name not in a.only.split(","):
+                continue
             proxy.rate = 0.0
             proxy.counts.clear()
             clean = cli(args, tmp / f"{name[:3]}_clean", model)
@@ -80,9 +86,11 @@ def main() -> None:
             usage = json.loads((tmp / f"{name[:3]}_faulty" / "manifest.json").read_text())["usage"]
             faults = {k: proxy.counts[k] for k in KINDS if proxy.counts[k]}
             same = records(tmp / f"{name[:3]}_clean") == records(tmp / f"{name[:3]}_faulty")
+            clean_usage = json.loads((tmp / f"{name[:3]}_clean" / "manifest.json").read_text())["usage"]
             print(f"{name}: exit {clean.returncode}/{faulty.returncode}; requests clean {clean_requests}, "
                   f"faulty {proxy.counts['requests']}; faults {sum(faults.values())} {faults}; "
-                  f"retries {dict(Counter(usage.get('retries', {})))}; failures {usage.get('failures', {})}; "
+                  f"retries {dict(Counter(usage.get('retries', {})))}; failures {usage.get('failures', {})} "
+                  f"(clean run: {clean_usage.get('failures', {})}); "
                   f"records equal: {same}; accounted: {accounted(name, tmp / f'{name[:3]}_faulty')}")
             if faulty.returncode:
                 print(faulty.stderr[-1500:])

@@ -196,7 +196,7 @@ def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max
                 tid, iid = wanted[r["id"]]
                 preds[tid + "\x00" + iid] = r
         results = summarize(tasks, preds, model)
-        results["config"] = config
+        results["config"] = redact(config)
         atomic_write_json(run.path / "results.json", results)
         kinds = dict(Counter(failed.values()))
         results["status"] = run.finish(

@@ -47,7 +47,7 @@ def register_url_secrets(url: str | None) -> None:
         return
     userinfo = m.group(1)
     user, _, password = unquote(userinfo).partition(":")
-    for value in (userinfo, unquote(userinfo), password,
+    for value in (userinfo, unquote(userinfo), password, userinfo.partition(":")[2],
                   base64.b64encode(f"{user}:{password}".encode()).decode()):
         register_secret(value)
 
