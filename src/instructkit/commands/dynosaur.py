@@ -25,14 +25,9 @@ def _parse_modes(text: str) -> tuple[str, ...]:
 
 
 def _parse_signals(text: str) -> tuple[str, ...]:
-    from instructkit.errors import UserError
-    from instructkit.generate.dynosaur_verify import SIGNALS
+    from instructkit.generate.dynosaur_verify import parse_signals
 
-    signals = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
-    bad = [x for x in signals if x not in SIGNALS]
-    if not signals or bad:
-        raise UserError(f"--verify-signals {text!r}: use a comma-separated subset of {','.join(SIGNALS)}")
-    return signals
+    return parse_signals(text)
 
 
 def format_summary(manifest: dict[str, Any]) -> str:

@@ -67,6 +67,18 @@ class VerifyConfig:
         return {**asdict(self), "signals": list(self.signals), "version": VERIFY_VERSION}
 
 
+def parse_signals(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``"likelihood,kind"`` (or a list) as a tuple of known signal names; UserError otherwise."""
+    from instructkit.errors import UserError
+
+    items = text.split(",") if isinstance(text, str) else list(text)
+    signals = tuple(dict.fromkeys(str(x).strip() for x in items if str(x).strip()))
+    bad = [x for x in signals if x not in SIGNALS]
+    if not signals or bad:
+        raise UserError(f"--verify-signals {text!r}: use a comma-separated subset of {','.join(SIGNALS)}")
+    return signals
+
+
 # -- pure parts ----------------------------------------------------------------------------------
 def rouge_l(prediction: str, reference: str) -> float:
     """ROUGE-L F1 over lowercased words (longest common subsequence), in [0, 1]."""

@@ -50,6 +50,11 @@ class Dynosaur(GeneratorOptions):
     rows: Optional[int] = Field(None, ge=1)
     max_tasks: int = Field(3, ge=1, le=10)
     description: Optional[str] = None
+    verify: bool = True
+    verify_model: Optional[str] = None
+    verify_rows: int = Field(3, ge=1)
+    verify_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    verify_signals: StrList = "likelihood,kind"
 
 
 class Glan(GeneratorOptions):

@@ -73,18 +73,21 @@ def run_dynosaur_stage(ctx: StageRun) -> None:
     from instructkit.generate.dynosaur import DynosaurConfig
     from instructkit.generate.dynosaur_prompt import MODES
     from instructkit.generate.dynosaur_run import run_dynosaur
+    from instructkit.generate.dynosaur_verify import VerifyConfig, parse_signals
 
     modes = tuple(dict.fromkeys(_csv(ctx.opts.modes) or []))
     if not modes or set(modes) - set(MODES):
         raise UserError(f"stage '{ctx.name}': modes {ctx.opts.modes!r}: use a subset of {','.join(MODES)}")
-    cfg = DynosaurConfig(modes=modes, max_tasks=ctx.opts.max_tasks)
+    o = ctx.opts
+    cfg = DynosaurConfig(modes=modes, max_tasks=o.max_tasks, verify=o.verify, verify_model=o.verify_model,
+                         verification=VerifyConfig(rows=o.verify_rows, threshold=o.verify_threshold,
+                                                   signals=parse_signals(o.verify_signals)))
     cards = load_cards(ctx)
 
     def run_some(some: list) -> dict[str, Any]:
         return run_dynosaur(some, ctx.dir, model=ctx.model, cfg=cfg, concurrency=ctx.concurrency,
                             argv=["run", ctx.name])
 
-    o = ctx.opts
     if o.target or o.max_calls:
         from instructkit.pipeline.targets import dynosaur_to_target
 
