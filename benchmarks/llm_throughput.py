@@ -119,6 +119,7 @@ def plot(rows: list[dict], path: str, title: str) -> None:
     ax.set_xticks(cs, [str(c) for c in cs])
     ax.set_xlabel("requests in flight")
     ax.set_ylabel("completion tokens/s")
+    ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
