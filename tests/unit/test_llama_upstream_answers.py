@@ -1,6 +1,7 @@
 """The door on the answers the upstream llama-server gives (bodies copied from llama.cpp's server source:
-``server-http.cpp`` 503 "Loading model", ``server-common.cpp`` 400 "Only no echo is supported"), served by
-the fault-injection server. The real server: tests/integration/pending_llama_upstream.py."""
+``server-http.cpp`` 503 "Loading model"; ``/v1/completions`` ignores ``echo`` and returns the generated
+token's logprobs only, as observed), served by the fault-injection server. The real server:
+tests/integration/test_llama_upstream.py."""
 
 from __future__ import annotations
 
@@ -13,19 +14,16 @@ from instructkit.errors import UnsupportedError
 from tests.unit.test_llm_openai_faults import SCHEMA, FaultServer, chat, make_llm
 
 LOADING = {"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}}
-NO_ECHO = {"error": {"code": 400, "message": "Only no echo is supported", "type": "invalid_request_error"}}
-
-
-def completion_body(prompt: str) -> dict:
-    return {"id": "c1", "object": "text_completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "text": " Paris", "finish_reason": "length",
-                         "logprobs": {"tokens": [" Paris"], "token_logprobs": [-0.5], "top_logprobs": None,
-                                      "text_offset": [len(prompt)]}}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+# what llama-server answered to {"echo": true, "logprobs": 1, "max_tokens": 1}: no prompt tokens in it
+GENERATED_ONLY = {"id": "c1", "object": "text_completion", "created": 0, "model": "m",
+                  "choices": [{"index": 0, "text": ".", "finish_reason": "length", "logprobs": {"content": [
+                      {"id": 30, "token": ".", "bytes": [46], "logprob": -0.4,
+                       "top_logprobs": [{"id": 30, "token": ".", "bytes": [46], "logprob": -0.4}]}]}}],
+                  "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
 
 
 class UpstreamLike(FaultServer):
-    """Adds llama-server's answers: ("loading",) and, on /completions, 400 for any echo."""
+    """Adds llama-server's answers: ("loading",) and, on /completions, logprobs of the generated token only."""
 
     def act(self, h, action, body):
         def send(code: int, payload: dict) -> None:
@@ -39,7 +37,7 @@ class UpstreamLike(FaultServer):
         if action[0] == "loading":
             return send(503, LOADING)
         if h.path.endswith("/completions") and not h.path.endswith("/chat/completions"):
-            return send(400, NO_ECHO) if body.get("echo") else send(200, completion_body(body.get("prompt", "")))
+            return send(200, GENERATED_ONLY)
         return super().act(h, action, body)
 
 
@@ -77,6 +75,6 @@ def test_score_is_refused_with_the_servers_reason(upstream):
             return await llm.score("The capital of France is", " Paris.")
         finally:
             await llm.aclose()
-    with pytest.raises(UnsupportedError, match="Only no echo is supported"):
+    with pytest.raises(UnsupportedError, match="no token logprobs for the prompt"):
         asyncio.run(go())
     assert llm.ledger.failures["unsupported"] == 1

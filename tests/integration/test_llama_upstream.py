@@ -3,11 +3,6 @@
 This is the server users run for throughput: ``--parallel`` slots with continuous batching, the
 ``json_schema`` response_format (as vLLM and OpenAI), no echo. One server with 4 slots is shared by
 the session (fixture ``upstream_server``); the loading test starts its own.
-
-NOT YET COLLECTED (file name ``pending_*``): written against llama.cpp's source, but the first
-``llama-server`` build did not finish in time to run them. Run once with
-``pytest tests/integration/pending_llama_upstream*.py`` (explicit paths are collected), then rename
-to ``test_llama_upstream*.py``.
 """
 
 from __future__ import annotations
@@ -84,10 +79,11 @@ def test_judge_reads_the_servers_top_logprobs(upstream_server, tmp_path):
 
 
 def test_score_is_refused_clearly(upstream_server):
-    """llama-server answers ``echo`` with HTTP 400 "Only no echo is supported": score must say so."""
-    r = httpx.post(f"{upstream_server}/completions", json={"prompt": "Hi", "echo": True, "logprobs": 1,
-                                                           "max_tokens": 1}, timeout=60)
-    assert r.status_code == 400 and "echo" in r.text
+    """llama-server ignores ``echo``: the logprobs it returns are the generated token's only, so score refuses."""
+    r = httpx.post(f"{upstream_server}/completions", json={"prompt": "The capital of France is", "echo": True,
+                                                           "logprobs": 1, "max_tokens": 1}, timeout=60)
+    lp = r.json()["choices"][0]["logprobs"]
+    assert r.status_code == 200 and "token_logprobs" not in lp and len(lp["content"]) == 1
     ledger = UsageLedger()
     llm = open_model(f"openai:smol@{upstream_server}", ledger=ledger, timeout=60, max_retries=1)
     with pytest.raises(UnsupportedError, match="echo"):
