@@ -1,10 +1,5 @@
 """Dynosaur, GLAN and ``select qdit --quality judge`` end to end through the upstream ``llama-server``
 (4 parallel slots, the bundled model), via the CLI with 4 requests in flight. Tiny counts.
-
-NOT YET COLLECTED (file name ``pending_*``): written against llama.cpp's source, but the first
-``llama-server`` build did not finish in time to run them. Run once with
-``pytest tests/integration/pending_llama_upstream*.py`` (explicit paths are collected), then rename
-to ``test_llama_upstream*.py``.
 """
 
 from __future__ import annotations
