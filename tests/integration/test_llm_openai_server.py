@@ -25,12 +25,14 @@ SCHEMA = {"type": "object", "properties": {"color": {"type": "string"}}, "requir
 
 
 class CountingProxy:
-    """Forwards requests to the server and records the most requests in flight at once."""
+    """Forwards requests to the server and records the most requests in flight at once (and every
+    status code the server answered, in order)."""
 
     def __init__(self, target: str):
         t = urlsplit(target)
         self.host, self.port = t.hostname, t.port
         self.inflight = self.max_inflight = self.total = 0
+        self.statuses: list[int] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -52,6 +54,7 @@ class CountingProxy:
                     resp = conn.getresponse()
                     data = resp.read()
                     conn.close()
+                    outer.statuses.append(resp.status)
                 finally:
                     with outer.lock:
                         outer.inflight -= 1
