@@ -134,3 +134,23 @@ def test_null_instruction_keeps_the_label_sentence():
 def test_bad_verify_signals_exit_2(tmp_path, cli):
     r = cli("dynosaur", "examples/news_topics", "--out", tmp_path / "o", "--verify-signals", "vibes")
     assert r.returncode == 2 and "--verify-signals" in r.stderr and not (tmp_path / "o").exists()
+
+
+class CannotScore(TopicAware):
+    """A server whose echoed logprobs cannot be trusted: the door refuses ``score`` (UnsupportedError)."""
+
+    async def score(self, prompt, continuation: str) -> Scored:
+        from instructkit.errors import UnsupportedError
+
+        raise UnsupportedError("echoed logprobs are shifted on this server")
+
+
+def test_a_model_that_cannot_score_skips_the_likelihood_part_instead_of_failing_the_dataset(tmp_path):
+    door = LLM(CannotScore(), cache=None)
+    cfg = DynosaurConfig(modes=("aware",), verification=VerifyConfig(rows=2))  # default: likelihood + kind
+    res = asyncio.run(process_dataset(DesignThenFake(design(GOOD, BAD), door), NEWS, cfg, verify_llm=door))
+    assert res.status != "failed"
+    assert [t.meta["proposed_instruction"] for t in res.tasks] == [GOOD]  # the kind veto still drops BAD
+    parts = res.tasks[0].meta["validity"]["parts"]
+    assert "cannot score" in parts["likelihood"]["skipped"] and parts["kind"]["match"]
+    assert res.tasks[0].meta["validity"]["score"] == 0.5  # resting on the kind check alone

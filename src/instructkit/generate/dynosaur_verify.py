@@ -8,7 +8,8 @@ so a re-run costs nothing. Three signals, each recorded on the task as ``validit
   instruction + input, minus the same given a *null* instruction + input. The null instruction keeps
   the label-space sentence ("Answers must be one of: ..."), so listing labels earns nothing by itself.
   ``gain > 0``: the instruction makes the right outputs more likely. Needs ``LLM.score`` (the
-  embedded model has it; servers without logprobs skip it).
+  embedded model has it; on a model that cannot score, the part says ``skipped`` and why, and the
+  score rests on the other signals).
 * **answer** (opt-in): the model answers the task on the k rows. Classification: accuracy minus the
   majority-class rate of the task's rows; generation: ROUGE-L of the answer minus ROUGE-L of the
   answer to the null instruction. It needs a model that can do the tasks: with a small one it
@@ -146,11 +147,16 @@ def _null_instruction(task: Task) -> str:
 async def _likelihood(llm: "LLM", task: Task, rows: list[Example]) -> dict[str, Any] | None:
     if not getattr(llm.backend.info, "can_score", True):
         return None
+    from instructkit.errors import UnsupportedError
+
     null = _null_instruction(task)
     gains = []
     for ex in rows:
-        with_instr = await llm.score(_user(task.instruction, ex.input), ex.output, template=VERIFY_VERSION)
-        without = await llm.score(_user(null, ex.input), ex.output, template=VERIFY_VERSION)
+        try:
+            with_instr = await llm.score(_user(task.instruction, ex.input), ex.output, template=VERIFY_VERSION)
+            without = await llm.score(_user(null, ex.input), ex.output, template=VERIFY_VERSION)
+        except UnsupportedError as e:  # e.g. a server whose echoed logprobs cannot be trusted: say so, skip it
+            return {"skipped": f"this model cannot score text ({e})"}
         if with_instr.logprobs and without.logprobs:
             gains.append(with_instr.mean_logprob - without.mean_logprob)
     if not gains:
@@ -195,7 +201,7 @@ async def verify_task(llm: "LLM", task: Task, instances: list[Example],
             parts["likelihood"] = got
     if rows and "answer" in cfg.signals:
         parts["answer"] = await _answer(llm, task, rows, instances, cfg)
-    scored = [p["score"] for name, p in parts.items() if name != "kind"]
+    scored = [p["score"] for name, p in parts.items() if name != "kind" and "score" in p]
     score = sum(scored) / len(scored) if scored else 0.5
     if "kind" in cfg.signals and mismatch:
         score = 0.0
