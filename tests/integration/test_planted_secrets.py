@@ -8,6 +8,7 @@ back in its error message, which then travels into rejected.jsonl, the manifest 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -44,16 +45,20 @@ def commands(model: str, tmp: Path) -> list[list[str]]:
     dyn = tmp / "dyn"
     taxonomy = tmp / "taxonomy.yaml"
     taxonomy.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    # the readers get a pool of their own: what the 135M model's Dynosaur run keeps is not this test's subject
+    pool = tmp / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"instruction": f"Name a colour number {i}.", "input": "", "output": c}) + "\n"
+                            for i, c in enumerate(["red", "blue", "green", "yellow"])))
     return [
         ["chat", "--model", model, "--max-tokens", "8", "Say hi."],
         ["dynosaur", ROOT / "examples" / "sentence_pairs", "--out", dyn, "--rows", "3", "--modes", "aware",
-         "--max-tasks", "1", "--model", model],
+         "--max-tasks", "1", "--no-verify", "--model", model],
         ["glan", "--taxonomy", taxonomy, "--out", tmp / "glan", "--subject-samples", "1", "--max-subjects", "1",
          "--max-sessions", "2", "--questions-per-syllabus", "1", "--max-tokens", "48", "--model", model],
-        ["select", "qdit", dyn / "instances.jsonl", "--k", "2", "--quality", "judge", "--out", tmp / "qdit",
+        ["select", "qdit", pool, "--k", "2", "--quality", "judge", "--out", tmp / "qdit",
          "--model", model],
-        ["dedup", dyn / "instances.jsonl", "--out", tmp / "dedup"],
-        ["export", dyn / "instances.jsonl", "--format", "messages", "--out", tmp / "export.jsonl"],
+        ["dedup", pool, "--out", tmp / "dedup"],
+        ["export", pool, "--format", "messages", "--out", tmp / "export.jsonl"],
         ["eval", model, "--tasks", ROOT / "examples" / "active" / "task_even_or_odd.json", "--instances", "2",
          "--max-tokens", "8", "--out", tmp / "eval"],
     ]
