@@ -27,7 +27,7 @@ XSS = [{"id": "xss-script", "instruction": "<script>window.__xss=1</script> expl
 TAXONOMY = "Natural Sciences:\n  Physical Sciences: [Chemistry]\n"
 GLAN = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "3", "--questions-per-syllabus", "2",
         "--max-tokens", "96", "--model", "local", "--concurrency", "1", "--seed", "3", "--quiet"]
-DYN = ["--rows", "8", "--max-tasks", "1", "--concurrency", "1", "--quiet"]
+DYN = ["--rows", "8", "--max-tasks", "1", "--concurrency", "1", "--no-verify", "--quiet"]  # keeps what passes the filters
 
 
 def lines(p: Path) -> list[dict]:
@@ -52,9 +52,13 @@ def make_runs(base: Path, env: dict[str, str]) -> dict[str, Path]:
     shutil.copytree(runs["dyn"], runs["dyn2"], ignore=shutil.ignore_patterns(".lock"))
     ok(run_cli("dynosaur", ROOT / "examples" / "sentence_pairs", "--out", runs["dyn2"], *DYN, env=env, cwd=ROOT))
     pool = base / "pool.jsonl"  # the Dynosaur instances plus two records that try to run script in the page
-    pool.write_text((runs["dyn"] / "instances.jsonl").read_text() + "".join(json.dumps(r) + "\n" for r in XSS))
-    ok(run_cli("select", "qdit", pool, "--k", "5", "--out", runs["qdit"], "--sweep", "0,0.5,1", "--quiet", env=env))
-    ok(run_cli("dedup", pool, "--out", runs["dedup"], "--threshold", "0.5", "--quiet", env=env))
+    rows = lines(runs["dyn"] / "instances.jsonl") + list(XSS)
+    # a numeric quality column ("stars"): a sweep needs a quality signal (without one alpha changes nothing)
+    pool.write_text("".join(json.dumps({**r, "stars": i % 5}) + "\n" for i, r in enumerate(rows)))
+    ok(run_cli("select", "qdit", pool, "--k", "5", "--out", runs["qdit"], "--quality", "stars",
+               "--sweep", "0,0.5,1", "--quiet", env=env))
+    ok(run_cli("dedup", pool, "--out", runs["dedup"], "--threshold", "0.5", "--field-match", "joined", "--quiet",
+               env=env))
     tax = base / "tax.yaml"
     tax.write_text(TAXONOMY)
     ok(run_cli("glan", "--out", runs["glan"], "--taxonomy", tax, *GLAN, env=env))
