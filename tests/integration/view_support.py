@@ -50,7 +50,7 @@ def make_runs(base: Path, env: dict[str, str]) -> dict[str, Path]:
     ok(run_cli("dynosaur", ROOT / "examples" / "squad_mini", "--out", runs["dyn"], *DYN, env=env, cwd=ROOT))
     assert lines(runs["dyn"] / "instances.jsonl"), "the tiny Dynosaur run kept no task: the viewer tests need one"
     shutil.copytree(runs["dyn"], runs["dyn2"], ignore=shutil.ignore_patterns(".lock"))
-    ok(run_cli("dynosaur", ROOT / "examples" / "sentence_pairs", "--out", runs["dyn2"], *DYN, env=env, cwd=ROOT))
+    ok(run_cli("dynosaur", ROOT / "examples" / "news_topics", "--out", runs["dyn2"], *DYN, env=env, cwd=ROOT))
     pool = base / "pool.jsonl"  # the Dynosaur instances plus two records that try to run script in the page
     rows = lines(runs["dyn"] / "instances.jsonl") + list(XSS)
     # a numeric quality column ("stars"): a sweep needs a quality signal (without one alpha changes nothing)
