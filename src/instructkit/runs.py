@@ -286,6 +286,12 @@ class RunDir:
         """
         if produced is None:
             produced = int((counts or {}).get("examples", 0 if failed else 1))
+        self.manifest.pop("stopped", None)
+        if status is None and failed and (usage_snapshot(usage).get("failures") or {}).get("budget"):
+            # items left because a budget (--max-cost, --max-tokens-total, --max-calls) refused their
+            # calls are not broken: the run stopped there, and re-running with a larger budget continues
+            status = "stopped"
+            self.manifest["stopped"] = "budget"
         status = status or decide_status(failed, produced)
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")

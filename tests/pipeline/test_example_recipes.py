@@ -34,10 +34,13 @@ def test_glan_target_grows_until_enough_or_the_cap(tmp_path):
     r = run_cli("glan", "--out", out, "--disciplines", "Chemistry", "--subject-samples", "1", "--max-subjects", "1",
                 "--max-sessions", "5", "--questions-per-syllabus", "1", "--max-tokens", "96",
                 "--target", "2", "--max-calls", "9", env=ENV, timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((out / "manifest.json").read_text())
+    # the cap may refuse calls of a half-done round: then the run says stopped (budget) and exits 3
+    assert m["status"] in ("complete", "stopped"), r.stderr[-2000:]
+    assert r.returncode == (3 if m["status"] == "stopped" else 0), r.stderr[-2000:]
+    assert m["status"] == "complete" or (m["stopped"] == "budget" and m["target"]["stopped"] == "max_calls")
     t = m["target"]
-    assert t["calls"] <= 9 and t["calls"] == m["usage_total"]["calls"]
+    assert t["calls"] <= 9 and t["calls"] == m["usage"]["calls"]
     assert t["reached"] == (t["accepted"] >= 2) and t["stopped"] in (None, "max_calls", "8 rounds")
     assert t["written"] == min(2, t["accepted"]) == len((out / "target.jsonl").read_text().splitlines())
     assert m["runs"] >= 2 or t["reached"]  # a round that fell short asked for more nodes

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENV = {"INSTRUCTKIT_THREADS": "1"}
 SOURCES = [EXAMPLES / d for d in ("news_topics", "squad_mini", "review_summaries")]
-ARGS = ["--modes", "aware", "--max-tasks", "1", "--rows", "4", "--concurrency", "1"]
+ARGS = ["--modes", "aware", "--max-tasks", "1", "--rows", "4", "--concurrency", "1",
+        "--no-verify"]  # these tests count task-design calls: one per dataset
 
 
 def manifest(out: Path) -> dict:
@@ -38,7 +39,9 @@ def test_dynosaur_target_stops_once_enough_instances_passed(tmp_path):
 def test_max_calls_is_a_hard_cap_over_all_runs(tmp_path):
     out = tmp_path / "d"
     r = run_cli("dynosaur", *SOURCES, "--out", out, *ARGS, "--target", "1000", "--max-calls", "1", env=ENV)
-    assert r.returncode == 0, r.stderr[-2000:]
+    # the cap refused the next dataset's call: the run stopped at its budget (exit 3), resumable
+    assert r.returncode == 3 and "raise --max-calls" in r.stderr, r.stderr[-2000:]
+    assert manifest(out)["status"] == "stopped" and manifest(out)["stopped"] == "budget"
     t = manifest(out)["target"]
     assert t["calls"] == 1 and not t["reached"] and t["stopped"] == "max_calls"
     assert len((out / "datasets.jsonl").read_text().splitlines()) == 1

@@ -204,9 +204,25 @@ def test_status_to_exit_code_mapping():
     from instructkit.commands.outcome import EXIT_CODES, exit_for_status
 
     assert EXIT_CODES["complete"] == 0 and EXIT_CODES["partial"] == 3 and EXIT_CODES["failed"] == 1
-    assert EXIT_CODES["stopped"] == EXIT_CODES["interrupted"] == 130
+    assert EXIT_CODES["stopped"] == 3 and EXIT_CODES["interrupted"] == 130  # a budget stop; Ctrl-C exits 130 in cli
     exit_for_status("complete")  # no exit
-    for status, code in (("partial", 3), ("failed", 1), ("stopped", 130)):
+    for status, code in (("partial", 3), ("failed", 1), ("stopped", 3)):
         with pytest.raises(typer.Exit) as e:
             exit_for_status(status, "2 of 5 things failed")
         assert e.value.exit_code == code
+
+
+def test_items_refused_by_a_budget_make_a_stopped_run_not_a_failed_one(tmp_path):
+    ledger = UsageLedger()
+    ledger.record_failure("budget")
+    with RunDir(tmp_path / "r", command="demo") as run:
+        assert run.finish(counts={"examples": 0}, usage=ledger, failed=2) == "stopped"
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert m["status"] == "stopped" and m["stopped"] == "budget"
+    with RunDir(tmp_path / "r", command="demo") as run:  # re-run with a larger budget: done, the mark goes
+        assert run.finish(counts={"examples": 3}, usage=UsageLedger()) == "complete"
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert m["status"] == "complete" and "stopped" not in m
+    from instructkit.commands.outcome import EXIT_CODES
+
+    assert EXIT_CODES["stopped"] == 3 and EXIT_CODES["failed"] == 1

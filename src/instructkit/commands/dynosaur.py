@@ -175,7 +175,6 @@ def register(app: typer.Typer) -> None:
 
                 block = dynosaur_to_target(cards, out, target, max_calls, run_some, step=concurrency)
                 manifest = read_summary(out)
-                manifest["this_run"] = {**(manifest.get("this_run") or {}), "failed_datasets": {}}
                 if not quiet:
                     typer.echo(f"target {target or '-'}: {block['accepted']} instances accepted, {block['rejected']} "
                                f"rejected, {block['calls']} calls" + (f" (stopped: {block['stopped']})"
@@ -197,6 +196,8 @@ def _exit_for(manifest: dict[str, Any]) -> None:
     run = manifest.get("this_run") or {}
     failed = run.get("failed_datasets") or {}
     tried = len(failed) + int(run.get("datasets", 0))
+    if manifest.get("stopped") == "budget":
+        exit_for_status("stopped", f"the call budget refused {len(failed)} dataset(s); raise --max-calls to continue")
     exit_for_status(manifest.get("status", "failed"), failure_words(len(failed), tried, "dataset(s)"))
 
 

@@ -6,8 +6,9 @@ status   exit meaning
 complete 0    everything done
 partial  3    some items failed on model errors; re-running the same command retries them
 failed   1    nothing usable was produced (every item failed on model errors, or a crash)
-stopped  130  interrupted; re-running the same command resumes (a budget stop of ``instructkit run``
-              exits 3 like partial: not finished, re-run with a higher budget to continue)
+stopped  130  interrupted (Ctrl-C); re-running the same command resumes
+stopped  3    at a budget (``manifest.stopped: budget``: --max-cost, --max-tokens-total, --max-calls):
+              not finished, like partial; re-running with a larger budget continues
 ======== ==== ===========================================================================
 
 Bad input is exit code 2 (a ``UserError``), raised before anything is written.
@@ -19,7 +20,8 @@ from collections.abc import Mapping
 
 import typer
 
-EXIT_CODES = {"complete": 0, "partial": 3, "failed": 1, "stopped": 130, "interrupted": 130}
+# "stopped" reaches here only from a budget (Ctrl-C ends in cli.main with 130 before any status is read)
+EXIT_CODES = {"complete": 0, "partial": 3, "failed": 1, "stopped": 3, "interrupted": 130}
 
 
 def failure_words(failed: int, total: int, noun: str, kinds: Mapping[str, int] | None = None) -> str:
