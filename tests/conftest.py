@@ -77,3 +77,14 @@ def upstream_server(tmp_path_factory):
     with start(parallel=4, threads=2,
                log_path=tmp_path_factory.mktemp("llama-upstream") / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_event_loop_left_running(request):
+    """A module must not leave an asyncio loop marked as running in the main thread (Playwright's sync API
+    does until it stops): every later asyncio.run() in the same pytest process would fail. Caught here, named."""
+    yield
+    import asyncio
+
+    loop = asyncio._get_running_loop()
+    assert loop is None, f"{request.module.__name__} left an asyncio event loop running in the main thread"

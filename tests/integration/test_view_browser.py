@@ -51,8 +51,11 @@ def viewer(runs, view_env):
     v.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # module scope, not session: Playwright's sync API marks an asyncio loop as running in this thread until
+    # it stops, and every later test that calls asyncio.run() would fail with "cannot be called from a running
+    # event loop" (CI ran the whole suite in one process and 57 tests after this module failed so).
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: make install puts it there (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
