@@ -98,8 +98,8 @@ def sample(exs: list[Example], m: int, seed: int, tag: str) -> list[Example]:
 
 
 def qdit_subset(exs: list[Example], m: int) -> list[Example]:
-    from instructkit.select.qdit import qdit_select
-    from instructkit.select.qdit_run import embed_examples
+    from instructkit.select.qdit.select import qdit_select
+    from instructkit.select.qdit.run import embed_examples
 
     X = embed_examples(exs, "instruction+input+output", "minilm")
     return [exs[i] for i in qdit_select(X, None, k=min(m, len(exs)), alpha=0.0).indices]
@@ -156,7 +156,7 @@ def main() -> None:
     from instructkit import ui
     from instructkit.evaluate import load_tasks as load_eval
     from instructkit.loop.active_loop import LoopConfig, run_active_loop
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.tasks_io import load_tasks
 
     ui.set_quiet(True)
     cfg = settings(args.quick)

@@ -68,10 +68,10 @@ def make_pool(n: int, seed: int, dim: int = 384, clusters: int = 200) -> tuple[n
 def run_config(name: str, args: argparse.Namespace) -> dict:
     """One configuration, in this process: returns seconds per stage and the results to compare."""
     from instructkit import ui
-    from instructkit.clean.dedup import DedupConfig, dedup
+    from instructkit.clean.dedup import DedupConfig, dedup, pair_finder
     from instructkit.executor import get_executor
     from instructkit.records import Example
-    from instructkit.select.qdit import qdit_select
+    from instructkit.select.qdit.select import qdit_select
 
     ui.set_quiet(True)
     out: dict = {"config": name}
@@ -89,7 +89,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict:
 
     exs = [Example(t) for t in texts]
     t0 = time.perf_counter()
-    res = dedup(exs, DedupConfig(method="minhash"), finder=ex.dedup_finder("minhash"))
+    res = dedup(exs, DedupConfig(method="minhash"), finder=pair_finder(ex, "minhash"))
     out["minhash_s"] = time.perf_counter() - t0
     out["minhash_dropped"] = len(res.dropped)
     out["minhash_labels_sum"] = int(res.labels.sum())
@@ -99,7 +99,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict:
     if name == "local":
         sel = qdit_select(X, q, args.k, alpha=0.7, seed=args.seed, engine=args.engine)
     else:
-        from instructkit.executors.ray_qdit import greedi_select
+        from instructkit.select.qdit.greedi import greedi_select
 
         sel = greedi_select(X, q, args.k, alpha=0.7, seed=args.seed, partitions=args.partitions,
                             workers=ex.workers, engine=args.engine)

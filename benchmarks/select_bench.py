@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from instructkit.select.qdit import approx_check, diversity_of, facility_location, qdit_select  # noqa: E402
+from instructkit.select.qdit.select import approx_check, diversity_of, facility_location, qdit_select  # noqa: E402
 
 
 def clustered(n: int, d: int = 384, seed: int = 0) -> np.ndarray:

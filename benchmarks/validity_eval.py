@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from instructkit.generate.dynosaur_verify import VerifyConfig, verify_task  # noqa: E402
+from instructkit.generate.dynosaur.verify import VerifyConfig, verify_task  # noqa: E402
 from instructkit.records import Example, Task  # noqa: E402
 from instructkit.runs import read_jsonl  # noqa: E402
 

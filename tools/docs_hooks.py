@@ -28,7 +28,8 @@ NAMING = """## One name, one meaning
 | `--instances` | instances per task scored for prompt uncertainty (Active-IT's n: `select active`, `active-loop`) |
 | `--eval-instances` | instances per task evaluated (`eval`, once `--instances`; `active-loop`, `replay-run`) |
 | `--concurrency`, `-c` | most model calls in flight at once |
-| `--quiet`, `-q` / `--debug` | no progress or summaries / full tracebacks on errors |
+| `--quiet`, `-q` | no progress bars, info lines or summaries; also an app option (`instructkit --quiet dedup ...`) |
+| `--debug` | an app option, before the command (`instructkit --debug dynosaur ...`): full tracebacks and DEBUG logs |
 
 Old names keep working as hidden aliases; each command below lists its own.
 """

@@ -38,10 +38,15 @@ EXECUTORS = ("local", "ray")
 
 
 class Executor(StageExecutor, Protocol):
-    """What a heavy stage asks of the place it runs on: ``map`` any :class:`Stage`, plus the hooks of
-    the methods whose distribution is their own (scores, dedup pairs, LLM gate, Dynosaur, GreeDi)."""
+    """What a heavy stage asks of the place it runs on: ``map`` any :class:`Stage`, plus the shared
+    services every method may use (embeddings, quality scores, the LLM gate).
+
+    Executors know no method: code special to one method's distribution (MinHash banding, GreeDi,
+    Dynosaur's per-dataset tasks) lives beside that method and asks only ``remote`` and ``workers``."""
 
     name: str
+    remote: bool  # True when stages run in other processes (a Ray cluster); False: this process
+    workers: int  # parallel workers a method may split its work over
 
     def embed(self, texts: Sequence[str], embedder: str = "minilm") -> np.ndarray:
         """(n, d) unit float32 vectors, row i for ``texts[i]``."""
@@ -50,25 +55,16 @@ class Executor(StageExecutor, Protocol):
               cache_path: str | None = None, concurrency: int = 8, options: Any = None) -> Any:
         """A ``ScoreReport`` (one quality score per example, in input order)."""
 
-    def dedup_finder(self, method: str) -> Any:
-        """A pair finder ``(texts, cfg) -> (pairs, similarity, info)`` for ``dedup``, or None (built-in)."""
-
     def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         """An ``opener(spec) -> LLM`` for stages that take one (GLAN), or None (the stage's own)."""
-
-    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any, options: Any = None) -> list[Any] | None:
-        """Dynosaur: awaitable per-dataset results in ``todo`` order (Ray only: the local run is the
-        stage's own loop, which ``run_dynosaur`` takes when it is given no executor)."""
-
-    def qdit_select(self, partitions: int | None = None) -> Any:
-        """A ``qdit_select``-compatible selection function."""
 
 
 class LocalExecutor:
     """Everything in this process: the stages' own code paths, unchanged."""
 
     name = "local"
+    remote = False
+    workers = 1
 
     def map(self, stage: Stage[In, Out], items: Sequence[In],
             progress: Callable[[int], Any] | None = None) -> list[Out]:
@@ -91,16 +87,8 @@ class LocalExecutor:
             llm = open_model(model or "local", cache=cache_path, options=options, concurrency=concurrency)
         return score_examples(examples, spec, llm=llm)
 
-    def dedup_finder(self, method: str) -> Any:
-        return None
-
     def llm_opener(self, concurrency: int, options: Any = None) -> Any:
         return None
-
-    def qdit_select(self, partitions: int | None = None) -> Any:
-        from instructkit.select.qdit import qdit_select
-
-        return qdit_select
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "local"}
@@ -127,6 +115,9 @@ def get_executor(kind: str = "local", address: str | None = None, workers: int |
     local Ray (``num_cpus`` of this machine) or joins the one this process already started.
     ``workers``: parallel actors/tasks per stage (default: the cluster's CPUs).
     """
+    import logging
+
+    logging.getLogger(__name__).debug("executor %s (address %s, workers %s)", kind, address or "-", workers or "auto")
     if check_executor(kind, address) == "local":
         return LocalExecutor()
     from instructkit.executors.ray_exec import RayExecutor

@@ -120,7 +120,7 @@ class Task:
     origin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        from instructkit.tasks import is_classification  # tasks.py imports this module
+        from instructkit.labels import is_classification
 
         if is_classification(self.label_space) and self.kind == "generation":
             self.kind = "classification"
@@ -141,7 +141,7 @@ class Task:
     @property
     def is_classification(self) -> bool:
         """Eval's rule: exact match applies (label space, or short repeated references/demo outputs)."""
-        from instructkit.tasks import EVAL_RULE, is_classification
+        from instructkit.labels import EVAL_RULE, is_classification
 
         refs = [r for e in self.instances for r in e.references] + [o for _, o in self.demos]
         return is_classification(self.label_space, refs, **EVAL_RULE)

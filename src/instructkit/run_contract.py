@@ -2,7 +2,7 @@
 reader, and the checks of ``--out`` (see ``docs/concepts/run-directories.md``).
 
 :class:`instructkit.runs.RunDir` applies it; commands map a status to an exit code with
-:mod:`instructkit.commands.outcome`.
+:mod:`instructkit.cli.outcome`.
 """
 
 from __future__ import annotations

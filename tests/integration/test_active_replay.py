@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from instructkit.select.replay import plan_replay
-from instructkit.select.tasks_io import load_tasks
+from instructkit.select.active.tasks_io import load_tasks
 
 # stage 1: a cluster of near-paraphrases plus tasks on unrelated subjects
 STAGE1 = {

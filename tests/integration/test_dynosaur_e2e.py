@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env, run_cli
-from instructkit.generate.dynosaur_filter import REASONS
-from instructkit.generate.dynosaur_meta import render_value
+from instructkit.generate.dynosaur.filter import REASONS
+from instructkit.generate.dynosaur.meta import render_value
 from instructkit.sources import load_source
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,8 @@ import pytest
 
 from conftest import run_cli
 
-from instructkit.clean.dedup import DedupConfig, dedup
+from instructkit.clean.dedup import DedupConfig, dedup, pair_finder
+from instructkit.select.qdit.greedi import selector
 from instructkit.records import Example
 
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def ray_exec(ray_address):
 def test_minhash_band_bucketing_equals_local(ray_exec, verify):
     exs = planted_examples()
     a = dedup(exs, DedupConfig(method="minhash", verify=verify))
-    b = dedup(exs, DedupConfig(method="minhash", verify=verify), finder=ray_exec.dedup_finder("minhash"))
+    b = dedup(exs, DedupConfig(method="minhash", verify=verify), finder=pair_finder(ray_exec, "minhash"))
     assert len(a.dropped) >= 60  # the planted copies are found ...
     assert np.array_equal(a.labels, b.labels) and np.array_equal(a.rep, b.rep)  # ... the same ones
     assert np.allclose(a.similarity, b.similarity)
@@ -275,8 +276,8 @@ def test_dynosaur_worker_killed_mid_stage(ray_exec, dynosaur_local, tmp_path):
     import sqlite3
     import threading
 
-    from instructkit.generate.dynosaur import DynosaurConfig
-    from instructkit.generate.dynosaur_run import run_dynosaur
+    from instructkit.generate.dynosaur.pipeline import DynosaurConfig
+    from instructkit.generate.dynosaur.run import run_dynosaur
     from instructkit.sources import load_source
 
     cards = [c for s in DYN_SOURCES for c in load_source(s, rows=6)]
@@ -317,16 +318,16 @@ def clustered_pool(n: int, seed: int = 0, dim: int = 64) -> tuple[np.ndarray, np
 
 
 def test_greedi_qdit_objective_vs_single_machine(ray_exec):
-    from instructkit.select.qdit import qdit_select
+    from instructkit.select.qdit.select import qdit_select
 
     X, q = clustered_pool(6000)
     single = qdit_select(X, q, 60, alpha=0.7, seed=0)
-    greedi = ray_exec.qdit_select(partitions=4)(X, q, 60, alpha=0.7, seed=0)
+    greedi = selector(ray_exec, 4)(X, q, 60, alpha=0.7, seed=0)
     assert greedi.stats["greedi"]["partitions"] == 4 and greedi.stats["greedi"]["union"] > 60
     assert len(set(greedi.indices)) == 60
     assert greedi.objective >= 0.95 * single.objective, (greedi.objective, single.objective)
     # a pool that fits one partition is exactly single-machine QDIT
-    one = ray_exec.qdit_select()(X[:2000], q[:2000], 30, alpha=0.7, seed=0)
+    one = selector(ray_exec)(X[:2000], q[:2000], 30, alpha=0.7, seed=0)
     assert one.indices == qdit_select(X[:2000], q[:2000], 30, alpha=0.7, seed=0).indices
 
 

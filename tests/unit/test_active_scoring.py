@@ -11,7 +11,7 @@ import pytest
 from instructkit.errors import ModelError, UnsupportedError
 from instructkit.llm.base import BackendInfo, Completion, Scored
 from instructkit.records import Example
-from instructkit.select.active import (
+from instructkit.select.active.uncertainty import (
     Instruction,
     ScoreConfig,
     build_messages,
@@ -24,7 +24,7 @@ from instructkit.select.active import (
     score_task,
     select_tasks,
 )
-from instructkit.select.tasks_io import TaskBundle
+from instructkit.select.active.tasks_io import TaskBundle
 
 
 def make_task(tid: str = "t1", n: int = 6, words: int = 30, labels=None) -> TaskBundle:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from instructkit.errors import UserError
-from instructkit.select.taskmap import assign_regions, write_taskmap
+from instructkit.select.active.taskmap import assign_regions, write_taskmap
 
 
 def scores_file(path, rows):

@@ -8,7 +8,7 @@ import pytest
 
 from instructkit.errors import UserError
 from instructkit.records import Example, Task
-from instructkit.select.tasks_io import infer_label_space, load_tasks
+from instructkit.select.active.tasks_io import infer_label_space, load_tasks
 
 
 def superni(path, definition, pairs, demos=(("in", "out"),), as_list=True, **extra):

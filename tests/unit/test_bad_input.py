@@ -267,7 +267,7 @@ def test_dynosaur_run_instances_are_checked_too(tmp_path):
                                         {"instruction": "Label it.", "input": "b", "output": [1], "meta": {"task_id": "t"}}])
     res = run("replay", run_dir, run_dir, "--budget", "1", "--out", tmp_path / "r")
     one_line_exit_2(res, "instances.jsonl:2", "output")
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.tasks_io import load_tasks
 
     bad: list = []
     (task,) = load_tasks([run_dir], bad_rows=bad)

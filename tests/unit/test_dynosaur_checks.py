@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from instructkit.generate import dynosaur_checks as C
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import select_tasks
-from instructkit.generate.dynosaur_meta import build_meta
-from instructkit.generate.dynosaur_prompt import demo_instructions
+from instructkit.generate.dynosaur import checks as C
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.pipeline import select_tasks
+from instructkit.generate.dynosaur.meta import build_meta
+from instructkit.generate.dynosaur.prompt import demo_instructions
 from instructkit.sources.card import DatasetCard, Feature
 
 NEWS = DatasetCard(

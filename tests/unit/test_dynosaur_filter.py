@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur_filter import TaskProposal, check_fields, label_space_decision, parse_tasks
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.filter import TaskProposal, check_fields, label_space_decision, parse_tasks
 
 FIELDS = ["question", "context", "answer"]
 

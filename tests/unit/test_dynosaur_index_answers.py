@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import (BAD_INDEX, DynosaurConfig, make_instances, options_field, process_dataset,
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.pipeline import (BAD_INDEX, DynosaurConfig, make_instances, options_field, process_dataset,
                                            select_tasks)
-from instructkit.generate.dynosaur_meta import build_meta
+from instructkit.generate.dynosaur.meta import build_meta
 from instructkit.llm.base import Completion
 from instructkit.records import Task
 from instructkit.sources.card import DatasetCard, Feature
@@ -116,8 +116,8 @@ def test_bad_index_rows_are_reported_per_dataset_not_a_crash():
 
 
 def test_run_directory_holds_the_letters_and_the_skip_reason(tmp_path):
-    from instructkit.commands.dynosaur import format_summary
-    from instructkit.generate.dynosaur_run import run_dynosaur
+    from instructkit.cli.dynosaur import format_summary
+    from instructkit.generate.dynosaur.run import run_dynosaur
     from instructkit.llm.usage import UsageLedger
 
     answer = json.dumps({"tasks": [{"output_field": "answer", "input_fields": ["question", "choices"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import (DynosaurConfig, fit_view, make_instances, process_dataset,
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.pipeline import (DynosaurConfig, fit_view, make_instances, process_dataset,
                                            select_tasks)
-from instructkit.generate.dynosaur_meta import build_meta
-from instructkit.generate.dynosaur_prompt import build_messages, task_schema, template_version
+from instructkit.generate.dynosaur.meta import build_meta
+from instructkit.generate.dynosaur.prompt import build_messages, task_schema, template_version
 from instructkit.llm.base import Completion
 from instructkit.llm.jsonutil import validate
 from instructkit.records import Task
@@ -103,7 +103,7 @@ def test_schema_limits_fields_to_real_names_and_excludes_output_from_inputs():
 def test_fit_view_shrinks_huge_rows():
     big = DatasetCard(name="big", source="big", features=[Feature(f"f{i}", "string") for i in range(8)],
                       rows=[{f"f{i}": "w " * 2000 for i in range(8)}] * 3)
-    from instructkit.generate.dynosaur_prompt import render_dataset
+    from instructkit.generate.dynosaur.prompt import render_dataset
     v = fit_view(big, DynosaurConfig())
     assert len(v.examples) == 1 and len(render_dataset(v, "aware")) < 9000
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import DynosaurConfig, process_dataset
-from instructkit.generate.dynosaur_verify import (NULL_INSTRUCTION, SIGNALS, VerifyConfig, held_rows, kind_mismatch,
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.pipeline import DynosaurConfig, process_dataset
+from instructkit.generate.dynosaur.verify import (NULL_INSTRUCTION, SIGNALS, VerifyConfig, held_rows, kind_mismatch,
                                                   names_label, rouge_l)
 from instructkit.llm import LLM
 from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Scored
@@ -123,7 +123,7 @@ def test_threshold_zero_records_scores_and_keeps_every_task(tmp_path):
 
 
 def test_null_instruction_keeps_the_label_sentence():
-    from instructkit.generate.dynosaur_verify import _null_instruction
+    from instructkit.generate.dynosaur.verify import _null_instruction
     from instructkit.records import Task
 
     t = Task(instruction="Classify the headline. Answers must be one of: world, sports.", input_fields=["text"],

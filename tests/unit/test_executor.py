@@ -15,7 +15,7 @@ from instructkit.clean import minhash as mh
 from instructkit.errors import UserError
 from instructkit.executor import check_executor, get_executor
 from instructkit.executors.ray_llm import LLMGate
-from instructkit.executors.ray_minhash import _bucket_partition, _signature_block
+from instructkit.clean.ray_minhash import _bucket_partition, _signature_block
 
 
 def test_help_does_not_import_ray(cli):

@@ -134,7 +134,7 @@ def test_replay_budget_beyond_the_earlier_tasks_says_so(tmp_path):
 def test_numba_threads_follow_instructkit_threads_and_idle_cores(monkeypatch):
     numba = pytest.importorskip("numba")
     from instructkit.llm import local
-    from instructkit.select import fl_exact
+    from instructkit.select.qdit import lazy as fl_exact
 
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     monkeypatch.setenv("INSTRUCTKIT_THREADS", "1")

@@ -159,12 +159,12 @@ def test_the_library_never_imports_the_cli():
     src = Path(__file__).resolve().parents[2] / "src" / "instructkit"
     offenders = []
     for path in src.rglob("*.py"):
-        if path.parts[-2] == "commands" or path.name in ("cli.py", "__main__.py"):
+        if path.relative_to(src).parts[0] == "cli" or path.name == "__main__.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             mod = getattr(node, "module", None) if isinstance(node, ast.ImportFrom) else None
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if any(m and (m.startswith("instructkit.commands") or m == "instructkit.cli") for m in [mod, *names]):
+            if any(m and (m == "instructkit.cli" or m.startswith("instructkit.cli.")) for m in [mod, *names]):
                 offenders.append(str(path.relative_to(src)))
     assert offenders == []
 

@@ -74,7 +74,7 @@ def test_bad_environment_values_name_the_variable(name, value):
 
 
 def test_model_options_resolves_once_and_leaves_the_environment_alone(monkeypatch):
-    from instructkit.commands.common import model_options
+    from instructkit.cli.common import model_options
     from instructkit.llm import ModelOptions
 
     assert model_options() == ModelOptions(concurrency=8, timeout=st.DEFAULT_TIMEOUT,
@@ -103,7 +103,7 @@ def test_model_options_are_frozen_data_that_pickles():
 
 
 def test_a_flag_wins_over_a_bad_environment_value(monkeypatch):
-    from instructkit.commands.common import model_options
+    from instructkit.cli.common import model_options
 
     monkeypatch.setenv(st.ENV_MAX_RETRIES, "lots")
     assert model_options(max_retries=2).max_retries == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from instructkit.commands.loop import split_stage_args
+from instructkit.cli.loop import split_stage_args
 from instructkit.errors import UserError
 from instructkit.loop.active_loop import LoopConfig
 from instructkit.loop.replay_run import format_table

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instructkit.errors import UserError
-from instructkit.select.fl_approx import approx_greedy
-from instructkit.select.fl_blocked import blocked_greedy
-from instructkit.select.fl_exact import dense_similarity, lazy_greedy, naive_greedy
-from instructkit.select.qdit import facility_location, qdit_select, scale_quality
+from instructkit.select.qdit.approx import approx_greedy
+from instructkit.select.qdit.blocked import blocked_greedy
+from instructkit.select.qdit.lazy import dense_similarity, lazy_greedy, naive_greedy
+from instructkit.select.qdit.select import facility_location, qdit_select, scale_quality
 
 
 def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -188,7 +188,7 @@ def test_batched_evaluations_give_identical_picks_and_gains():
 
 
 def test_symmetric_graph_holds_each_pair_once_both_ways():
-    from instructkit.select.fl_exact import _nb
+    from instructkit.select.qdit.lazy import _nb
 
     rng = np.random.default_rng(3)
     n, kk = 40, 5
@@ -213,11 +213,11 @@ def test_symmetric_graph_holds_each_pair_once_both_ways():
 
 
 def test_sparse_lazy_greedy_equals_naive_on_the_surrogate():
-    from instructkit.select.fl_approx import background_floor, csr_greedy, forward_csr, pair_similarities
+    from instructkit.select.qdit.approx import background_floor, csr_greedy, forward_csr, pair_similarities
 
     rng = np.random.default_rng(4)
     X = unit(rng, 120, 6)
-    from instructkit.select.fl_approx import knn_graph
+    from instructkit.select.qdit.approx import knn_graph
 
     I, S = knn_graph(X, knn=8)
     indptr, idx, sim = forward_csr(I, S)
@@ -240,7 +240,7 @@ def test_sparse_lazy_greedy_equals_naive_on_the_surrogate():
 
 
 def test_approx_check_compares_with_exact_greedy_on_a_subsample():
-    from instructkit.select.qdit import approx_check
+    from instructkit.select.qdit.select import approx_check
 
     X = clustered(6000, seed=4)
     q = np.random.default_rng(4).random(6000)
@@ -256,7 +256,7 @@ def test_approx_check_compares_with_exact_greedy_on_a_subsample():
 
 
 def test_pipeline_reports_approx_check_only_for_the_approx_engine():
-    from instructkit.select.qdit_run import run_selection
+    from instructkit.select.qdit.run import run_selection
 
     X = clustered(3000, seed=5)
     approx = run_selection(X, None, 60, 0.0, "approx", 0, check=1000).summary
@@ -270,7 +270,7 @@ def test_pipeline_reports_approx_check_only_for_the_approx_engine():
 
 
 def test_auto_engine_by_pool_size_and_free_memory():
-    from instructkit.select.qdit import choose_engine
+    from instructkit.select.qdit.select import choose_engine
 
     gib = 1 << 30
     assert choose_engine(20_000, available=1 * gib) == "lazy"        # always dense up to 20K
@@ -282,7 +282,7 @@ def test_auto_engine_by_pool_size_and_free_memory():
 
 
 def test_lazy_engine_refuses_a_matrix_the_machine_cannot_hold(monkeypatch):
-    from instructkit.select import qdit
+    from instructkit.select.qdit import select as qdit
 
     monkeypatch.setattr(qdit, "available_memory", lambda: 1 << 30)  # pretend 1 GiB is free
     X = unit(np.random.default_rng(0), 20_001, 4)
@@ -292,7 +292,7 @@ def test_lazy_engine_refuses_a_matrix_the_machine_cannot_hold(monkeypatch):
 
 
 def test_lower_triangle_product_matches_the_full_product():
-    from instructkit.select.fl_exact import lower_triangle_product
+    from instructkit.select.qdit.lazy import lower_triangle_product
 
     X = unit(np.random.default_rng(3), 333, 24)
     S = lower_triangle_product(X, panel=64)
@@ -309,7 +309,7 @@ def test_dense_engine_survives_pools_where_threaded_ssyrk_crashed():
     import sys
 
     code = ("import numpy as np\n"
-            "from instructkit.select.fl_exact import dense_similarity\n"
+            "from instructkit.select.qdit.lazy import dense_similarity\n"
             "X = np.random.default_rng(0).standard_normal((30000, 384)).astype(np.float32)\n"
             "X /= np.linalg.norm(X, axis=1, keepdims=True)\n"
             "D = dense_similarity(X)\n"

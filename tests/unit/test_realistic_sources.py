@@ -11,9 +11,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from instructkit.generate import dynosaur_filter as F
-from instructkit.generate.dynosaur import DynosaurConfig, make_instances, process_dataset, select_tasks
-from instructkit.generate.dynosaur_meta import build_meta, render_value
+from instructkit.generate.dynosaur import filter as F
+from instructkit.generate.dynosaur.pipeline import DynosaurConfig, make_instances, process_dataset, select_tasks
+from instructkit.generate.dynosaur.meta import build_meta, render_value
 from instructkit.llm.base import Completion
 from instructkit.records import Task
 from instructkit.sources import load_source

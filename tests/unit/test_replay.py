@@ -17,7 +17,7 @@ from instructkit.select.replay import (
     greedy_k_center,
     k_center_radius,
 )
-from instructkit.select.tasks_io import TaskBundle
+from instructkit.select.active.tasks_io import TaskBundle
 
 
 def unit(rows):

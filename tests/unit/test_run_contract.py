@@ -201,7 +201,7 @@ def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path):
 def test_status_to_exit_code_mapping():
     import typer
 
-    from instructkit.commands.outcome import EXIT_CODES, exit_for_status
+    from instructkit.cli.outcome import EXIT_CODES, exit_for_status
 
     assert EXIT_CODES["complete"] == 0 and EXIT_CODES["partial"] == 3 and EXIT_CODES["failed"] == 1
     assert EXIT_CODES["stopped"] == 3 and EXIT_CODES["interrupted"] == 130  # a budget stop; Ctrl-C exits 130 in cli
@@ -223,6 +223,6 @@ def test_items_refused_by_a_budget_make_a_stopped_run_not_a_failed_one(tmp_path)
         assert run.finish(counts={"examples": 3}, usage=UsageLedger()) == "complete"
     m = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert m["status"] == "complete" and "stopped" not in m
-    from instructkit.commands.outcome import EXIT_CODES
+    from instructkit.cli.outcome import EXIT_CODES
 
     assert EXIT_CODES["stopped"] == 3 and EXIT_CODES["failed"] == 1

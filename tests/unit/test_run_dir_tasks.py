@@ -8,7 +8,7 @@ from pathlib import Path
 
 from instructkit.evaluate import load_tasks as load_eval_tasks
 from instructkit.records import Example, Task
-from instructkit.select.tasks_io import load_tasks
+from instructkit.select.active.tasks_io import load_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 

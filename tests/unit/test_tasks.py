@@ -14,9 +14,9 @@ from instructkit.evaluate import load_tasks as load_eval_tasks
 from instructkit.export import to_messages, user_turn
 from instructkit.records import Example, Task
 from instructkit.score.llm_scorers import example_prompt
-from instructkit.select.qdit_run import text_of
-from instructkit.select.tasks_io import TaskBundle
-from instructkit.select.tasks_io import load_tasks as load_select_tasks
+from instructkit.select.qdit.run import text_of
+from instructkit.select.active.tasks_io import TaskBundle
+from instructkit.select.active.tasks_io import load_tasks as load_select_tasks
 from instructkit.tasks import EVAL_RULE, infer_label_space, is_classification, load_tasks
 from instructkit.train import example_messages
 

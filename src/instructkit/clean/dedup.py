@@ -174,13 +174,40 @@ def field_guard(examples: Sequence[Example], pairs: np.ndarray, cfg: DedupConfig
     return keep
 
 
+def pair_finder(executor: Any, method: str) -> Callable[..., Any] | None:
+    """The pair finder of ``method`` on ``executor``: None on this process (the built-in one),
+    MinHash band bucketing (:mod:`instructkit.clean.ray_minhash`) or semantic pairs over the
+    executor's embeddings when the executor runs stages remotely (Ray)."""
+    if executor is None or not executor.remote:
+        return None
+    if method == "minhash":
+        from instructkit.clean.ray_minhash import minhash_pairs
+
+        return lambda texts, cfg: minhash_pairs(texts, cfg, workers=executor.workers)
+    if method == "semantic":
+        return lambda texts, cfg: _semantic_pairs_on(executor, texts, cfg)
+    return None
+
+
+def _semantic_pairs_on(executor: Any, texts: list[str], cfg: DedupConfig
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Semantic pairs from the executor's embeddings (the index search stays on the driver)."""
+    from instructkit.clean.semantic import similar_pairs
+
+    x = executor.embed(texts, cfg.embedder)
+    found = similar_pairs(x, cfg.threshold, seed=cfg.seed)
+    info = {"embedder": cfg.embedder, "index": found.index, "similar_pairs": int(len(found.pairs)),
+            "_to_rep": lambda i, j: np.einsum("ij,ij->i", x[i], x[j]).astype(np.float64)}
+    return found.pairs, found.similarity, info
+
+
 def dedup(examples: Sequence[Example], config: DedupConfig | None = None,
           finder: Callable[[list[str], DedupConfig], tuple[np.ndarray, np.ndarray, dict[str, Any]]] | None = None
           ) -> DedupResult:
     """Group duplicates among ``examples`` and pick each group's representative.
 
-    ``finder`` replaces the built-in pair finder of minhash/semantic (an executor's distributed
-    one: :mod:`instructkit.executors`); it must return the same pairs for the same texts.
+    ``finder`` replaces the built-in pair finder of minhash/semantic (a distributed one:
+    :func:`pair_finder`); it must return the same pairs for the same texts.
     """
     cfg = config or DedupConfig()
     cfg.validate()

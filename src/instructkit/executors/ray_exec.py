@@ -4,10 +4,14 @@
   Ray Data ``map_batches`` over actor classes that set up once per actor (``StageActor``,
   ``ScoreActor``); rows carry their index, so the driver puts the results back in input order
   whatever order blocks finish in;
-* MinHash near-dedup: distributed band bucketing (:mod:`instructkit.executors.ray_minhash`);
-* LLM stages (Dynosaur, GLAN, judge/IFD scores): :mod:`instructkit.executors.ray_llm` keeps one
-  global concurrency limit and one response cache for the whole cluster;
-* QDIT: GreeDi (:mod:`instructkit.executors.ray_qdit`).
+* LLM stages (GLAN's opener, judge/IFD scores, Dynosaur's dataset tasks): the gate of
+  :mod:`instructkit.llm.ray_gate` keeps one global concurrency limit and one response cache for the
+  whole cluster.
+
+It knows no method: the methods' own distributed steps live beside them and use this executor's
+``workers`` and ``gate``: MinHash band bucketing (:mod:`instructkit.clean.ray_minhash`), GreeDi
+(:mod:`instructkit.select.qdit.greedi`), Dynosaur's per-dataset tasks
+(:mod:`instructkit.generate.dynosaur.ray_datasets`).
 
 What stays on the driver: reading inputs, the run directory (every record is appended by the
 driver, so resume works exactly as with the local executor), union-find and the final greedy.
@@ -149,6 +153,7 @@ class RayExecutor:
     """Runs stages on Ray. ``workers``: actors / tasks in flight per stage (default: cluster CPUs)."""
 
     name = "ray"
+    remote = True
 
     def __init__(self, address: str | None = None, workers: int | None = None, num_cpus: int | None = None):
         connect(address, num_cpus)
@@ -237,25 +242,6 @@ class RayExecutor:
             report.usage = ledger.snapshot()  # type: ignore[attr-defined]
         return report
 
-    # -- dedup ---------------------------------------------------------------------------------
-    def dedup_finder(self, method: str) -> Any:
-        if method == "minhash":
-            from instructkit.executors.ray_minhash import minhash_pairs
-
-            return lambda texts, cfg: minhash_pairs(texts, cfg, workers=self.workers)
-        if method == "semantic":
-            return self._semantic_pairs
-        return None
-
-    def _semantic_pairs(self, texts: list[str], cfg: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        from instructkit.clean.semantic import similar_pairs
-
-        x = self.embed(texts, cfg.embedder)
-        found = similar_pairs(x, cfg.threshold, seed=cfg.seed)
-        info = {"embedder": cfg.embedder, "index": found.index, "similar_pairs": int(len(found.pairs)),
-                "_to_rep": lambda i, j: np.einsum("ij,ij->i", x[i], x[j]).astype(np.float64)}
-        return found.pairs, found.similarity, info
-
     # -- LLM stages ----------------------------------------------------------------------------
     def gate(self, concurrency: int) -> Any:
         """The cluster-wide LLM gate (global concurrency limit + in-flight registry), made once."""
@@ -271,23 +257,6 @@ class RayExecutor:
         from instructkit.llm.ray_gate import remote_opener
 
         return remote_opener(self.gate(concurrency), (options or ModelOptions()).replace(concurrency=concurrency))
-
-    def dataset_futures(self, todo: list[Any], cfg: Any, spec: str, cache_path: str, concurrency: int,
-                        ledger: Any, options: Any = None) -> list[Any]:
-        """Dynosaur: one Ray task per dataset-config; awaitable results in ``todo`` order."""
-        from instructkit.executors.ray_dynosaur import dataset_futures
-
-        return dataset_futures(todo, cfg, spec, cache_path, self.gate(concurrency), ledger, options)
-
-    # -- QDIT ----------------------------------------------------------------------------------
-    def qdit_select(self, partitions: int | None = None) -> Any:
-        """A ``qdit_select``-compatible function: GreeDi over ``partitions`` parts (auto: by pool size)."""
-        from instructkit.executors.ray_qdit import greedi_select
-
-        def select(emb: Any, quality: Any, k: int, **kw: Any) -> Any:
-            return greedi_select(emb, quality, k, partitions=partitions, workers=self.workers, **kw)
-
-        return select
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _blocks(self, n: int, batch: int) -> int:

@@ -4,7 +4,7 @@ Round r (1-based):
 
 1. **score** every task not selected yet with the *current* model - the base in round 1, the model
    trained in round r-1 afterwards - through the ``hf:`` backend, so the trained weights are what
-   is scored (:func:`instructkit.select.active.select_active`, which resumes per task);
+   is scored (:func:`instructkit.select.active.uncertainty.select_active`, which resumes per task);
 2. **select** the top k by the strategy (uncertainty = highest prompt uncertainty, random, high- or
    low-perplexity);
 3. **train from the base** on every task selected in rounds 1..r - as the Active-IT paper does, so
@@ -59,8 +59,8 @@ class LoopConfig(TrainEvalSettings):
 def _validate(cfg: LoopConfig):
     from instructkit.evaluate import load_tasks as load_eval_tasks
     from instructkit.llm.hf_load import resolve
-    from instructkit.select.active import STRATEGIES
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.uncertainty import STRATEGIES
+    from instructkit.select.active.tasks_io import load_tasks
 
     if cfg.strategy not in STRATEGIES:
         raise UserError(f"--strategy {cfg.strategy}: use one of {', '.join(STRATEGIES)}")
@@ -148,7 +148,7 @@ def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals
     from instructkit import ui
     from instructkit.evaluate import evaluate
     from instructkit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
-    from instructkit.select.active import ScoreConfig, select_active
+    from instructkit.select.active.uncertainty import ScoreConfig, select_active
     from instructkit.train import train
 
     r = rp.number

@@ -81,7 +81,7 @@ def _plan(cfg: ReplayRunConfig, plan_dir: Path, argv: list[str] | None) -> None:
     """Write ``plan/stage_<t>/train.jsonl`` for every stage (skipped when a finished plan is there)."""
     from instructkit.runs import atomic_write_jsonl
     from instructkit.select.replay import StagePlan, run_replay
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.tasks_io import load_tasks
 
     if cfg.strategy != "none":
         m = plan_dir / "manifest.json"
@@ -101,7 +101,7 @@ def _plan(cfg: ReplayRunConfig, plan_dir: Path, argv: list[str] | None) -> None:
 def _validate(cfg: ReplayRunConfig) -> list[list]:
     from instructkit.evaluate import load_tasks as load_eval_tasks
     from instructkit.llm.hf_load import resolve
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.tasks_io import load_tasks
 
     if cfg.strategy not in STRATEGIES:
         raise UserError(f"--strategy {cfg.strategy}: use one of {', '.join(STRATEGIES)}")

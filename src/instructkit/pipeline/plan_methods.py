@@ -12,8 +12,8 @@ from typing import Any
 
 def plan_dynosaur(p, ctx, counters, n_in, existing: Path | None) -> None:
     """One task-design call per usable dataset-config and mode, exactly as the run renders them."""
-    from instructkit.generate.dynosaur import DynosaurConfig, fit_view
-    from instructkit.generate.dynosaur_prompt import build_messages
+    from instructkit.generate.dynosaur.pipeline import DynosaurConfig, fit_view
+    from instructkit.generate.dynosaur.prompt import build_messages
     from instructkit.pipeline.stages import _csv, load_cards
     from instructkit.runs import read_jsonl
 
@@ -125,7 +125,7 @@ def plan_qdit(p, ctx, counters, n_in, existing: Path | None) -> None:
 def plan_active(p, ctx, counters, n_in, existing: Path | None) -> None:
     """Per task and sampled instance: one greedy answer, then one scoring per instruction (original + K)."""
     from instructkit.errors import UserError
-    from instructkit.select.active import build_messages, build_perturbations, load_tasks_excluding, sample_instances
+    from instructkit.select.active.uncertainty import build_messages, build_perturbations, load_tasks_excluding, sample_instances
 
     o = ctx.opts
     p.completion_from = "max_tokens"

@@ -70,10 +70,10 @@ def _csv(v: str | list[str] | None) -> list[str] | None:
 
 
 def run_dynosaur_stage(ctx: StageRun) -> None:
-    from instructkit.generate.dynosaur import DynosaurConfig
-    from instructkit.generate.dynosaur_prompt import MODES
-    from instructkit.generate.dynosaur_run import run_dynosaur
-    from instructkit.generate.dynosaur_verify import VerifyConfig, parse_signals
+    from instructkit.generate.dynosaur.pipeline import DynosaurConfig
+    from instructkit.generate.dynosaur.prompt import MODES
+    from instructkit.generate.dynosaur.run import run_dynosaur
+    from instructkit.generate.dynosaur.verify import VerifyConfig, parse_signals
 
     modes = tuple(dict.fromkeys(_csv(ctx.opts.modes) or []))
     if not modes or set(modes) - set(MODES):
@@ -172,7 +172,7 @@ def run_decontaminate_stage(ctx: StageRun) -> None:
 
 def run_qdit_stage(ctx: StageRun) -> None:
     from instructkit.io import load_examples
-    from instructkit.select.qdit_run import QditSettings, run_qdit
+    from instructkit.select.qdit.run import QditSettings, run_qdit
 
     o = ctx.opts
     cfg = QditSettings(k=o.k, alpha=o.alpha, quality=o.quality, embedder=o.embedder, text=o.text,
@@ -182,7 +182,7 @@ def run_qdit_stage(ctx: StageRun) -> None:
 
 
 def run_active_stage(ctx: StageRun) -> None:
-    from instructkit.select.active import ScoreConfig, select_active
+    from instructkit.select.active.uncertainty import ScoreConfig, select_active
 
     o = ctx.opts
     cfg = ScoreConfig(instances=o.instances, perturbations=o.perturbations, drop=o.drop, seed=o.seed,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from instructkit.records import Example, Task, stable_hash
-from instructkit.select.objective import facility_location
+from instructkit.select.qdit.objective import facility_location
 
 STRATEGIES = ("instruction-diverse", "data-diverse", "similar", "random")
 OBJECTIVES = ("facility-location", "k-center")
@@ -195,7 +195,7 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
     from instructkit import ui
     from instructkit.errors import UserError
     from instructkit.runs import RunDir, atomic_write_jsonl, check_out_dir
-    from instructkit.select.tasks_io import load_tasks
+    from instructkit.select.active.tasks_io import load_tasks
 
     if strategy not in STRATEGIES:
         raise UserError(f"--strategy {strategy}: use one of {', '.join(STRATEGIES)}")
