@@ -12,18 +12,18 @@ from instructkit.errors import ModelError, UnsupportedError
 from instructkit.llm.base import BackendInfo, Completion, Scored
 from instructkit.records import Example
 from instructkit.select.active.uncertainty import (
-    Instruction,
-    ScoreConfig,
-    build_messages,
-    build_perturbations,
-    ensure_can_score,
-    perturb_text,
-    prob_from_logprobs,
-    prompt_uncertainty,
-    sample_instances,
-    score_task,
-    select_tasks,
-)
+                                                   Instruction,
+                                                   ScoreConfig,
+                                                   build_messages,
+                                                   build_perturbations,
+                                                   ensure_can_score,
+                                                   perturb_text,
+                                                   prob_from_logprobs,
+                                                   prompt_uncertainty,
+                                                   sample_instances,
+                                                   score_task,
+                                                   select_tasks,
+                                                   )
 from instructkit.select.active.tasks_io import TaskBundle
 
 

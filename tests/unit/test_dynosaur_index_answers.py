@@ -10,8 +10,8 @@ import asyncio
 import json
 
 from instructkit.generate.dynosaur import filter as F
-from instructkit.generate.dynosaur.pipeline import (BAD_INDEX, DynosaurConfig, make_instances, options_field, process_dataset,
-                                           select_tasks)
+from instructkit.generate.dynosaur.pipeline import (BAD_INDEX, DynosaurConfig, make_instances, options_field,
+                                                    process_dataset, select_tasks)
 from instructkit.generate.dynosaur.meta import build_meta
 from instructkit.llm.base import Completion
 from instructkit.records import Task

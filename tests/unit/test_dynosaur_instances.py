@@ -7,7 +7,7 @@ import json
 
 from instructkit.generate.dynosaur import filter as F
 from instructkit.generate.dynosaur.pipeline import (DynosaurConfig, fit_view, make_instances, process_dataset,
-                                           select_tasks)
+                                                    select_tasks)
 from instructkit.generate.dynosaur.meta import build_meta
 from instructkit.generate.dynosaur.prompt import build_messages, task_schema, template_version
 from instructkit.llm.base import Completion

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructkit.generate.dynosaur.meta import (Unrenderable, build_meta, field_problem, looks_like_choices,
-                                               render_value, truncate, usable_fields)
+                                                render_value, truncate, usable_fields)
 from instructkit.sources.card import DatasetCard, Feature
 
 

@@ -12,7 +12,7 @@ import typer
 
 from instructkit.cli.common import aliased
 from instructkit.cli.common import (ConcurrencyOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
-                                         SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
+                                    SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
 from instructkit.cli.run import DryRunOpt
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "

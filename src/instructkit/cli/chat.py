@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.cli.common import (ConcurrencyOpt, MaxRetriesOpt, ModelOpt, QuietOpt, TimeoutOpt,
-                                         check_model, model_options, setup)
+                                    check_model, model_options, setup)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.cli.common import (ExecutorOpt, QuietOpt, RayAddressOpt, SkipBadRowsOpt,
-                                         open_executor, setup)
+                                    open_executor, setup)
 from instructkit.cli.common import aliased
 
 InputArg = Annotated[Path, typer.Argument(help="Examples: our JSONL, Alpaca JSON/JSONL, messages or ShareGPT "

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
-                                         QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
-                                         setup)
+                                    QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
+                                    setup)
 from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt
 
 

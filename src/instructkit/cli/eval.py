@@ -10,7 +10,7 @@ import typer
 
 from instructkit.cli.common import aliased
 from instructkit.cli.common import (ConcurrencyOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
-                                         check_model, model_options, setup)
+                                    check_model, model_options, setup)
 from instructkit.cli.run import DryRunOpt
 
 

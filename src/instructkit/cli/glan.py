@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
-                                         RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
-                                         setup)
+                                    RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
+                                    setup)
 from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
-                                         QuietOpt, RayAddressOpt, SkipBadRowsOpt, TimeoutOpt)
+                                    QuietOpt, RayAddressOpt, SkipBadRowsOpt, TimeoutOpt)
 from instructkit.cli.run import DryRunOpt
 
 

@@ -125,7 +125,8 @@ def plan_qdit(p, ctx, counters, n_in, existing: Path | None) -> None:
 def plan_active(p, ctx, counters, n_in, existing: Path | None) -> None:
     """Per task and sampled instance: one greedy answer, then one scoring per instruction (original + K)."""
     from instructkit.errors import UserError
-    from instructkit.select.active.uncertainty import build_messages, build_perturbations, load_tasks_excluding, sample_instances
+    from instructkit.select.active.uncertainty import (build_messages, build_perturbations, load_tasks_excluding,
+                                                       sample_instances)
 
     o = ctx.opts
     p.completion_from = "max_tokens"

@@ -57,7 +57,7 @@ def greedi_select(emb: np.ndarray, quality: np.ndarray | None, k: int, alpha: fl
     import ray
 
     from instructkit.select.qdit.objective import (diversity_of, qdit_objective, quality_term, scale_quality,
-                                              selection_gains)
+                                                   selection_gains)
     from instructkit.select.qdit.select import Selection, qdit_select, unit_rows
 
     X = unit_rows(emb)
