@@ -19,16 +19,17 @@ schema whose ``enum`` lists the dataset's real field names, so a backend that en
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from instructkit import prompts
 from instructkit.generate.dynosaur_meta import FieldInfo, MetaView
 from instructkit.records import stable_hash
 
 MODES = ("aware", "unaware")
-PROMPT_DIR = Path(__file__).parent / "prompts"
+# A fixed name, not a version to bump: the hash in template_version() does the versioning. It
+# stays what it was before the prompts moved to instructkit/prompts/, so older caches still hit.
 PROMPT_NAME = "dynosaur-tasks-v1"
+SYSTEM, DATASET = "dynosaur/system", "dynosaur/dataset"  # instructkit/prompts/dynosaur/*.j2
 
 # Two worked demonstrations, written for this project. Their datasets differ from the examples/
 # datasets on purpose, so the model cannot just copy an answer.
@@ -65,18 +66,9 @@ _DEMOS: list[tuple[MetaView, list[dict[str, Any]]]] = [
 ]
 
 
-@lru_cache(maxsize=1)
-def _env():
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROMPT_DIR)), autoescape=False,
-                              keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
-
-
-@lru_cache(maxsize=1)
 def template_version() -> str:
     """Prompt name plus a hash of the template files and demonstrations: any edit changes cache keys."""
-    texts = [(PROMPT_DIR / n).read_text(encoding="utf-8") for n in ("dynosaur_system.j2", "dynosaur_dataset.j2")]
+    texts = [prompts.get(name).text for name in (SYSTEM, DATASET)]
     demos = [(v.name, v.description, [f.describe() for f in v.fields], v.examples, a) for v, a in _DEMOS]
     return f"{PROMPT_NAME}:{stable_hash(texts, demos, length=8)}"
 
@@ -88,15 +80,14 @@ def demo_instructions() -> list[str]:
 
 def render_dataset(view: MetaView, mode: str, max_tasks: int = 3) -> str:
     """The user message that shows one dataset (description only in ``aware`` mode)."""
-    return _env().get_template("dynosaur_dataset.j2").render(
-        view=view, aware=(mode == "aware"), max_tasks=max_tasks).strip()
+    return prompts.render_text(DATASET, view=view, aware=(mode == "aware"), max_tasks=max_tasks).strip()
 
 
 def build_messages(view: MetaView, mode: str, max_tasks: int = 3) -> list[dict[str, str]]:
     """System message, two demonstrations (user/assistant pairs), then the dataset to design for."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    system = _env().get_template("dynosaur_system.j2").render(aware=(mode == "aware")).strip()
+    system = prompts.render_text(SYSTEM, aware=(mode == "aware")).strip()
     msgs = [{"role": "system", "content": system}]
     for demo_view, answer in _DEMOS:
         msgs.append({"role": "user", "content": render_dataset(demo_view, mode, max_tasks)})
