@@ -45,7 +45,8 @@ def test_no_prompt_text_left_in_python_strings():
     for rel, phrase in [("score/llm_scorers.py", "You grade training data"),
                         ("select/active.py", "Now answer for this input"),
                         ("evaluate.py", "Now answer for this input"),
-                        ("generate/dynosaur_prompt.py", "You design tasks")]:
+                        ("generate/dynosaur_prompt.py", "You design tasks"),
+                        ("llm/hf.py", "Answer with one JSON value only")]:
         assert phrase not in (PKG / rel).read_text(encoding="utf-8"), rel
     assert "You grade training data" in (PKG / "prompts" / "judge.j2").read_text(encoding="utf-8")
 
@@ -54,6 +55,7 @@ def test_frozen_cache_tags_hold_only_for_the_text_they_were_written_for(override
     assert prompts.cache_tag("judge") == "qdit-judge-v1"
     assert prompts.cache_tag("active_it") == "active-it-prompt-v1"
     assert prompts.cache_tag("eval") == "eval-v1"
+    assert prompts.cache_tag("llm/schema_note") == "hf-schema-v1"
     assert prompts.cache_tag("glan/answer") == prompts.version("glan/answer")  # never had a label: its version
     packaged = prompts.get("judge").text
     (override / "judge.j2").write_text(packaged, encoding="utf-8")  # the same text from elsewhere: same tag

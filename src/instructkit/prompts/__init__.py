@@ -48,6 +48,7 @@ _FROZEN_TAGS: dict[str, tuple[str, str]] = {
     "judge": ("465db869db", "qdit-judge-v1"),
     "active_it": ("5a4fee5375", "active-it-prompt-v1"),
     "eval": ("822eef6c60", "eval-v1"),
+    "llm/schema_note": ("ba9b3dec96", "hf-schema-v1"),
 }
 
 _uses: Counter = Counter()  # (name, version) -> times asked for, for run manifests
