@@ -87,3 +87,22 @@ def test_eval_hits_the_old_cache_and_keeps_its_prediction_ids(tmp_path):
     after = json.loads((out / "results.json").read_text())
     assert after["overall"] == before["overall"] and after["tasks"] == before["tasks"]
     assert after["config"]["prompt"] == "eval-v1"
+
+
+def test_dynosaur_hits_the_old_cache(tmp_path):
+    out = run(tmp_path, "dynosaur", "examples/news_topics", "--rows", "8", "--modes", "aware", "--max-tasks", "2",
+              response_cache="dynosaur")
+    u = usage(out)
+    assert u["calls"] == 0 and u["cache_hits"] > 0
+    assert rows(out / "tasks.jsonl") == rows(ROOT / FIX / "dynosaur" / "tasks.jsonl")
+
+
+def test_glan_hits_the_old_cache_and_keeps_its_node_ids(tmp_path):
+    out = run(tmp_path, "glan", "--taxonomy", FIX / "taxonomy.yaml", "--subject-samples", "1", "--max-subjects", "1",
+              "--max-sessions", "4", "--questions-per-syllabus", "1", "--max-tokens", "96", "--model", "local",
+              "--concurrency", "1", "--seed", "3", response_cache="glan")
+    u = usage(out)
+    assert u["calls"] == 0 and u["cache_hits"] > 0
+    for stream in ("syllabi", "questions", "answers"):  # node ids hold each stage's prompt version
+        assert rows(out / f"{stream}.jsonl") == rows(ROOT / FIX / "glan" / f"{stream}.jsonl"), stream
+    assert rows(out / "answers.jsonl"), "the fixture run reached the answer stage"

@@ -46,6 +46,7 @@ def test_no_prompt_text_left_in_python_strings():
                         ("select/active.py", "Now answer for this input"),
                         ("evaluate.py", "Now answer for this input"),
                         ("generate/dynosaur_prompt.py", "You design tasks"),
+                        ("generate/dynosaur_prompt.py", "hotel_reviews"),
                         ("llm/hf.py", "Answer with one JSON value only")]:
         assert phrase not in (PKG / rel).read_text(encoding="utf-8"), rel
     assert "You grade training data" in (PKG / "prompts" / "judge.j2").read_text(encoding="utf-8")
@@ -125,5 +126,22 @@ def test_pyproject_ships_every_prompt_file_in_the_wheel():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["instructkit"]
     shipped = {f for p in patterns for f in PKG.glob(p)}  # setuptools globs package data the same way
-    missing = [f.relative_to(PKG).as_posix() for f in (PKG / "prompts").rglob("*.j2") if f not in shipped]
+    files = [f for f in (PKG / "prompts").rglob("*") if f.suffix in (".j2", ".yaml")]
+    assert len(files) > 10
+    missing = [f.relative_to(PKG).as_posix() for f in files if f not in shipped]
     assert not missing, f"not package data: {missing}"
+
+
+def test_dynosaur_demonstrations_are_a_data_file_that_versions_its_prompt(override):
+    from instructkit.generate import dynosaur_prompt as dp
+
+    before = dp.template_version()
+    demos = prompts.data("dynosaur/demos")
+    assert [d["dataset"]["name"] for d in demos] == ["hotel_reviews", "word_definitions"]
+    assert all(isinstance(v, str) for d in demos for row in d["dataset"]["examples"] for v in row.values())
+    demos[0]["tasks"][0]["instruction"] = "Guess the rating."  # a copy: the loader's own data is untouched
+    assert prompts.data("dynosaur/demos")[0]["tasks"][0]["instruction"] != "Guess the rating."
+    (override / "dynosaur").mkdir()
+    (override / "dynosaur" / "demos.yaml").write_text(json.dumps(demos))  # JSON is YAML
+    prompts.clear_cache()
+    assert "Guess the rating." in dp.demo_instructions() and dp.template_version() != before

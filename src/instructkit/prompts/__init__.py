@@ -27,6 +27,7 @@ entries with the packaged ones).
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
@@ -97,10 +98,10 @@ class Prompt:
         return msgs
 
 
-def get(name: str) -> Prompt:
+def get(name: str, suffix: str = ".j2") -> Prompt:
     """The prompt ``name`` (override first, then the packaged file); KeyError when there is none."""
     override = os.environ.get(OVERRIDE_ENV)
-    prompt = _read(name, override or "")
+    prompt = _read(name, override or "", suffix)
     with _uses_lock:
         _uses[(prompt.name, prompt.version)] += 1
     return prompt
@@ -115,6 +116,14 @@ def render(name: str, **variables: Any) -> tuple[list[dict[str, str]], str]:
 def render_text(name: str, **variables: Any) -> str:
     """Prompt ``name`` rendered as one piece of text (for prompts a caller places itself)."""
     return get(name).render(**variables)
+
+
+def data(name: str) -> Any:
+    """The YAML file ``<name>.yaml`` parsed (worked demonstrations a prompt shows, e.g. ``dynosaur/demos``).
+
+    Versioned, overridden and recorded in manifests like a template.
+    """
+    return copy.deepcopy(_parse_yaml(get(name, ".yaml").text))  # a copy: callers may change what they get
 
 
 def version(name: str) -> str:
@@ -152,7 +161,7 @@ def clear_cache() -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _read(name: str, override: str) -> Prompt:
+def _read(name: str, override: str, suffix: str = ".j2") -> Prompt:
     if not name or name.startswith(("/", ".")) or ".." in name.split("/"):
         raise KeyError(f"bad prompt name {name!r}")
     if override:
@@ -161,13 +170,20 @@ def _read(name: str, override: str) -> Prompt:
             from instructkit.errors import UserError
 
             raise UserError(f"{OVERRIDE_ENV}={override}: not a folder; point it at a folder of <name>.j2 prompt files")
-        path = root / f"{name}.j2"
+        path = root / f"{name}{suffix}"
         if path.is_file():
             return Prompt(name, str(path), path.read_text(encoding="utf-8"))
-    packaged = resources.files(__name__).joinpath(f"{name}.j2")
+    packaged = resources.files(__name__).joinpath(f"{name}{suffix}")
     if not packaged.is_file():
         raise KeyError(f"no prompt named {name!r}; known: {', '.join(names())}")
-    return Prompt(name, f"instructkit/prompts/{name}.j2", packaged.read_text(encoding="utf-8"))
+    return Prompt(name, f"instructkit/prompts/{name}{suffix}", packaged.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def _parse_yaml(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
 
 
 @functools.lru_cache(maxsize=None)
