@@ -3,6 +3,8 @@
 A prompt's **name** is its path below this folder without ``.j2`` (``judge``, ``glan/answer``,
 ``dynosaur/system``). A line ``=== user ===`` splits a file into a system part and a user part;
 a file without it is one user part (or a piece a caller places itself, like ``dynosaur/dataset``).
+Worked demonstrations a prompt shows are YAML data files beside the templates, read with
+:func:`data` (``dynosaur/demos.yaml``).
 
 A prompt's **version** is its name and a hash of its file's text (``glan_answer@1a2b3c4d5e``), so
 an edit is a new version without anyone bumping a constant. Run manifests record the versions a
