@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from instructkit import prompts
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError, UserError
 from instructkit.records import Example, Task, stable_hash, user_turn
@@ -32,7 +33,7 @@ from instructkit.tasks import (reference_instance, load_dynosaur_for_eval, load_
                                normalize_label, task_with_instances)
 from instructkit.tasks import load_tasks as _load_tasks
 
-PROMPT_VERSION = "eval-v1"  # passed as template=: a prompt change changes cache keys
+PROMPT = "eval"  # instructkit/prompts/eval.j2; its cache tag keys prediction ids and model calls
 
 
 def EvalInstance(id: str, input: str, references: list[str]) -> Example:  # noqa: N802 - old type name
@@ -73,8 +74,7 @@ def build_prompt(task: Task, inst: Example, demos: int = 0) -> str:
     shown = task.demos[: max(0, demos)]
     if not shown:
         return user_turn(task.definition, inst.input)
-    blocks = "\n\n".join(f"Input: {x}\nOutput: {y}" for x, y in shown)
-    return f"{task.definition}\n\nExamples:\n{blocks}\n\nNow answer for this input:\n{inst.input}"
+    return prompts.render_text(PROMPT, definition=task.definition, demos=list(shown), input=inst.input)
 
 
 normalize = normalize_label  # lowercase, no punctuation, no English articles, single spaces
@@ -149,7 +149,7 @@ def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max
     if llm is None:  # a bad spec is a one-line error before anything is written
         check_spec(model)
     config = {"model": model, "tasks": sorted(t.id for t in tasks), "demos": demos, "max_tokens": max_tokens,
-              "prompt": PROMPT_VERSION}
+              "prompt": prompts.cache_tag(PROMPT)}
     with RunDir(out, command="eval", config=config, argv=argv) as run:
         door = llm or open_model(model, cache=run.cache_path, ledger=UsageLedger(),
                                  options=options or ModelOptions(concurrency=concurrency))
@@ -158,7 +158,7 @@ def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max
         stream = run.stream("predictions")
 
         def pred_id(t: Task, i: Example) -> str:
-            return stable_hash("pred", ident, t.id, i.id, demos, max_tokens, PROMPT_VERSION)
+            return stable_hash("pred", ident, t.id, i.id, demos, max_tokens, prompts.cache_tag(PROMPT))
 
         todo = [(t, i) for t in tasks for i in t.instances if pred_id(t, i) not in stream]
         failed: dict[str, str] = {}  # prediction id -> error kind: not written, so a re-run retries it
@@ -166,7 +166,8 @@ def evaluate(model: str, tasks: list[Task], out: str | Path, demos: int = 2, max
         async def one(t: Task, i: Example) -> None:
             msgs = [{"role": "user", "content": build_prompt(t, i, demos)}]
             try:
-                comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens, template=PROMPT_VERSION)
+                comp = await door.chat(msgs, temperature=0.0, max_tokens=max_tokens,
+                                       template=prompts.cache_tag(PROMPT))
             except UnsupportedError:
                 raise
             except ModelError as e:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from instructkit import prompts
 from instructkit.errors import UserError
 from instructkit.redact import redact, register_secret  # noqa: F401 - re-exported (moved to redact.py)
 from instructkit.run_contract import (STATUSES, check_out_dir, decide_status, manifest_output,  # noqa: F401
@@ -228,6 +229,7 @@ class RunDir:
         self.manifest["status"] = "running"
         self._streams: dict[str, JsonlStream] = {}
         self._finished = False
+        self._prompts_mark = prompts.mark()  # finish() records the prompt versions asked for since
         try:
             self.save_manifest()
         except OSError as e:
@@ -301,6 +303,10 @@ class RunDir:
             self.manifest["counts"] = redact(counts)
         self.manifest.update(redact(fields))
         facts = {**(this_run or {}), "failed": int(failed)}
+        used = prompts.used_since(self._prompts_mark)
+        if used:  # which prompt files (by content version) this run used; resumed runs add theirs
+            facts["prompts"] = used
+            self.manifest["prompts"] = {**(self.manifest.get("prompts") or {}), **used}
         if failed_items:
             facts["failed_items"] = failed_items
         self.manifest["status"] = status

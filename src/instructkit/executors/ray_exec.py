@@ -54,7 +54,9 @@ def runtime_env() -> dict[str, Any]:
     paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
     # INSTRUCTKIT_OPENAI_*: the user's own defaults; the resolved --timeout/--max-retries travel as ModelOptions
-    for k in ("INSTRUCTKIT_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",
+    # INSTRUCTKIT_PROMPTS: workers must render the same (overridden) prompt files as the driver
+    for k in ("INSTRUCTKIT_CACHE", "INSTRUCTKIT_PROMPTS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+              "HF_DATASETS_OFFLINE",
               "INSTRUCTKIT_OPENAI_TIMEOUT", "INSTRUCTKIT_OPENAI_MAX_RETRIES"):
         if k in os.environ:
             env[k] = os.environ[k]

@@ -1,8 +1,9 @@
-"""GLAN prompt templates: Jinja2 files under ``generate/prompts/glan_*.j2``.
+"""GLAN's prompts: ``instructkit/prompts/glan/*.j2`` through the one loader (:mod:`instructkit.prompts`).
 
-A template renders a system part and a user part, split at a line ``=== user ===``. Its version
-(``glan_subjects@<hash of the file>``) goes to ``LLM.chat(template=...)`` and into the node ids,
-so editing a prompt changes the cache keys and regenerates the nodes that depend on it.
+GLAN code names a prompt ``glan_<stage>`` (``glan_subjects``, ``glan_answer``...), which is the
+prompt ``glan/<stage>``. Its version (``glan_subjects@<hash of the file>``) goes to
+``LLM.chat(template=...)`` and into the node ids, so editing a prompt changes the cache keys and
+regenerates the nodes that depend on it; an unchanged file keeps the keys it always had.
 
 >>> msgs, version = render("glan_answer", discipline="Physics", question="Why is the sky blue?")
 >>> msgs[0]["role"], msgs[1]["content"], version.startswith("glan_answer@")
@@ -11,37 +12,22 @@ so editing a prompt changes the cache keys and regenerates the nodes that depend
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from importlib import resources
 from typing import Any
 
-SPLIT = "=== user ==="
+from instructkit import prompts
+
+SPLIT = prompts.SPLIT
 
 
-@functools.lru_cache(maxsize=None)
-def _load(name: str) -> tuple[Any, str]:
-    import jinja2
-
-    text = resources.files("instructkit.generate").joinpath(f"prompts/{name}.j2").read_text(encoding="utf-8")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                             autoescape=False)
-    version = f"{name}@{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}"
-    return env.from_string(text), version
+def _name(name: str) -> str:
+    return "glan/" + name.removeprefix("glan_")
 
 
 def version(name: str) -> str:
     """The version string of template ``name`` (changes whenever the file changes)."""
-    return _load(name)[1]
+    return prompts.cache_tag(_name(name))
 
 
 def render(name: str, **variables: Any) -> tuple[list[dict[str, str]], str]:
     """(messages, version) of template ``name`` rendered with ``variables``."""
-    template, ver = _load(name)
-    text = template.render(**variables)
-    system, sep, user = text.partition(SPLIT)
-    if not sep:
-        system, user = "", text
-    msgs = [{"role": "system", "content": system.strip()}] if system.strip() else []
-    msgs.append({"role": "user", "content": user.strip()})
-    return msgs, ver
+    return prompts.render(_name(name), **variables)

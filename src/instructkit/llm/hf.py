@@ -24,6 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from instructkit import prompts
 from instructkit.errors import ModelError
 from instructkit.llm import hf_load
 from instructkit.llm.base import (
@@ -32,9 +33,9 @@ from instructkit.llm.base import (
 )
 from instructkit.llm.jsonutil import parse_structured
 
-SCHEMA_NOTE_VERSION = "hf-schema-v1"  # part of the identity: changing the note changes cache keys
-_SCHEMA_NOTE = ("Answer with one JSON value only, no prose, no code fence, shaped like this "
-                "(replace each <...> with your content):\n{shape}")
+# instructkit/prompts/llm/schema_note.j2: its cache tag is part of the identity, since the note is added
+# here, after the cache key of the request's own messages was taken (an edited note changes cache keys)
+SCHEMA_NOTE = "llm/schema_note"
 _RETRIES = 2
 
 
@@ -51,7 +52,7 @@ class HFBackend(Backend):
         self.n_ctx = int(n_ctx)
         self.n_threads = n_threads
         self.info = BackendInfo(spec=self.ref.spec,
-                                identity={**hf_load.identity(self.ref), "schema_note": SCHEMA_NOTE_VERSION},
+                                identity={**hf_load.identity(self.ref), "schema_note": prompts.cache_tag(SCHEMA_NOTE)},
                                 max_concurrency=1, can_score=True)
         self._model = None
         self._tok = None
@@ -145,7 +146,7 @@ class HFBackend(Backend):
         messages = req.message_dicts()
         prefill = ""
         if req.schema is not None:
-            note = _SCHEMA_NOTE.format(shape=json.dumps(schema_shape(req.schema), ensure_ascii=False))
+            note = prompts.render_text(SCHEMA_NOTE, shape=json.dumps(schema_shape(req.schema), ensure_ascii=False))
             if messages and messages[0]["role"] == "system":
                 messages = [{"role": "system", "content": messages[0]["content"] + "\n\n" + note}] + messages[1:]
             else:

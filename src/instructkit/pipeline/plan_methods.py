@@ -44,10 +44,9 @@ def plan_dynosaur(p, ctx, counters, n_in, existing: Path | None) -> None:
 
 
 def _template_tokens(tc, name: str) -> int:
-    from importlib import resources
+    from instructkit import prompts
 
-    text = resources.files("instructkit.generate").joinpath(f"prompts/{name}.j2").read_text(encoding="utf-8")
-    return tc.count_text(text)
+    return tc.count_text(prompts.get("glan/" + name.removeprefix("glan_")).text)
 
 
 def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:

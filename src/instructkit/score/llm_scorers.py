@@ -25,17 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from instructkit import prompts
 from instructkit.aio import gather_or_cancel
 from instructkit.llm import LLM
 from instructkit.records import Example
 from instructkit.score.cache import ScoreCache, score_key
 
-JUDGE_VERSION = "qdit-judge-v1"
-IFD_VERSION = "ifd-v1"
-_JUDGE_SYSTEM = ("You grade training data for an AI assistant. Read one instruction and the answer "
-                 "given to it, and rate how good the pair is as a teaching example: 1 = useless or wrong, "
-                 "2 = poor, 3 = acceptable, 4 = good, 5 = excellent (clear task, correct and helpful answer). "
-                 "Reply with the single digit only.")
+JUDGE_PROMPT = "judge"  # instructkit/prompts/judge.j2; its cache tag keys the response and score caches
+IFD_VERSION = "ifd-v1"  # IFD sends no prompt text of ours (the example itself): a scorer version, not a prompt's
 _DIGIT = re.compile(r"[1-5]")
 _TEXT_DIGIT = re.compile(r"(?<![\d.])[1-5](?![\d.]?\d)")  # a standalone 1-5, not part of "10" or "2.5"
 
@@ -54,9 +51,7 @@ def example_prompt(ex: Example) -> str:
 
 
 def judge_messages(ex: Example, max_chars: int = 2000) -> list[dict[str, str]]:
-    body = (f"Instruction:\n{example_prompt(ex)[:max_chars]}\n\nAnswer:\n{ex.output[:max_chars]}\n\n"
-            "Rating (1-5):")
-    return [{"role": "system", "content": _JUDGE_SYSTEM}, {"role": "user", "content": body}]
+    return prompts.render(JUDGE_PROMPT, instruction=example_prompt(ex)[:max_chars], answer=ex.output[:max_chars])[0]
 
 
 def expected_rating(top_logprobs: list[dict[str, float]] | None, text: str) -> tuple[float | None, dict]:
@@ -85,7 +80,7 @@ def expected_rating(top_logprobs: list[dict[str, float]] | None, text: str) -> t
 
 async def _judge_one(llm: LLM, ex: Example) -> tuple[float | None, dict]:
     comp = await llm.chat(judge_messages(ex), max_tokens=2, logprobs=5, temperature=0.0,
-                          template=JUDGE_VERSION)
+                          template=prompts.cache_tag(JUDGE_PROMPT))
     score, info = expected_rating(comp.top_logprobs, comp.text)
     info["text"] = comp.text
     return score, info
@@ -140,7 +135,7 @@ def _run(llm: LLM, examples: list[Example], kind: str, one: Callable[[LLM, Examp
 def judge_scores(llm: LLM, examples: list[Example], cache: ScoreCache | None = None,
                  progress: Any = None) -> ScoreReport:
     """Expected 1–5 judge rating per example (see the module docstring)."""
-    return _run(llm, examples, "judge", _judge_one, JUDGE_VERSION, cache, progress)
+    return _run(llm, examples, "judge", _judge_one, prompts.cache_tag(JUDGE_PROMPT), cache, progress)
 
 
 def ifd_scores(llm: LLM, examples: list[Example], cache: ScoreCache | None = None,

@@ -3,7 +3,7 @@
 Read top to bottom, the package is the paper's pipeline with our documented choices:
 
 - :mod:`.meta`: what of a dataset card the model may see (fields, options, a few rows);
-- :mod:`.prompt`: the task-design prompt (templates in ``generate/prompts``);
+- :mod:`.prompt`: the task-design prompt (templates in ``instructkit/prompts/dynosaur``);
 - :mod:`.filter` and :mod:`.checks`: parsing the proposals and dropping bad ones, each with a reason;
 - :mod:`.pipeline`: one dataset-config -> tasks -> instances (``process_dataset``);
 - :mod:`.verify`: the optional likelihood check that an instruction helps predict its outputs;

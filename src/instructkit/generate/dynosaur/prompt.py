@@ -19,86 +19,54 @@ schema whose ``enum`` lists the dataset's real field names, so a backend that en
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from instructkit import prompts
 from instructkit.generate.dynosaur.meta import FieldInfo, MetaView
 from instructkit.records import stable_hash
 
 MODES = ("aware", "unaware")
-PROMPT_DIR = Path(__file__).parent.parent / "prompts"  # generate/prompts: one folder for every method's templates
+# A fixed name, not a version to bump: the hash in template_version() does the versioning. It
+# stays what it was before the prompts moved to instructkit/prompts/, so older caches still hit.
 PROMPT_NAME = "dynosaur-tasks-v1"
-
-# Two worked demonstrations, written for this project. Their datasets differ from the examples/
-# datasets on purpose, so the model cannot just copy an answer.
-_DEMOS: list[tuple[MetaView, list[dict[str, Any]]]] = [
-    (MetaView(
-        name="hotel_reviews", config=None,
-        description="Guest reviews of hotels collected from a booking site, each with a short title and a "
-                    "star rating from 1 to 5 given by the guest.",
-        fields=[FieldInfo("title", "string"), FieldInfo("review", "string"),
-                FieldInfo("rating", "ClassLabel", ["1", "2", "3", "4", "5"])],
-        examples=[{"title": "Quiet and clean", "rating": "4",
-                   "review": "The room was spotless and the street was quiet at night. Breakfast was a bit plain."},
-                  {"title": "Never again", "rating": "1",
-                   "review": "Dirty towels, a broken heater and the staff did not care."}]),
-     [{"instruction": "Read the hotel review and predict the star rating the guest gave, from 1 to 5.",
-       "input_fields": ["review"], "output_field": "rating"},
-      {"instruction": "Write a short title that sums up this hotel review.",
-       "input_fields": ["review"], "output_field": "title"},
-      {"instruction": "Given the title of a review and its star rating, write a review a guest might have written.",
-       "input_fields": ["title", "rating"], "output_field": "review"}]),
-    (MetaView(
-        name="word_definitions", config="en",
-        description="English words with their dictionary definition and part of speech.",
-        fields=[FieldInfo("word", "string"), FieldInfo("pos", "string"), FieldInfo("definition", "string")],
-        examples=[{"word": "harbor", "pos": "noun",
-                   "definition": "a sheltered place on a coast where ships can stay safely"},
-                  {"word": "ponder", "pos": "verb", "definition": "to think about something carefully"}]),
-     [{"instruction": "Explain the meaning of the given word in one sentence, as a dictionary would.",
-       "input_fields": ["word", "pos"], "output_field": "definition"},
-      {"instruction": "Which English word matches this definition? Answer with the word only.",
-       "input_fields": ["definition"], "output_field": "word"},
-      {"instruction": "Tell whether the word is a noun, a verb, an adjective or another part of speech.",
-       "input_fields": ["word"], "output_field": "pos"}]),
-]
+SYSTEM, DATASET = "dynosaur/system", "dynosaur/dataset"  # instructkit/prompts/dynosaur/*.j2
+DEMOS = "dynosaur/demos"  # instructkit/prompts/dynosaur/demos.yaml: two made-up datasets and their answers
 
 
-@lru_cache(maxsize=1)
-def _env():
-    import jinja2
+def _demos() -> list[tuple[MetaView, list[dict[str, Any]]]]:
+    """The worked demonstrations: (dataset view, the tasks we want designed for it), twice."""
+    out = []
+    for demo in prompts.data(DEMOS):
+        d = demo["dataset"]
+        fields = [FieldInfo(f["name"], f["dtype"], f.get("label_names")) for f in d["fields"]]
+        out.append((MetaView(d["name"], d["config"], d["description"], fields, d["examples"]), demo["tasks"]))
+    return out
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROMPT_DIR)), autoescape=False,
-                              keep_trailing_newline=False, undefined=jinja2.StrictUndefined)
 
-
-@lru_cache(maxsize=1)
 def template_version() -> str:
     """Prompt name plus a hash of the template files and demonstrations: any edit changes cache keys."""
-    texts = [(PROMPT_DIR / n).read_text(encoding="utf-8") for n in ("dynosaur_system.j2", "dynosaur_dataset.j2")]
-    demos = [(v.name, v.description, [f.describe() for f in v.fields], v.examples, a) for v, a in _DEMOS]
+    texts = [prompts.get(name).text for name in (SYSTEM, DATASET)]
+    demos = [(v.name, v.description, [f.describe() for f in v.fields], v.examples, a) for v, a in _demos()]
     return f"{PROMPT_NAME}:{stable_hash(texts, demos, length=8)}"
 
 
 def demo_instructions() -> list[str]:
     """The instructions of our worked demonstrations (a task copying one is dropped)."""
-    return [t["instruction"] for _, answer in _DEMOS for t in answer]
+    return [t["instruction"] for _, answer in _demos() for t in answer]
 
 
 def render_dataset(view: MetaView, mode: str, max_tasks: int = 3) -> str:
     """The user message that shows one dataset (description only in ``aware`` mode)."""
-    return _env().get_template("dynosaur_dataset.j2").render(
-        view=view, aware=(mode == "aware"), max_tasks=max_tasks).strip()
+    return prompts.render_text(DATASET, view=view, aware=(mode == "aware"), max_tasks=max_tasks).strip()
 
 
 def build_messages(view: MetaView, mode: str, max_tasks: int = 3) -> list[dict[str, str]]:
     """System message, two demonstrations (user/assistant pairs), then the dataset to design for."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    system = _env().get_template("dynosaur_system.j2").render(aware=(mode == "aware")).strip()
+    system = prompts.render_text(SYSTEM, aware=(mode == "aware")).strip()
     msgs = [{"role": "system", "content": system}]
-    for demo_view, answer in _DEMOS:
+    for demo_view, answer in _demos():
         msgs.append({"role": "user", "content": render_dataset(demo_view, mode, max_tasks)})
         tasks = [{"output_field": t["output_field"], "input_fields": t["input_fields"],
                   "instruction": t["instruction"]} for t in answer[:max_tasks]]

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from instructkit import prompts
 from instructkit.aio import gather_or_cancel
 from instructkit.errors import ModelError, UnsupportedError
 from instructkit.records import Example, Task, stable_hash
@@ -40,7 +41,7 @@ from instructkit.select.active.tasks_io import load_tasks
 if TYPE_CHECKING:
     from instructkit.llm import LLM
 
-PROMPT_VERSION = "active-it-prompt-v1"
+PROMPT = "active_it"  # instructkit/prompts/active_it.j2; its cache tag keys score ids and model calls
 STRATEGIES = ("uncertainty", "random", "high-perplexity", "low-perplexity")
 _WORD = re.compile(r"\S+\s*")
 
@@ -90,11 +91,9 @@ def sample_instances(task: Task, n: int, seed: int) -> list[Example]:
 
 def build_messages(instr: Instruction, x: str) -> list[dict[str, str]]:
     """The chat prompt for instance input ``x`` under instruction ``instr``."""
-    parts = [instr.definition.strip()]
-    for j, (inp, out) in enumerate(instr.demonstrations, 1):
-        parts.append(f"Example {j}\nInput: {inp.strip()}\nOutput: {out.strip()}")
-    parts.append(f"Now answer for this input.\nInput: {x.strip()}")
-    return [{"role": "user", "content": "\n\n".join(p for p in parts if p)}]
+    demos = [(inp.strip(), out.strip()) for inp, out in instr.demonstrations]
+    text = prompts.render_text(PROMPT, definition=instr.definition.strip(), demonstrations=demos, input=x.strip())
+    return [{"role": "user", "content": text}]
 
 
 # -- the formulas ----------------------------------------------------------------------------
@@ -129,7 +128,7 @@ class ScoreConfig:
     def key(self, model_identity: Any, task: Task) -> str:
         """Score id: one per (model, task content, seed and settings)."""
         return stable_hash("active-score", model_identity, task.id, task.content_hash(),
-                           asdict(self), PROMPT_VERSION)
+                           asdict(self), prompts.cache_tag(PROMPT))
 
 
 @dataclass
@@ -170,7 +169,7 @@ async def score_task(llm: "LLM", task: Task, cfg: ScoreConfig) -> TaskScore:
     async def greedy(x: Example) -> str | None:
         try:
             comp = await llm.chat(build_messages(instrs[0], x.input), temperature=0.0,
-                                  max_tokens=cfg.max_tokens, seed=0, template=PROMPT_VERSION)
+                                  max_tokens=cfg.max_tokens, seed=0, template=prompts.cache_tag(PROMPT))
         except ModelError as e:
             if e.kind != "bad_request":
                 raise
@@ -185,7 +184,7 @@ async def score_task(llm: "LLM", task: Task, cfg: ScoreConfig) -> TaskScore:
 
     async def score_one(instr: Instruction, x: Example, y: str):
         try:
-            return await llm.score(build_messages(instr, x.input), y, template=PROMPT_VERSION)
+            return await llm.score(build_messages(instr, x.input), y, template=prompts.cache_tag(PROMPT))
         except ModelError as e:
             if e.kind == "unsupported":
                 raise UnsupportedError(f"model '{llm.spec}' cannot score text: {e}") from None
@@ -376,7 +375,7 @@ def select_active(task_paths: Sequence[str | Path], out: str | Path, k: int, *, 
     tasks = load_tasks_excluding(task_paths, task_field, _read_exclude(exclude), bad_rows)
     config = {"tasks": [str(p) for p in task_paths], "k": k, "model": model, **asdict(cfg),
               "strategy": strategy, "cls_ratio": cls_ratio, "scores": str(scores) if scores else None,
-              "exclude": [str(p) for p in exclude], "prompt_version": PROMPT_VERSION}
+              "exclude": [str(p) for p in exclude], "prompt_version": prompts.cache_tag(PROMPT)}
     with RunDir(out, command="select active", config=config, argv=argv) as run:
         from instructkit.rowcheck import reject_bad_rows
 
