@@ -43,10 +43,10 @@ def test_every_prompt_file_is_listed_and_versioned_by_its_text():
 def test_no_prompt_text_left_in_python_strings():
     """The judge, Active-IT and eval prompts live only in their files now."""
     for rel, phrase in [("score/llm_scorers.py", "You grade training data"),
-                        ("select/active.py", "Now answer for this input"),
+                        ("select/active/uncertainty.py", "Now answer for this input"),
                         ("evaluate.py", "Now answer for this input"),
-                        ("generate/dynosaur_prompt.py", "You design tasks"),
-                        ("generate/dynosaur_prompt.py", "hotel_reviews"),
+                        ("generate/dynosaur/prompt.py", "You design tasks"),
+                        ("generate/dynosaur/prompt.py", "hotel_reviews"),
                         ("llm/hf.py", "Answer with one JSON value only")]:
         assert phrase not in (PKG / rel).read_text(encoding="utf-8"), rel
     assert "You grade training data" in (PKG / "prompts" / "judge.j2").read_text(encoding="utf-8")
