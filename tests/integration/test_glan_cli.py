@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from instructkit.generate.glan_taxonomy import discipline_id
+from instructkit.generate.glan.taxonomy import discipline_id
 from instructkit.runs import read_jsonl
 from conftest import cli_env, run_cli
 

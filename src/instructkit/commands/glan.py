@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         """
         from instructkit.errors import UserError
         from instructkit.executor import check_executor
-        from instructkit.generate.glan_taxonomy import format_tree, load_taxonomy
+        from instructkit.generate.glan.taxonomy import format_tree, load_taxonomy
 
         setup(quiet)
         if list_disciplines:

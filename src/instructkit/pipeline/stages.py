@@ -126,7 +126,7 @@ def glan_config(ctx: StageRun):
 
 def run_glan_stage(ctx: StageRun) -> None:
     from instructkit.generate.glan import run_glan
-    from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.generate.glan.taxonomy import load_taxonomy
     from instructkit.runs import RunDir
 
     cfg = glan_config(ctx)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from instructkit.errors import ModelError
-from instructkit.generate import glan_prompts as prompts
-from instructkit.generate.glan_context import MAX_CONCEPTS, MAX_SESSIONS, Ctx, run_jobs
-from instructkit.generate.glan_parse import normalize_name, parse_sessions, parse_subjects
-from instructkit.generate.glan_taxonomy import Discipline
+from instructkit.generate.glan import prompts
+from instructkit.generate.glan.context import MAX_CONCEPTS, MAX_SESSIONS, Ctx, run_jobs
+from instructkit.generate.glan.parse import normalize_name, parse_sessions, parse_subjects
+from instructkit.generate.glan.taxonomy import Discipline
 from instructkit.records import stable_hash
 from instructkit.redact import redact
 
@@ -133,7 +133,7 @@ def repair_note(parsed: Any, schema_error: str | None) -> dict[str, Any]:
 def merge_subjects(d: Discipline, extractions: list[dict[str, Any]], limit: int | None) -> list[Subject]:
     """Merge subjects named in several samples (same normalized name); most-named first.
 
-    >>> from instructkit.generate.glan_taxonomy import Discipline
+    >>> from instructkit.generate.glan.taxonomy import Discipline
     >>> d = Discipline("F", "S", "Optics")
     >>> ex = [{"sample": 0, "items": [{"name": "Lenses", "level": "intro", "subtopics": ["focal length"]}]},
     ...       {"sample": 1, "items": [{"name": "The lenses", "level": "intro", "subtopics": ["aberration"]}]}]

@@ -4,8 +4,8 @@ taxonomy -> subjects (sampled free text, then extracted) -> syllabus per subject
 then extracted into sessions and key concepts) -> homework questions (one fresh seeded concept
 draw each, single- or two-session, never two alike) -> answers (a separate stage, any model).
 
-Every node has a stable id and every stage is resumable per node (see ``glan_stages`` and
-``glan_qa`` for the streams); the run directory holds:
+Every node has a stable id and every stage is resumable per node (see ``stages`` and
+``qa`` for the streams); the run directory holds:
 
 * ``subjects_raw`` / ``subjects_extracted`` / ``subjects.jsonl`` (merged, with counts),
 * ``syllabi_raw`` / ``syllabi`` (sessions, usable concepts, outlier flags),
@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from instructkit.generate.glan_context import STAGES, Ctx, GlanConfig, ModelPool
-from instructkit.generate.glan_qa import answers_stage, questions_stage
-from instructkit.generate.glan_report import build_examples, coverage, failures
-from instructkit.generate.glan_stages import Subject, subjects_stage, syllabus_stage
-from instructkit.generate.glan_taxonomy import load_taxonomy
+from instructkit.generate.glan.context import STAGES, Ctx, GlanConfig, ModelPool
+from instructkit.generate.glan.qa import answers_stage, questions_stage
+from instructkit.generate.glan.report import build_examples, coverage, failures
+from instructkit.generate.glan.stages import Subject, subjects_stage, syllabus_stage
+from instructkit.generate.glan.taxonomy import load_taxonomy
 from instructkit.runs import atomic_write_jsonl
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ import re
 from typing import Any
 
 from instructkit.errors import ModelError
-from instructkit.generate import glan_prompts as prompts
-from instructkit.generate.glan_context import Ctx, run_jobs
-from instructkit.generate.glan_sampler import Draw, draw_questions, question_seed
-from instructkit.generate.glan_stages import TOP_P, Subject, _fail
+from instructkit.generate.glan import prompts
+from instructkit.generate.glan.context import Ctx, run_jobs
+from instructkit.generate.glan.sampler import Draw, draw_questions, question_seed
+from instructkit.generate.glan.stages import TOP_P, Subject, _fail
 from instructkit.records import stable_hash
 from instructkit.redact import redact
 

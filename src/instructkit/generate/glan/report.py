@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from instructkit.generate.glan_stages import Subject
+from instructkit.generate.glan.stages import Subject
 from instructkit.records import Example
 
 
