@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from instructkit.errors import ModelError
 from instructkit.generate.glan import prompts
-from instructkit.generate.glan.context import MAX_CONCEPTS, MAX_SESSIONS, Ctx, run_jobs
+from instructkit.generate.glan.context import MAX_CONCEPTS, MAX_SESSIONS, Ctx
+from instructkit.generate.glan.nodes import NodeStage, run_nodes
 from instructkit.generate.glan.parse import normalize_name, parse_sessions, parse_subjects
 from instructkit.generate.glan.taxonomy import Discipline
 from instructkit.records import stable_hash
@@ -56,63 +56,71 @@ class Subject:
                 "count": self.count, "levels": self.levels, "variants": self.variants}
 
 
-def _fail(ctx: Ctx, item_id: str, stage: str, result: ModelError, **details: Any) -> None:
-    ctx.run.reject(item_id, f"model_error:{result.kind}", stage=stage, error=str(result)[:300], **details)
+def _extract_failure(parsed: Any, text: str) -> str | None:
+    return None if parsed.items else ("empty_output" if not text.strip() else "unparseable_extraction")
+
+
+def _failed_extraction(rec: dict[str, Any]) -> dict[str, Any]:
+    return {"schema_error": rec["schema_error"], "text": rec["text"][:500]}
 
 
 # -- stage 1: subjects --------------------------------------------------------------------------
+SubjectSample = tuple[Discipline, int, str]                  # (discipline, sample, raw id)
+SubjectRaw = tuple[Discipline, dict[str, Any], str]          # (discipline, raw record, extraction id)
+
+
+def subject_samples(ctx: Ctx) -> NodeStage[SubjectSample]:
+    """Free-text subject lists, ``subject_samples`` per discipline (T=1.0, top-p 0.95)."""
+    spec, cfg = ctx.cfg.model_for("subjects"), ctx.cfg
+
+    def record(n: SubjectSample, res: Any) -> dict[str, Any]:
+        d, i, rid = n
+        return {"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": redact(spec),
+                "template": prompts.version("glan_subjects"), "text": res.text, "finish_reason": res.finish_reason,
+                "completion_tokens": res.completion_tokens, "failure": None if res.text.strip() else "empty_output"}
+
+    return NodeStage(
+        stage="subjects", calls="subjects", progress="subjects: sample", stream="subjects_raw",
+        template="glan_subjects", node_id=lambda n: n[2], discipline=lambda n: n[0].name,
+        variables=lambda n: dict(discipline=n[0].name, field=n[0].field, sub_field=n[0].sub_field,
+                                 description=n[0].description),
+        sampling=lambda n: dict(temperature=1.0, top_p=TOP_P, max_tokens=cfg.tokens_for("subjects"), seed=cfg.seed,
+                                sample=n[1]),
+        record=record, context=lambda n: {"discipline": n[0].name, "sample": n[1]})
+
+
+def subject_extracts(ctx: Ctx) -> NodeStage[SubjectRaw]:
+    """Each sample's subjects as JSON (schema-constrained, T=0), salvaged from the free text if need be."""
+    cfg = ctx.cfg
+
+    def record(n: SubjectRaw, res: Any) -> dict[str, Any]:
+        _, raw, eid = n
+        parsed = parse_subjects(res.text, fallback_text=raw["text"])
+        return {"id": eid, "raw_id": raw["id"], "discipline_id": n[0].id, "sample": raw["sample"],
+                "items": parsed.items, "how": parsed.how, "problems": parsed.problems,
+                "schema_error": res.parse_error, "failure": _extract_failure(parsed, res.text), "text": res.text,
+                **repair_note(parsed, res.parse_error)}
+
+    return NodeStage(
+        stage="subjects_extract", calls="subjects", progress="subjects: extract", stream="subjects_extracted",
+        template="glan_subjects_extract", node_id=lambda n: n[2], discipline=lambda n: n[0].name,
+        variables=lambda n: dict(discipline=n[0].name, text=n[1]["text"]),
+        sampling=lambda n: dict(schema=SUBJECTS_SCHEMA, temperature=0.0, max_tokens=cfg.tokens_for("subjects_extract")),
+        record=record, context=lambda n: {"discipline": n[0].name, "raw_id": n[1]["id"]},
+        failure_details=_failed_extraction)
+
+
 async def subjects_stage(ctx: Ctx, disciplines: list[Discipline], generate: bool) -> dict[str, list[Subject]]:
     """Sample, extract and merge subjects; returns all merged subjects per discipline id, most-named first."""
     spec = ctx.cfg.model_for("subjects")
-    raw_s, ext_s = ctx.run.stream("subjects_raw"), ctx.run.stream("subjects_extracted")
     gen_v, ext_v = prompts.version("glan_subjects"), prompts.version("glan_subjects_extract")
     plan = [(d, i, stable_hash("glan-subjects-raw", d.id, i, spec, gen_v, ctx.cfg.seed))
             for d in disciplines for i in range(ctx.cfg.subject_samples)]
-
-    async def gen(d: Discipline, i: int, rid: str) -> None:
-        msgs, _ = prompts.render("glan_subjects", discipline=d.name, field=d.field,
-                                 sub_field=d.sub_field, description=d.description)
-        res = await ctx.chat("subjects", d.name, spec, msgs, gen_v, temperature=1.0, top_p=TOP_P,
-                             max_tokens=ctx.cfg.tokens_for("subjects"), seed=ctx.cfg.seed, sample=i)
-        if isinstance(res, ModelError):
-            return _fail(ctx, rid, "subjects", res, discipline=d.name, sample=i)
-        raw_s.append({"id": rid, "discipline_id": d.id, "discipline": d.name, "sample": i, "model": redact(spec),
-                      "template": gen_v, "text": res.text, "finish_reason": res.finish_reason,
-                      "completion_tokens": res.completion_tokens,
-                      "failure": None if res.text.strip() else "empty_output"})
-        if not res.text.strip():
-            ctx.run.reject(rid, "empty_output", stage="subjects", discipline=d.name, sample=i)
-
-    if generate:
-        await run_jobs("subjects: sample", [lambda a=a: gen(*a) for a in plan if not raw_s.has(a[2])],
-                       ctx.pool.ledger)
-    raws = {r["id"]: r for r in raw_s.records()}
-    ctx.account("subjects", [rid for _, _, rid in plan], raws)
+    raws = await run_nodes(ctx, subject_samples(ctx), plan, generate)
     ext_ids = {rid: stable_hash("glan-subjects-ext", rid, ext_v) for _, _, rid in plan}
-
-    async def extract(d: Discipline, raw: dict[str, Any], eid: str) -> None:
-        msgs, _ = prompts.render("glan_subjects_extract", discipline=d.name, text=raw["text"])
-        res = await ctx.chat("subjects", d.name, spec, msgs, ext_v, schema=SUBJECTS_SCHEMA,
-                             temperature=0.0, max_tokens=ctx.cfg.tokens_for("subjects_extract"))
-        if isinstance(res, ModelError):
-            return _fail(ctx, eid, "subjects_extract", res, discipline=d.name, raw_id=raw["id"])
-        parsed = parse_subjects(res.text, fallback_text=raw["text"])
-        failure = None if parsed.items else ("empty_output" if not res.text.strip() else "unparseable_extraction")
-        ext_s.append({"id": eid, "raw_id": raw["id"], "discipline_id": d.id, "sample": raw["sample"],
-                      "items": parsed.items, "how": parsed.how, "problems": parsed.problems,
-                      "schema_error": res.parse_error, "failure": failure, "text": res.text,
-                      **repair_note(parsed, res.parse_error)})
-        if failure:
-            ctx.run.reject(eid, failure, stage="subjects_extract", discipline=d.name, raw_id=raw["id"],
-                           schema_error=res.parse_error, text=res.text[:500])
-
-    todo = [(d, raws[rid], ext_ids[rid]) for d, _, rid in plan
-            if rid in raws and raws[rid]["text"].strip() and not ext_s.has(ext_ids[rid])]
-    if generate:
-        await run_jobs("subjects: extract", [lambda a=a: extract(*a) for a in todo], ctx.pool.ledger)
-    exts = {r["id"]: r for r in ext_s.records()}
-    ctx.account("subjects_extract", [ext_ids[rid] for _, _, rid in plan
-                                     if rid in raws and not raws[rid].get("failure")], exts)
+    # an empty sample has nothing to extract (it is already rejected as empty_output)
+    todo = [(d, raws[rid], ext_ids[rid]) for d, _, rid in plan if rid in raws and not raws[rid].get("failure")]
+    exts = await run_nodes(ctx, subject_extracts(ctx), todo, generate)
     by_disc: dict[str, list[dict[str, Any]]] = {}
     for d, _, rid in plan:
         if ext_ids[rid] in exts:
@@ -198,61 +206,62 @@ def check_bounds(sessions: list[dict[str, Any]], max_sessions: int) -> tuple[lis
     return usable, flags
 
 
+SyllabusNode = tuple[Subject, str]                           # (subject, syllabus id)
+SyllabusRaw = tuple[Subject, dict[str, Any], str]            # (subject, raw syllabus, extraction id)
+
+
+def syllabus_drafts(ctx: Ctx) -> NodeStage[SyllabusNode]:
+    """A free-text syllabus per subject (T=1.0, top-p 0.95)."""
+    spec, cfg = ctx.cfg.model_for("syllabus"), ctx.cfg
+
+    def record(n: SyllabusNode, res: Any) -> dict[str, Any]:
+        s, sid = n
+        return {"id": sid, "subject_id": s.id, "discipline_id": s.discipline.id, "subject": s.name,
+                "model": redact(spec), "template": prompts.version("glan_syllabus"), "text": res.text,
+                "finish_reason": res.finish_reason, "completion_tokens": res.completion_tokens,
+                "failure": None if res.text.strip() else "empty_output"}
+
+    return NodeStage(
+        stage="syllabus", calls="syllabus", progress="syllabus: generate", stream="syllabi_raw",
+        template="glan_syllabus", node_id=lambda n: n[1], discipline=lambda n: n[0].discipline.name,
+        variables=lambda n: dict(discipline=n[0].discipline.name, subject=n[0].name, level=n[0].level,
+                                 subtopics=n[0].subtopics[:12]),
+        sampling=lambda n: dict(temperature=1.0, top_p=TOP_P, max_tokens=cfg.tokens_for("syllabus"), seed=cfg.seed),
+        record=record, context=lambda n: {"subject": n[0].name})
+
+
+def syllabus_extracts(ctx: Ctx) -> NodeStage[SyllabusRaw]:
+    """Each syllabus as sessions with key concepts (schema-constrained, T=0), bounds flagged."""
+    cfg = ctx.cfg
+
+    def record(n: SyllabusRaw, res: Any) -> dict[str, Any]:
+        s, raw, eid = n
+        parsed = parse_sessions(res.text, fallback_text=raw["text"])
+        usable, flags = check_bounds(parsed.items, cfg.max_sessions)
+        failure = _extract_failure(parsed, res.text)
+        if failure is None and not any(usable):
+            failure = "no_key_concepts"
+        return {"id": eid, "syllabus_id": raw["id"], "subject_id": s.id, "discipline_id": s.discipline.id,
+                "subject": s.name, "sessions": parsed.items, "usable_concepts": usable, "flags": flags,
+                "how": parsed.how, "problems": parsed.problems, "schema_error": res.parse_error,
+                "failure": failure, "text": res.text, **repair_note(parsed, res.parse_error)}
+
+    return NodeStage(
+        stage="syllabus_extract", calls="syllabus", progress="syllabus: extract", stream="syllabi",
+        template="glan_syllabus_extract", node_id=lambda n: n[2], discipline=lambda n: n[0].discipline.name,
+        variables=lambda n: dict(discipline=n[0].discipline.name, subject=n[0].name, text=n[1]["text"]),
+        sampling=lambda n: dict(schema=SESSIONS_SCHEMA, temperature=0.0,
+                                max_tokens=cfg.tokens_for("syllabus_extract")),
+        record=record, context=lambda n: {"subject": n[0].name, "raw_id": n[1]["id"]},
+        failure_details=_failed_extraction)
+
+
 async def syllabus_stage(ctx: Ctx, subjects: list[Subject], generate: bool) -> list[dict[str, Any]]:
     """Generate and extract a syllabus per subject; returns the extracted syllabus records."""
-    spec = ctx.cfg.model_for("syllabus")
-    raw_s, ext_s = ctx.run.stream("syllabi_raw"), ctx.run.stream("syllabi")
-    gen_v, ext_v = prompts.version("glan_syllabus"), prompts.version("glan_syllabus_extract")
+    ext_v = prompts.version("glan_syllabus_extract")
     plan = [(s, syllabus_id(ctx, s)) for s in subjects]
-
-    async def gen(s: Subject, sid: str) -> None:
-        msgs, _ = prompts.render("glan_syllabus", discipline=s.discipline.name, subject=s.name,
-                                 level=s.level, subtopics=s.subtopics[:12])
-        res = await ctx.chat("syllabus", s.discipline.name, spec, msgs, gen_v, temperature=1.0,
-                             top_p=TOP_P, max_tokens=ctx.cfg.tokens_for("syllabus"), seed=ctx.cfg.seed)
-        if isinstance(res, ModelError):
-            return _fail(ctx, sid, "syllabus", res, subject=s.name)
-        raw_s.append({"id": sid, "subject_id": s.id, "discipline_id": s.discipline.id, "subject": s.name,
-                      "model": redact(spec), "template": gen_v, "text": res.text,
-                      "finish_reason": res.finish_reason, "completion_tokens": res.completion_tokens,
-                      "failure": None if res.text.strip() else "empty_output"})
-        if not res.text.strip():
-            ctx.run.reject(sid, "empty_output", stage="syllabus", subject=s.name)
-
-    if generate:
-        await run_jobs("syllabus: generate", [lambda a=a: gen(*a) for a in plan if not raw_s.has(a[1])],
-                       ctx.pool.ledger)
-    raws = {r["id"]: r for r in raw_s.records()}
-    ctx.account("syllabus", [sid for _, sid in plan], raws)
+    raws = await run_nodes(ctx, syllabus_drafts(ctx), plan, generate)
     ext_ids = {sid: stable_hash("glan-syllabus-ext", sid, ext_v) for _, sid in plan}
-
-    async def extract(s: Subject, raw: dict[str, Any], eid: str) -> None:
-        msgs, _ = prompts.render("glan_syllabus_extract", discipline=s.discipline.name, subject=s.name,
-                                 text=raw["text"])
-        res = await ctx.chat("syllabus", s.discipline.name, spec, msgs, ext_v, schema=SESSIONS_SCHEMA,
-                             temperature=0.0, max_tokens=ctx.cfg.tokens_for("syllabus_extract"))
-        if isinstance(res, ModelError):
-            return _fail(ctx, eid, "syllabus_extract", res, subject=s.name, raw_id=raw["id"])
-        parsed = parse_sessions(res.text, fallback_text=raw["text"])
-        usable, flags = check_bounds(parsed.items, ctx.cfg.max_sessions)
-        failure = None
-        if not parsed.items:
-            failure = "empty_output" if not res.text.strip() else "unparseable_extraction"
-        elif not any(usable):
-            failure = "no_key_concepts"
-        ext_s.append({"id": eid, "syllabus_id": raw["id"], "subject_id": s.id, "discipline_id": s.discipline.id,
-                      "subject": s.name, "sessions": parsed.items, "usable_concepts": usable, "flags": flags,
-                      "how": parsed.how, "problems": parsed.problems, "schema_error": res.parse_error,
-                      "failure": failure, "text": res.text, **repair_note(parsed, res.parse_error)})
-        if failure:
-            ctx.run.reject(eid, failure, stage="syllabus_extract", subject=s.name, raw_id=raw["id"],
-                           schema_error=res.parse_error, text=res.text[:500])
-
-    todo = [(s, raws[sid], ext_ids[sid]) for s, sid in plan
-            if sid in raws and raws[sid]["text"].strip() and not ext_s.has(ext_ids[sid])]
-    if generate:
-        await run_jobs("syllabus: extract", [lambda a=a: extract(*a) for a in todo], ctx.pool.ledger)
-    exts = {r["id"]: r for r in ext_s.records()}
-    ctx.account("syllabus_extract", [ext_ids[sid] for _, sid in plan
-                                     if sid in raws and not raws[sid].get("failure")], exts)
+    todo = [(s, raws[sid], ext_ids[sid]) for s, sid in plan if sid in raws and not raws[sid].get("failure")]
+    exts = await run_nodes(ctx, syllabus_extracts(ctx), todo, generate)
     return [exts[ext_ids[sid]] for _, sid in plan if ext_ids[sid] in exts]
