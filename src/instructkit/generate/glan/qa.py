@@ -2,7 +2,9 @@
 
 Questions are keyed by (syllabus extraction, question index, run seed, question model, prompt
 version); answers by (question id, answer model, prompt version). So ``--answer-model X`` on a
-finished run adds a second set of answers without touching a single question.
+finished run adds a second set of answers without touching a single question. Both stages are
+:class:`~instructkit.generate.glan.nodes.NodeStage` declarations run by the one node loop; what
+their records must pass to become examples (near-duplicates, answer checks) is in ``checks``.
 """
 
 from __future__ import annotations
