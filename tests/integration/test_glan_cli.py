@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from instructkit.generate.glan_taxonomy import discipline_id
+from instructkit.generate.glan.taxonomy import discipline_id
 from instructkit.runs import read_jsonl
 from conftest import cli_env, run_cli
 
@@ -138,3 +138,32 @@ def test_added_discipline_generates_only_its_subtree(full_run):
         assert rows(out, name)[: len(old)] == old, f"{name}: earlier records changed"
     assert any(r["discipline"] == "Optics" for r in rows(out, "subjects_raw"))
     assert "GLAN" in r.stderr and "examples" in r.stderr  # the printed summary
+
+
+def test_checks_are_counted_and_rejudged_without_a_call(full_run):
+    """The answer checks and the near-duplicate drop on the embedded model's own output: counted in
+    the manifest, and re-judged with other settings on the same directory with no model call."""
+    base, tax, full = full_run
+    man = json.loads((full / "manifest.json").read_text())
+    dedup, checks = man["stages"]["questions_dedup"], man["stages"]["answer_checks"]
+    rejected = rows(full, "rejected")
+    for report, stage in ((dedup, "questions"), (checks, "answers")):
+        assert report["planned"] == report["done"] + report["failed"] and report["missing"] == 0
+        for reason, n in report["rejected"].items():
+            assert sum(r["reason"] == reason and r["stage"] == stage for r in rejected) == n
+    assert checks["truncated"] == "keep"  # --max-tokens 96 caps the answer budget: cut answers are kept
+    answers = {a["question_id"]: a for a in rows(full, "answers")}
+    cut = [e for e in rows(full, "examples") if answers[e["meta"]["question_id"]]["finish_reason"] == "length"]
+    assert checks["truncated_kept"] == len(cut)
+    assert man["counts"]["answers"] == checks["done"] == man["counts"]["examples"]
+
+    out = base / "strict"
+    shutil.copytree(full, out)
+    r = run_cli(*glan_args(out, tax), "--truncated-answers", "reject")
+    assert r.returncode == 0, r.stderr
+    strict = json.loads((out / "manifest.json").read_text())
+    assert strict["this_run"]["usage"]["calls"] == 0  # every question was answered before: all cached
+    assert strict["stages"]["answer_checks"]["truncated"] == "reject"
+    assert strict["counts"]["answers_rejected"].get("answer_truncated", 0) == len(cut)
+    assert strict["counts"]["examples"] == man["counts"]["examples"] - len(cut) == len(rows(out, "examples"))
+    assert "checks:" in r.stderr  # the printed summary names them

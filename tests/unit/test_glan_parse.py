@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from instructkit.generate.glan_parse import (normalize_name, parse_sessions, parse_subjects,
+from instructkit.generate.glan.parse import (normalize_name, parse_sessions, parse_subjects,
                                              repair_truncated)
-from instructkit.generate.glan_qa import clean_question
+from instructkit.generate.glan.qa import clean_question
 
 
 def names(parsed):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from instructkit.generate.glan_context import Ctx
-from instructkit.generate.glan_parse import parse_subjects
-from instructkit.generate.glan_stages import repair_note
+from instructkit.generate.glan.context import Ctx
+from instructkit.generate.glan.parse import parse_subjects
+from instructkit.generate.glan.stages import repair_note
 
 
 def test_garbage_extraction_read_from_the_free_text_list_is_marked_repaired():

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from instructkit.generate.glan_sampler import (MAX_CONCEPTS, SINGLE, TWO, draw_one, draw_questions,
+from instructkit.generate.glan.sampler import (MAX_CONCEPTS, SINGLE, TWO, draw_one, draw_questions,
                                                question_seed)
 
 SESSIONS = [[f"s{i}c{j}" for j in range(n)] for i, n in enumerate([5, 7, 1, 3, 10, 0, 2, 6])]

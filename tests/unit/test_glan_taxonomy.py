@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructkit.errors import UserError
-from instructkit.generate.glan_taxonomy import discipline_id, load_taxonomy, parse_taxonomy
+from instructkit.generate.glan.taxonomy import discipline_id, load_taxonomy, parse_taxonomy
 from conftest import run_cli
 
 USER_YAML = """\

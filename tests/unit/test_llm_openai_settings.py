@@ -147,7 +147,7 @@ def test_a_bad_flag_fails_before_the_run_directory_is_made(tmp_path):
 
 def test_glan_model_pool_passes_them_and_ray_workers_inherit_the_exported_values(monkeypatch):
     from instructkit.executors.ray_exec import runtime_env
-    from instructkit.generate.glan_context import GlanConfig, ModelPool
+    from instructkit.generate.glan.context import GlanConfig, ModelPool
     from instructkit.llm.usage import UsageLedger
 
     pool = ModelPool(None, UsageLedger(), timeout=4, max_retries=2)

@@ -51,6 +51,19 @@ def register(app: typer.Typer) -> None:
         max_tokens: Annotated[Optional[int], typer.Option(
             min=16, help="Cap on every call's completion tokens (small models: 128-256).")] = None,
         seed: Annotated[int, typer.Option(help="Run seed: sampling and the per-question concept draws.")] = 0,
+        answer_checks: Annotated[bool, typer.Option(
+            "--answer-checks/--no-answer-checks",
+            help="Check each answer against its question: reject refusals, echoes of the question and answers "
+                 "sharing no content word with it (reasons answer_* in rejected.jsonl).")] = True,
+        truncated_answers: Annotated[str, typer.Option(
+            help="Answers cut at the token limit: auto (reject, but keep under a --max-tokens cap), "
+                 "reject or keep.")] = "auto",
+        question_dedup: Annotated[bool, typer.Option(
+            "--question-dedup/--no-question-dedup",
+            help="Drop near-duplicate questions of a syllabus before answering (near_duplicate_question).")] = True,
+        near_dup_threshold: Annotated[float, typer.Option(
+            min=0.0, max=1.0, help="Jaccard similarity of two questions' word sets at which the later one "
+                                   "is a near duplicate.")] = 0.8,
         list_disciplines: Annotated[bool, typer.Option(
             "--list-disciplines", help="Print the taxonomy (with discipline ids) and exit.")] = False,
         concurrency: ConcurrencyOpt = 8,
@@ -78,10 +91,13 @@ def register(app: typer.Typer) -> None:
         List the built-in taxonomy: instructkit glan --list-disciplines
 
         Cost first (no call): add --dry-run. Exactly N examples: add --target N --max-calls M
+
+        Checks (no model call; re-judged on every run, so tuning them costs nothing): e.g.
+        --near-dup-threshold 0.6 drops more look-alike questions, --truncated-answers keep keeps cut answers.
         """
         from instructkit.errors import UserError
         from instructkit.executor import check_executor
-        from instructkit.generate.glan_taxonomy import format_tree, load_taxonomy
+        from instructkit.generate.glan.taxonomy import format_tree, load_taxonomy
 
         quiet = setup(quiet)
         if list_disciplines:
@@ -94,6 +110,8 @@ def register(app: typer.Typer) -> None:
         from instructkit.generate.glan import STAGES, GlanConfig, run_glan
         from instructkit.runs import RunDir
 
+        if truncated_answers not in ("auto", "reject", "keep"):
+            raise UserError(f"--truncated-answers {truncated_answers!r}: use auto, reject or keep")
         wanted = _split(stages) or []
         bad = [s for s in wanted if s not in STAGES]
         if bad or not wanted:
@@ -106,7 +124,8 @@ def register(app: typer.Typer) -> None:
                          model=model, subject_model=subject_model, syllabus_model=syllabus_model,
                          question_model=question_model, answer_model=answer_model, seed=seed,
                          concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_tokens=max_tokens,
-                         stages=tuple(wanted))
+                         stages=tuple(wanted), answer_checks=answer_checks, truncated_answers=truncated_answers,
+                         question_dedup=question_dedup, near_dup_threshold=near_dup_threshold)
         # validate the taxonomy and selection before creating the run directory
         load_taxonomy(taxonomy).select(cfg.disciplines)
         if dry_run:
@@ -167,6 +186,8 @@ def _summary(out: Path, result) -> None:
         f"({c['subjects_duplicates_merged']} duplicates merged), {c['subjects_selected']} used",
         f"  syllabi {c['syllabi_usable']}/{c['syllabi']} usable ({c['syllabi_flagged']} flagged) · "
         f"questions {c['questions']} · answers {c['answers']} · examples {c['examples']}",
+        f"  checks: {c.get('questions_near_duplicates', 0)} near-duplicate question(s) dropped · answers rejected "
+        f"{_reasons(c.get('answers_rejected') or {})}",
         f"  key concepts used {cov['key_concepts_used']}/{cov['key_concepts_total']} "
         f"({cov['key_concept_share_used']:.0%}) · strategies {cov['strategies']}",
         f"  this run: {u['calls']} calls, {u['cache_hits']} cache hits, {u['total_tokens']:,} tokens",
@@ -177,3 +198,7 @@ def _summary(out: Path, result) -> None:
         lines.append("  failures: " + ", ".join(f"{k} {v}" for k, v in sorted(result.failures.items())) +
                      f" (see {out}/rejected.jsonl)")
     console().print("\n".join(lines))
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "none"

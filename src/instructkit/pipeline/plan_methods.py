@@ -51,7 +51,7 @@ def _template_tokens(tc, name: str) -> int:
 
 def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
     """Calls per GLAN stage from the settings; prompts from the template sizes plus what they quote."""
-    from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.generate.glan.taxonomy import load_taxonomy
     from instructkit.pipeline.stages import glan_config
 
     cfg = glan_config(ctx)

@@ -74,6 +74,10 @@ class Glan(GeneratorOptions):
     answer_model: Optional[str] = None
     max_tokens: Optional[int] = Field(None, ge=16)
     seed: int = 0
+    answer_checks: bool = True
+    truncated_answers: Literal["auto", "reject", "keep"] = "auto"
+    question_dedup: bool = True
+    near_dup_threshold: float = Field(0.8, ge=0, le=1)
 
 
 class Dedup(StageOptions):

@@ -121,12 +121,13 @@ def glan_config(ctx: StageRun):
                       subject_model=o.subject_model, syllabus_model=o.syllabus_model,
                       question_model=o.question_model, answer_model=o.answer_model,
                       seed=o.seed, concurrency=ctx.concurrency, max_tokens=o.max_tokens,
-                      stages=tuple(STAGES))
+                      stages=tuple(STAGES), answer_checks=o.answer_checks, truncated_answers=o.truncated_answers,
+                      question_dedup=o.question_dedup, near_dup_threshold=o.near_dup_threshold)
 
 
 def run_glan_stage(ctx: StageRun) -> None:
     from instructkit.generate.glan import run_glan
-    from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.generate.glan.taxonomy import load_taxonomy
     from instructkit.runs import RunDir
 
     cfg = glan_config(ctx)

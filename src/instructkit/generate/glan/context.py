@@ -52,6 +52,11 @@ class GlanConfig:
     max_retries: int | None = None           # openai: models (None: env or 5)
     max_tokens: int | None = None            # caps every call's completion budget
     stages: tuple[str, ...] = STAGES
+    # checks (generate/glan/checks.py): no model call, re-judged on every run
+    answer_checks: bool = True               # refusal, echo, off-topic (and truncation, below)
+    truncated_answers: str = "auto"          # auto | reject | keep (auto: keep only under a --max-tokens cap)
+    question_dedup: bool = True              # drop near-duplicate questions per syllabus
+    near_dup_threshold: float = 0.8          # Jaccard of normalized word sets
 
     def model_for(self, stage: str) -> str:
         own = {"subjects": self.subject_model, "syllabus": self.syllabus_model,

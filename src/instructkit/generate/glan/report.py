@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from instructkit.generate.glan_stages import Subject
+from instructkit.generate.glan.stages import Subject
 from instructkit.records import Example
 
 
@@ -82,11 +82,15 @@ def coverage(syllabi: list[dict[str, Any]], questions: list[dict[str, Any]],
     }
 
 
-def failures(run_path, plan_ids: set[str]) -> dict[str, int]:
-    """Failures by "stage:reason" among this plan's nodes, read from ``rejected.jsonl``.
+def failures(run_path, plan_ids: set[str], checks: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+    """Failures by "stage:reason" among this plan's nodes, read from ``rejected.jsonl``, and the
+    verdicts of this run's checks (``checks``: stage -> its report with ``rejected`` by reason).
 
-    A model error that a later run got past is not counted (its node now has a record).
+    A model error that a later run got past is not counted (its node now has a record); nor is a
+    check's rejection by earlier settings (checks are re-judged every run: this run's verdicts count).
     """
+    from instructkit.generate.glan.checks import CHECK_REASONS
+
     import json
 
     path = run_path / "rejected.jsonl"
@@ -99,6 +103,9 @@ def failures(run_path, plan_ids: set[str]) -> dict[str, int]:
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if r.get("item_id") in plan_ids:
+            if r.get("item_id") in plan_ids and r.get("reason") not in CHECK_REASONS:
                 out[f"{r.get('stage')}:{r.get('reason')}"] += 1
+    for stage, report in (checks or {}).items():
+        for reason, n in report.get("rejected", {}).items():
+            out[f"{stage}:{reason}"] += n
     return dict(out)

@@ -4,8 +4,8 @@ taxonomy -> subjects (sampled free text, then extracted) -> syllabus per subject
 then extracted into sessions and key concepts) -> homework questions (one fresh seeded concept
 draw each, single- or two-session, never two alike) -> answers (a separate stage, any model).
 
-Every node has a stable id and every stage is resumable per node (see ``glan_stages`` and
-``glan_qa`` for the streams); the run directory holds:
+Every node has a stable id and every stage is resumable per node (see ``stages`` and
+``qa`` for the streams); the run directory holds:
 
 * ``subjects_raw`` / ``subjects_extracted`` / ``subjects.jsonl`` (merged, with counts),
 * ``syllabi_raw`` / ``syllabi`` (sessions, usable concepts, outlier flags),
@@ -29,11 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from instructkit.generate.glan_context import STAGES, Ctx, GlanConfig, ModelPool
-from instructkit.generate.glan_qa import answers_stage, questions_stage
-from instructkit.generate.glan_report import build_examples, coverage, failures
-from instructkit.generate.glan_stages import Subject, subjects_stage, syllabus_stage
-from instructkit.generate.glan_taxonomy import load_taxonomy
+from instructkit.generate.glan.checks import check_answers, drop_near_duplicates
+from instructkit.generate.glan.context import STAGES, Ctx, GlanConfig, ModelPool
+from instructkit.generate.glan.qa import answers_stage, questions_stage
+from instructkit.generate.glan.report import build_examples, coverage, failures
+from instructkit.generate.glan.stages import Subject, subjects_stage, syllabus_stage
+from instructkit.generate.glan.taxonomy import load_taxonomy
 from instructkit.runs import atomic_write_jsonl
 
 if TYPE_CHECKING:
@@ -98,11 +99,11 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
             checkpoint("subjects")
             state["syllabi"] = await syllabus_stage(ctx, selected, "syllabus" in cfg.stages)
             checkpoint("syllabus")
-            state["questions"] = await questions_stage(ctx, state["syllabi"], state["subjects"],
-                                                       "questions" in cfg.stages)
+            questions = await questions_stage(ctx, state["syllabi"], state["subjects"], "questions" in cfg.stages)
+            state["questions"] = drop_near_duplicates(ctx, questions)  # before answering: no call is paid for them
             checkpoint("questions")
-            state["answers"] = await answers_stage(ctx, state["questions"], state["subjects"],
-                                                   "answers" in cfg.stages)
+            answers = await answers_stage(ctx, state["questions"], state["subjects"], "answers" in cfg.stages)
+            state["answers"] = check_answers(ctx, state["questions"], answers)
         finally:
             await ctx.pool.aclose()
 
@@ -113,8 +114,9 @@ def run_glan(run: "RunDir", cfg: GlanConfig, opener: Callable[[str], "LLM"] | No
     atomic_write_jsonl(run.path / "examples.jsonl", [e.to_dict() for e in examples])
     result = GlanResult(
         examples=examples,
-        counts=_counts(disciplines, state, examples),
-        failures=failures(run.path, ctx.unfinished),
+        counts=_counts(disciplines, state, examples, ctx.outcomes),
+        failures=failures(run.path, ctx.unfinished, {"questions": ctx.outcomes["questions_dedup"],
+                                                     "answers": ctx.outcomes["answer_checks"]}),
         stages=_stage_report(ctx),
         coverage=coverage(state["syllabi"], state["questions"], subjects, examples),
         requests_by_discipline={d.name: ctx.requests_by_discipline.get(d.name, 0) for d in disciplines},
@@ -150,7 +152,9 @@ def _stage_report(ctx: Ctx) -> dict[str, Any]:
     return out
 
 
-def _counts(disciplines, state: dict[str, Any], examples: list["Example"]) -> dict[str, Any]:
+def _counts(disciplines, state: dict[str, Any], examples: list["Example"],
+            outcomes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Counts for the manifest; questions and answers are those kept by the checks (see ``stages``)."""
     merged: dict[str, list[Subject]] = state["merged"]
     named = sum(s.count for subs in merged.values() for s in subs)
     unique = sum(len(subs) for subs in merged.values())
@@ -168,6 +172,8 @@ def _counts(disciplines, state: dict[str, Any], examples: list["Example"]) -> di
         "syllabus_flags": sorted({f.split(":")[0] for s in syllabi for f in s.get("flags", [])}),
         "sessions": sum(len(s["sessions"]) for s in syllabi),
         "questions": sum(1 for q in qs if not q.get("failure")),
+        "questions_near_duplicates": sum(outcomes["questions_dedup"]["rejected"].values()),
         "answers": sum(1 for a in state["answers"].values() if not a.get("failure")),
+        "answers_rejected": dict(outcomes["answer_checks"]["rejected"]),
         "examples": len(examples),
     }
