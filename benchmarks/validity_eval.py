@@ -120,6 +120,17 @@ def figures(kept: list[bool], valid: list[bool]) -> dict[str, Any]:
             "keep_finds_valid": pr(kept, valid)}
 
 
+def stored_rows(files: list[Path], labels: dict[str, Any], seen: set[str], threshold: float) -> list[dict[str, Any]]:
+    """Labelled tasks scored earlier (their runs are gone), judged at this run's threshold."""
+    out = []
+    for f in files:
+        for r in json.loads(f.read_text())["tasks"]:
+            if r["task_id"] in labels and r["task_id"] not in seen:
+                seen.add(r["task_id"])
+                out.append({**r, "passed": r["score"] >= threshold, "from": f.name})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
@@ -151,13 +162,8 @@ def main() -> None:
     rows = [{"task_id": t.id, "dataset": t.source.get("dataset"), "score": validity[t.id]["score"],
              "passed": validity[t.id]["passed"], "parts": validity[t.id]["parts"], "from": "runs"}
             for t in tasks if t.id in validity]
-    seen = {r["task_id"] for r in rows}
-    for f in args.scores or ([BATCH1] if BATCH1.is_file() else []):
-        for r in json.loads(f.read_text())["tasks"]:
-            if r["task_id"] in labels and r["task_id"] not in seen:
-                seen.add(r["task_id"])
-                passed = r["score"] >= cfg.threshold  # stored scores, judged at this run's threshold
-                rows.append({**r, "passed": passed, "from": f.name})
+    rows += stored_rows(args.scores or ([BATCH1] if BATCH1.is_file() else []), labels,
+                        {r["task_id"] for r in rows}, cfg.threshold)
     unverified = len(labels) - len(rows)
     valid = [bool(labels[r["task_id"]]["valid"]) for r in rows]
     parts = [r["parts"] for r in rows]
