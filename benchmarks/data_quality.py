@@ -16,10 +16,16 @@ training format):
 (c) **Active-IT vs random**: ``active-loop`` for R rounds × k tasks on the Dynosaur training tasks
     (uncertainty vs random selection), the final round's model.
 
+(v) **verification on vs off**: M examples sampled from the training tasks that pass Dynosaur's
+    semantic verification (``meta.validity.score >= --verify-threshold``) vs M from all of them.
+    Needs a Dynosaur run made with ``--verify-threshold 0`` (every task scored, none dropped), so
+    both arms come from the same designed tasks and are evaluated on the same held-out tasks.
+
 Each arm runs with S seeds (training seed, data sampling, scoring draws); mean ± sd is printed and
 written to ``OUT/results.json`` / ``OUT/summary.md``. Everything resumes: re-run to continue.
 
     python benchmarks/data_quality.py --dyn /tmp/dq/dyn --out /tmp/dq/bench --quick
+    python benchmarks/data_quality.py --dyn /tmp/dq/dynv --out /tmp/dq/verify --quick --parts v --seeds 2
 """
 
 from __future__ import annotations
@@ -71,6 +77,20 @@ def split_dynosaur(dyn: Path, held_out: set[str], out: Path) -> tuple[Path, Path
         paths.append(d)
     train_sets = sorted({ds(t) for t in tasks if t["id"] in train_ids})
     return paths[0], paths[1], train_sets
+
+
+def verified_subset(train_dir: Path, threshold: float, out: Path) -> Path:
+    """The training tasks whose recorded validity score reaches ``threshold`` (and their instances)."""
+    tasks = list(read_jsonl(train_dir / "tasks.jsonl"))
+    scored = [t for t in tasks if isinstance((t.get("meta") or {}).get("validity"), dict)]
+    if len(scored) < len(tasks):
+        sys.exit(f"error: {len(tasks) - len(scored)} of {len(tasks)} tasks carry no validity score; "
+                 "make the Dynosaur run with --verify-threshold 0 for part v")
+    keep = {t["id"] for t in scored if t["meta"]["validity"]["score"] >= threshold}
+    atomic_write_jsonl(out / "tasks.jsonl", [t for t in tasks if t["id"] in keep])
+    atomic_write_jsonl(out / "instances.jsonl", [r for r in read_jsonl(train_dir / "instances.jsonl")
+                                                 if r.get("meta", {}).get("task_id") in keep])
+    return out
 
 
 def naive_rows(examples_dir: Path, datasets: list[str]) -> list[Example]:
@@ -150,6 +170,7 @@ def main() -> None:
     ap.add_argument("--held-out", default="sentence_pairs", help="comma-separated source datasets to hold out")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--parts", default="a,b,c")
+    ap.add_argument("--verify-threshold", type=float, default=0.5, help="part v: validity score a task needs")
     ap.add_argument("--quick", action="store_true", help="tiny settings (minutes on 2 CPU cores)")
     args = ap.parse_args()
 
@@ -189,6 +210,11 @@ def main() -> None:
 
     arm("base (untrained)", 0, lambda: train_eval("base", None, 0, cfg, out, evals))
     parts = set(args.parts.split(","))
+    if "v" in parts:
+        verified = [e for t in load_tasks([verified_subset(train_dir, args.verify_threshold, out / "data" / "verified")])
+                    for e in t.training_examples()]
+        print(f"verified training pool: {len(verified)} of {len(dyn_exs)} examples "
+              f"(tasks with validity >= {args.verify_threshold})", flush=True)
     qdit = qdit_subset(dyn_exs, cfg["m"]) if "b" in parts else None
     # the Active-IT pool: the same task subset for every seed, so seeds vary only the run itself
     rng = random.Random(0)
@@ -203,6 +229,11 @@ def main() -> None:
         if "a" in parts:
             arm("a: dynosaur", seed, lambda: train_eval("a_dynosaur", sample(dyn_exs, cfg["m"], seed, "dq-dyn"), seed, cfg, out, evals))
             arm("a: naive", seed, lambda: train_eval("a_naive", sample(naive, cfg["m"], seed, "dq-naive"), seed, cfg, out, evals))
+        if "v" in parts:
+            arm("v: all tasks (no verify)", seed,
+                lambda: train_eval("v_all", sample(dyn_exs, cfg["m"], seed, "dq-dyn"), seed, cfg, out, evals))
+            arm("v: verified tasks", seed,
+                lambda: train_eval("v_verified", sample(verified, cfg["m"], seed, "dq-dyn"), seed, cfg, out, evals))
         if "b" in parts:
             arm("b: qdit", seed, lambda: train_eval("b_qdit", qdit, seed, cfg, out, evals))
             arm("b: random", seed, lambda: train_eval("b_random", sample(dyn_exs, cfg["m"], seed, "dq-rand"), seed, cfg, out, evals))

@@ -12,6 +12,10 @@ of kept tasks that are valid before and after verification; then the same per si
 
     python benchmarks/validity_eval.py runs/validity/mt3 runs/validity/mt5            # scores + figures
     python benchmarks/validity_eval.py runs/validity/mt3 --dump > /tmp/tasks.txt      # for labelling
+
+Scores of labelled tasks whose run directories are gone come from ``--scores FILE`` (default
+``benchmarks/validity/scores_batch1.json``: the first 81 labels); tasks found in the runs are
+verified afresh. ``--holdout`` adds a two-fold check of the cheap rule changes (validity_holdout.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from instructkit.records import Example, Task  # noqa: E402
 from instructkit.runs import read_jsonl  # noqa: E402
 
 LABELS = ROOT / "benchmarks" / "validity" / "labels.jsonl"
+BATCH1 = ROOT / "benchmarks" / "validity" / "scores_batch1.json"
+SWEEP = (0.3, 0.5, 0.7, 0.9, 0.95)
 
 
 def load_runs(dirs: list[Path]) -> tuple[list[Task], dict[str, list[Example]]]:
@@ -114,6 +120,17 @@ def figures(kept: list[bool], valid: list[bool]) -> dict[str, Any]:
             "keep_finds_valid": pr(kept, valid)}
 
 
+def stored_rows(files: list[Path], labels: dict[str, Any], seen: set[str], threshold: float) -> list[dict[str, Any]]:
+    """Labelled tasks scored earlier (their runs are gone), judged at this run's threshold."""
+    out = []
+    for f in files:
+        for r in json.loads(f.read_text())["tasks"]:
+            if r["task_id"] in labels and r["task_id"] not in seen:
+                seen.add(r["task_id"])
+                out.append({**r, "passed": r["score"] >= threshold, "from": f.name})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
@@ -126,6 +143,9 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true", help="verify every task (labelled or not) to fill the cache")
     ap.add_argument("--cached-only", action="store_true",
                     help="report only on labelled tasks whose verification calls are all cached")
+    ap.add_argument("--scores", type=Path, action="append",
+                    help=f"stored per-task scores for labelled tasks not in the runs (default {BATCH1.name})")
+    ap.add_argument("--holdout", action="store_true", help="add the two-fold held-out check of rule changes")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "validity" / "results.json")
     args = ap.parse_args()
     tasks, insts = load_runs(args.runs)
@@ -139,23 +159,28 @@ def main() -> None:
     labels = {r["task_id"]: r for r in read_jsonl(args.labels)}
     tasks = [t for t in tasks if t.id in labels]
     validity = asyncio.run(score_all(tasks, insts, args.model, args.cache, cfg, args.cached_only))
-    unverified = len(tasks) - len(validity)
-    tasks = [t for t in tasks if t.id in validity]
-    valid = [bool(labels[t.id]["valid"]) for t in tasks]
-    parts = [validity[t.id]["parts"] for t in tasks]
+    rows = [{"task_id": t.id, "dataset": t.source.get("dataset"), "score": validity[t.id]["score"],
+             "passed": validity[t.id]["passed"], "parts": validity[t.id]["parts"], "from": "runs"}
+            for t in tasks if t.id in validity]
+    rows += stored_rows(args.scores or ([BATCH1] if BATCH1.is_file() else []), labels,
+                        {r["task_id"] for r in rows}, cfg.threshold)
+    unverified = len(labels) - len(rows)
+    valid = [bool(labels[r["task_id"]]["valid"]) for r in rows]
+    parts = [r["parts"] for r in rows]
     report: dict[str, Any] = {"model": args.model, "verify": cfg.to_dict(), "labels": len(labels),
-                              "labelled_tasks_verified": len(tasks), "labelled_tasks_not_verified": unverified,
-                              "combined": figures([validity[t.id]["passed"] for t in tasks], valid)}
-    report["sweep"] = {str(th): figures([validity[t.id]["score"] >= th for t in tasks], valid)
-                       for th in (0.3, 0.4, 0.5, 0.6, 0.7)}
+                              "labelled_tasks_verified": len(rows), "labelled_tasks_not_verified": unverified,
+                              "combined": figures([r["passed"] for r in rows], valid)}
+    report["sweep"] = {str(th): figures([r["score"] >= th for r in rows], valid) for th in SWEEP}
     rules = {"likelihood_gain>0": ("likelihood", lambda p: p["likelihood"]["gain"] > 0),
              "answer_delta>0": ("answer", lambda p: p["answer"]["delta"] > 0),
              "kind_match": ("kind", lambda p: p["kind"]["match"])}
     report["per_signal"] = {name: figures([rule(p) if sig in p else True for p in parts], valid)
                             for name, (sig, rule) in rules.items() if any(sig in p for p in parts)}
-    report["tasks"] = [{"task_id": t.id, "dataset": t.source.get("dataset"), "valid": labels[t.id]["valid"],
-                        "score": validity[t.id]["score"], "passed": validity[t.id]["passed"],
-                        "parts": validity[t.id]["parts"]} for t in tasks]
+    report["tasks"] = [{**r, "valid": labels[r["task_id"]]["valid"]} for r in rows]
+    if args.holdout:
+        from validity_holdout import holdout_report
+
+        report["holdout"] = holdout_report(report["tasks"], cfg.threshold)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     md = markdown(report)
     args.out.with_suffix(".md").write_text(md)
@@ -179,6 +204,11 @@ def markdown(report: dict[str, Any]) -> str:
              row(f"score >= {report['verify']['threshold']} (default)", report["combined"])]
     lines += [row(f"score >= {th}", f) for th, f in report["sweep"].items() if float(th) != report["verify"]["threshold"]]
     lines += [row(name, f) for name, f in report["per_signal"].items()]
+    for h in report.get("holdout", []):
+        lines += [row(f"held-out half {1 - h['tuned_on_half']} ({h['test_tasks']} tasks): default "
+                      f"{report['verify']['threshold']}", h["test_default"]),
+                  row(f"held-out half {1 - h['tuned_on_half']}: threshold {h['chosen_threshold']} chosen on "
+                      f"half {h['tuned_on_half']}", h["test_chosen"])]
     return "\n".join(lines) + "\n"
 
 

@@ -88,8 +88,31 @@ def from_hf_dict(spec: Any) -> TypeTree:
     if t.lower() in _MEDIA:
         return TypeTree("media", t.lower())
     if t in ("Translation", "TranslationVariableLanguages"):
-        return TypeTree("struct", fields={lang: TypeTree("value", "string") for lang in spec.get("languages") or []})
+        return translation_type(spec.get("languages"))
     return TypeTree("value", t.lower())
+
+
+def translation_type(languages: Any) -> TypeTree:
+    """A ``Translation`` feature: a dict of one text per language, marked (dtype) so the loader splits it."""
+    langs = [str(x) for x in languages] if isinstance(languages, list) else []
+    return TypeTree("struct", "translation", fields={lang: TypeTree("value", "string") for lang in langs})
+
+
+def split_translations(types: dict[str, TypeTree], rows: list[dict[str, Any]]) -> dict[str, TypeTree]:
+    """A declared ``Translation`` column becomes one text column per language (``translation.de``), as
+    the hub's ``flatten()`` gives it: a task maps one language to another, which one dict field cannot."""
+    out: dict[str, TypeTree] = {}
+    for col, t in types.items():
+        if not (t.kind == "struct" and t.dtype == "translation" and t.fields):
+            out[col] = t
+            continue
+        for lang, sub in t.fields.items():
+            out[f"{col}.{lang}"] = sub
+        for row in rows:
+            v = row.pop(col, None)
+            for lang in t.fields:
+                row[f"{col}.{lang}"] = v.get(lang) if isinstance(v, dict) else None
+    return out
 
 
 # --- YAML ``dataset_info.features`` of a README card -----------------------------------------
@@ -116,6 +139,9 @@ def from_yaml_field(spec: dict[str, Any]) -> TypeTree:
             return TypeTree("classlabel", "ClassLabel", names=_class_names(dtype["class_label"] or {}))
         if "_type" in dtype:
             return from_hf_dict(dtype)
+        for key in ("translation", "translation_variable_languages"):
+            if isinstance(dtype.get(key), dict):  # dtype: {translation: {languages: [de, en]}}
+                return translation_type(dtype[key].get("languages"))
         return TypeTree("struct", fields={k: from_yaml_field(v if isinstance(v, dict) else {"dtype": v})
                                           for k, v in dtype.items()})
     if isinstance(dtype, list):

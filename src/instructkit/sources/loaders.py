@@ -25,7 +25,7 @@ from instructkit.sources.card import DatasetCard
 from instructkit.sources.cardfile import CardFile, read_card
 from instructkit.sources.datafiles import is_data_file, is_json_note, order_splits, read_rows, split_of
 from instructkit.sources.features import (TypeTree, from_hf_dict, from_yaml_features, infer_types,
-                                          to_feature)
+                                          split_translations, to_feature)
 
 INFER_ROWS = 1000  # rows read to infer column types, even when fewer are asked for
 _SIDECAR_SUFFIXES = (".md", ".description.txt")
@@ -356,6 +356,7 @@ def _build_card(*, name: str, source: str, config: str | None, split: str, split
         for row in all_rows:
             for col in undeclared:
                 row.pop(col, None)
+    types = split_translations(types, all_rows)
     features = [to_feature(col, t) for col, t in types.items()]
     _labels_to_ids(all_rows, features, origins)
     kept = all_rows if rows is None else all_rows[:rows]

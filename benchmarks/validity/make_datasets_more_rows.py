@@ -1,0 +1,208 @@
+"""Rows of the second batch of validity-set folders (written by hand for instructkit; see make_datasets_more.py)."""
+
+IMDB = [
+    ("I went in expecting a dull costume drama and came out moved. The two leads carry every scene and the last act is devastating in the best way.", 1),
+    ("Two hours of my life I will not get back. The script wanders, the villain is a cartoon and the twist is visible from the first minute.", 0),
+    ("A small film that does everything right: honest characters, a sharp script and a soundtrack I have been humming all week.", 1),
+    ("The trailer promised a thriller; the film delivers a long nap. Even the car chase is boring.", 0),
+    ("My kids laughed from start to finish and, honestly, so did I. The animation is gorgeous.", 1),
+    ("Wooden acting, a muddy picture and a plot that makes no sense. Skip it.", 0),
+    ("It takes its time, but the slow build pays off with one of the best endings I have seen in years.", 1),
+    ("The sequel throws away everything that made the first one charming and replaces it with noise.", 0),
+    ("A brave, funny and warm film about growing old. The lead deserves every award she gets.", 1),
+    ("I could not care less about any of these people, and the film seems not to either.", 0),
+    ("Smart dialogue, clever editing and a great villain: the best thriller of the year.", 1),
+    ("The jokes are stale, the songs are forgettable and the runtime is far too long.", 0),
+    ("Beautifully photographed and surprisingly moving; bring tissues.", 1),
+    ("A mess of a film with a good idea buried under bad writing.", 0),
+    ("Every performance rings true and the story never takes the easy way out.", 1),
+    ("I walked out after an hour. Nothing happens and it happens very slowly.", 0),
+]
+
+SNLI = [
+    ("A man in a red jacket is climbing a snowy mountain.", "A person is outdoors in the cold.", 0),
+    ("A man in a red jacket is climbing a snowy mountain.", "The man is sleeping on a beach.", 2),
+    ("A man in a red jacket is climbing a snowy mountain.", "The man is training for a race.", 1),
+    ("Two children are playing with a ball in a park.", "Kids are playing outside.", 0),
+    ("Two children are playing with a ball in a park.", "The children are sitting in a classroom.", 2),
+    ("Two children are playing with a ball in a park.", "The children are brothers.", 1),
+    ("A woman is slicing vegetables in a kitchen.", "Someone is preparing food.", 0),
+    ("A woman is slicing vegetables in a kitchen.", "The woman is driving a bus.", 2),
+    ("A woman is slicing vegetables in a kitchen.", "She is making soup for her family.", 1),
+    ("A dog runs across a field with a stick in its mouth.", "An animal is carrying something.", 0),
+    ("A dog runs across a field with a stick in its mouth.", "The dog is asleep on a couch.", 2),
+    ("A dog runs across a field with a stick in its mouth.", "The dog is bringing the stick to its owner.", 1),
+    ("An old man reads a newspaper on a bench.", "A man is reading.", 0),
+    ("An old man reads a newspaper on a bench.", "The man is swimming.", 2),
+    ("An old man reads a newspaper on a bench.", "The man is waiting for a bus.", 1),
+    ("A band plays music on a crowded street.", "Musicians are performing.", 0),
+]
+
+SQUAD = [
+    ("Amazon_rainforest", "The Amazon rainforest covers much of the Amazon basin of South America. The basin covers seven million square kilometres, of which five and a half million are covered by the rainforest.", "How many square kilometres does the Amazon basin cover?", "seven million"),
+    ("Amazon_rainforest", "The rainforest likely formed during the Eocene era. It appeared after a global reduction of tropical temperatures when the Atlantic Ocean had widened enough to provide a warm, moist climate.", "In which era did the rainforest likely form?", "the Eocene era"),
+    ("Oxygen", "Oxygen is a chemical element with symbol O and atomic number 8. It is a member of the chalcogen group on the periodic table and a highly reactive nonmetal.", "What is the atomic number of oxygen?", "8"),
+    ("Oxygen", "Oxygen was discovered independently by Carl Wilhelm Scheele, in Uppsala, in 1773 or earlier, and Joseph Priestley in Wiltshire, in 1774.", "Where did Scheele discover oxygen?", "Uppsala"),
+    ("Victoria_(Australia)", "Victoria is a state in south-east Australia. It is the second-smallest state with a land area of 227,444 square kilometres, and the most densely populated state in Australia.", "What is the land area of Victoria?", "227,444 square kilometres"),
+    ("Victoria_(Australia)", "The state capital and largest city is Melbourne, home to about three quarters of the state's population.", "What is the capital of Victoria?", "Melbourne"),
+    ("Steam_engine", "A steam engine is a heat engine that performs mechanical work using steam as its working fluid. The steam engine uses the force produced by steam pressure to push a piston back and forth inside a cylinder.", "What does steam pressure push inside the cylinder?", "a piston"),
+    ("Steam_engine", "Thomas Newcomen's atmospheric engine of 1712 was the first commercial true steam engine using a piston.", "When was Newcomen's atmospheric engine built?", "1712"),
+    ("Nikola_Tesla", "Nikola Tesla was a Serbian-American inventor, best known for his contributions to the design of the modern alternating current electricity supply system.", "What is Tesla best known for contributing to?", "the design of the modern alternating current electricity supply system"),
+    ("Nikola_Tesla", "Tesla was born and raised in the Austrian Empire and emigrated in 1884 to the United States, where he worked at Edison Machine Works in New York City.", "In what year did Tesla emigrate to the United States?", "1884"),
+    ("Packet_switching", "Packet switching is a method of grouping data that is transmitted over a digital network into packets, which are made of a header and a payload.", "What two parts make up a packet?", "a header and a payload"),
+    ("Packet_switching", "Packet switching was developed in the 1960s by Paul Baran and, independently, by Donald Davies at the National Physical Laboratory in the United Kingdom.", "Where did Donald Davies work?", "the National Physical Laboratory"),
+    ("Geology", "Geology is an earth science concerned with the solid Earth, the rocks of which it is composed, and the processes by which they change over time.", "What is geology concerned with?", "the solid Earth"),
+    ("Geology", "Petrologists study rocks, and in particular use thin sections examined under a petrographic microscope.", "What kind of microscope do petrologists use?", "a petrographic microscope"),
+]
+
+AGNEWS = [
+    (0, "Leaders meet to discuss border dispute", "Presidents of the two neighbouring countries met on Tuesday to calm tensions along their shared border."),
+    (1, "United clinch title with late goal", "A stoppage-time header gave United a 2-1 win and the league title on the final day of the season."),
+    (2, "Oil prices climb as supply worries grow", "Crude futures rose 3 percent on Monday after a pipeline outage cut exports from the region."),
+    (3, "New chip promises longer phone battery life", "The chipmaker says its latest processor uses 30 percent less power than last year's model."),
+    (0, "Floods force thousands from their homes", "Heavy rain caused rivers to burst their banks across the north of the country, officials said."),
+    (1, "Veteran sprinter announces retirement", "The two-time world champion said the coming season would be her last on the track."),
+    (2, "Retailer posts record holiday sales", "The chain said online orders doubled during the holiday quarter, lifting its shares 8 percent."),
+    (3, "Space probe sends first images of comet", "Scientists released close-up photographs of the comet's icy surface taken from 100 kilometres away."),
+    (0, "Parliament passes new election law", "The law lowers the voting age to 16 and takes effect before next year's national vote."),
+    (1, "Open champion knocked out in first round", "The defending champion lost in straight sets to a qualifier ranked 180th in the world."),
+    (2, "Central bank holds interest rates steady", "Policy makers kept the key rate at 4.5 percent, citing slowing inflation."),
+    (3, "Researchers build robot that learns to walk", "The four-legged robot taught itself to walk in an hour using trial and error."),
+    (0, "Peace talks resume after two-year pause", "Negotiators returned to the table in Geneva with a ceasefire plan backed by the UN."),
+    (2, "Carmaker recalls 200,000 vehicles", "A faulty airbag sensor prompted the recall of three popular models sold since 2021."),
+]
+
+CNN = [
+    ("(CNN) -- A small town in Ohio has opened the country's first library that lends tools instead of books. Residents can borrow drills, ladders and lawnmowers for a week at a time with a library card. The project was started by two retired carpenters who collected donated tools for a year. Since it opened in March, more than 800 people have signed up.", "Ohio town opens library that lends tools .\nResidents borrow drills and ladders with a library card .\nMore than 800 people have signed up since March ."),
+    ("LONDON, England -- A rare copy of a 17th-century atlas found in a school cupboard sold at auction on Thursday for 1.2 million pounds. Teachers found the atlas while clearing out a storeroom. The school says the money will pay for a new science block.", "17th-century atlas found in school cupboard sells for 1.2 million pounds .\nTeachers found it while clearing a storeroom .\nMoney will pay for a new science block ."),
+    ("(CNN) -- Scientists have recorded the loudest bird call ever measured: the white bellbird of the Amazon reaches 125 decibels, louder than a rock concert. Researchers say males sing at full volume when females are closest, which may be a test of the female's tolerance.", "White bellbird's call reaches 125 decibels, a record .\nMales sing loudest when females are close ."),
+    ("SYDNEY, Australia -- A lifeguard rescued 14 swimmers caught in a rip current at Bondi Beach on Sunday. All were taken to shore safely within twenty minutes. Officials urged beachgoers to swim between the flags.", "Lifeguard rescues 14 swimmers from rip current at Bondi .\nOfficials urge swimmers to stay between the flags ."),
+    ("(CNN) -- A high school student from Kenya has won an international science prize for a device that turns plastic waste into building bricks. The bricks are cheaper than concrete and twice as strong, she says. She plans to open a factory in Nairobi next year.", "Kenyan student wins science prize for plastic-to-brick device .\nBricks are cheaper than concrete and twice as strong .\nShe plans a factory in Nairobi ."),
+    ("NEW YORK -- The city will plant one million trees over the next decade to cool streets during heat waves, the mayor announced Monday. Neighbourhoods with the fewest trees will be planted first.", "New York to plant one million trees over a decade .\nAreas with fewest trees come first ."),
+    ("(CNN) -- A 92-year-old woman in Japan has become the oldest person to finish a marathon in under seven hours. She started running at 65 after her husband died and has finished 12 marathons since.", "Japanese woman, 92, finishes marathon in under seven hours .\nShe took up running at 65 ."),
+    ("PARIS, France -- The Louvre closed for a day on Wednesday after staff walked out over crowding. Workers say record visitor numbers have made the galleries unsafe. The museum welcomed nine million visitors last year.", "Louvre closes for a day as staff protest crowding .\nMuseum had nine million visitors last year ."),
+    ("(CNN) -- Engineers in the Netherlands have built a bicycle path that glows in the dark, lit by stones that charge in the sun during the day. The 600-metre path needs no electricity.", "Dutch engineers build glow-in-the-dark bike path .\nStones charge in the sun; no electricity needed ."),
+    ("CAPE TOWN, South Africa -- Rangers have counted the highest number of African penguin chicks in a decade at a colony near Cape Town, a sign that new fishing limits may be working.", "Record number of penguin chicks counted near Cape Town .\nNew fishing limits may be working ."),
+    ("(CNN) -- A dog that went missing during a hiking trip in Colorado was found alive 41 days later by a volunteer search team. The dog had lost a third of its weight but is expected to recover.", "Dog missing 41 days in Colorado found alive .\nIt is expected to recover ."),
+    ("BERLIN, Germany -- A trial of a four-day working week at 45 companies ended with most of them deciding to keep it. Managers reported no fall in output and fewer sick days.", "Most firms in German four-day week trial keep it .\nNo fall in output, fewer sick days reported ."),
+]
+
+WMT = [
+    ("Die Regierung hat am Montag neue Klimaziele vorgestellt.", "The government presented new climate targets on Monday."),
+    ("Der Zug nach Berlin hat zwanzig Minuten Verspätung.", "The train to Berlin is twenty minutes late."),
+    ("Die Preise für Lebensmittel sind im letzten Jahr stark gestiegen.", "Food prices rose sharply last year."),
+    ("Das Museum ist am Sonntag kostenlos geöffnet.", "The museum is open free of charge on Sunday."),
+    ("Die Mannschaft gewann das Spiel mit drei zu eins.", "The team won the match three to one."),
+    ("Viele Menschen arbeiten inzwischen von zu Hause aus.", "Many people now work from home."),
+    ("Die Brücke wird im Sommer renoviert.", "The bridge will be renovated in the summer."),
+    ("Der Bürgermeister versprach mehr Radwege in der Stadt.", "The mayor promised more cycle lanes in the city."),
+    ("Die Schule bleibt wegen des Sturms geschlossen.", "The school remains closed because of the storm."),
+    ("Forscher haben eine neue Art von Frosch entdeckt.", "Researchers have discovered a new species of frog."),
+    ("Das Konzert wurde wegen Regens abgesagt.", "The concert was cancelled because of rain."),
+    ("Die Firma will im nächsten Jahr 500 neue Stellen schaffen.", "The company wants to create 500 new jobs next year."),
+    ("Die Wahlbeteiligung lag bei 68 Prozent.", "Turnout was 68 percent."),
+    ("Im Herbst fallen die Blätter von den Bäumen.", "In autumn the leaves fall from the trees."),
+]
+
+WIKIANN = [
+    ("Angela Merkel visited Paris on Monday .", "B-PER I-PER O B-LOC O O O"),
+    ("The United Nations is based in New York .", "O B-ORG I-ORG O O O B-LOC I-LOC O"),
+    ("Lionel Messi joined Inter Miami in 2023 .", "B-PER I-PER O B-ORG I-ORG O O O"),
+    ("Toyota opened a factory in Kentucky .", "B-ORG O O O O B-LOC O"),
+    ("Marie Curie was born in Warsaw .", "B-PER I-PER O O O B-LOC O"),
+    ("He studied at Oxford University before moving to Canada .", "O O O B-ORG I-ORG O O O B-LOC O"),
+    ("The Nile flows through Egypt .", "O B-LOC O O B-LOC O"),
+    ("Google hired Geoffrey Hinton in 2013 .", "B-ORG O B-PER I-PER O O O"),
+    ("Barack Obama spoke in Chicago .", "B-PER I-PER O O B-LOC O"),
+    ("The World Health Organization warned of a new virus .", "O B-ORG I-ORG I-ORG O O O O O O"),
+    ("Frida Kahlo lived in Mexico City .", "B-PER I-PER O O B-LOC I-LOC O"),
+    ("Samsung and Apple compete in Korea .", "B-ORG O B-ORG O O B-LOC O"),
+    ("Nelson Mandela was released in 1990 .", "B-PER I-PER O O O O O"),
+    ("The European Central Bank raised rates in Frankfurt .", "O B-ORG I-ORG I-ORG O O O B-LOC O"),
+]
+
+SVAMP = [
+    ("Jack had 8 pens and Mary had 5 pens. Jack gave 3 pens to Mary.", "How many pens does Jack have now?", "8 - 3", "Subtraction"),
+    ("There are 12 apples in a basket. 7 more apples are put in the basket.", "How many apples are in the basket?", "12 + 7", "Addition"),
+    ("A baker makes 6 trays of cookies with 9 cookies on each tray.", "How many cookies does the baker make?", "6 * 9", "Multiplication"),
+    ("Lisa has 24 stickers and shares them equally among 4 friends.", "How many stickers does each friend get?", "24 / 4", "Common-Division"),
+    ("A bus had 30 passengers. At the first stop 11 got off.", "How many passengers are left on the bus?", "30 - 11", "Subtraction"),
+    ("Tom read 15 pages on Monday and 22 pages on Tuesday.", "How many pages did Tom read in total?", "15 + 22", "Addition"),
+    ("Each box holds 8 crayons. There are 7 boxes.", "How many crayons are there?", "8 * 7", "Multiplication"),
+    ("A farmer has 45 eggs and packs them in cartons of 9.", "How many cartons does he fill?", "45 / 9", "Common-Division"),
+    ("Sara had 50 dollars. She bought a book for 18 dollars.", "How much money does Sara have left?", "50 - 18", "Subtraction"),
+    ("A school has 14 classrooms and each has 25 desks.", "How many desks are in the school?", "14 * 25", "Multiplication"),
+    ("There were 63 birds on a wire. 27 flew away.", "How many birds are still on the wire?", "63 - 27", "Subtraction"),
+    ("Ben scored 18 points in the first game and 26 in the second.", "How many points did Ben score in both games?", "18 + 26", "Addition"),
+    ("72 students are split into teams of 8.", "How many teams are there?", "72 / 8", "Common-Division"),
+    ("A shelf has 5 rows with 12 books in each row.", "How many books are on the shelf?", "5 * 12", "Multiplication"),
+]
+
+BOOLQ = [
+    ("is the great wall of china visible from space with the naked eye", False, "Despite a popular myth, the Great Wall of China is not visible to the naked eye from low Earth orbit; astronauts have confirmed it is too narrow and similar in colour to the land around it."),
+    ("do penguins live in the arctic", False, "Penguins live almost exclusively in the Southern Hemisphere. Only the Galapagos penguin lives near the equator; none live in the Arctic."),
+    ("is a tomato a fruit", True, "Botanically, a tomato is a fruit: it is the ripened ovary of a flowering plant and contains seeds, though it is usually cooked and eaten as a vegetable."),
+    ("can you see the northern lights in scotland", True, "The aurora borealis is regularly seen from northern Scotland, especially in winter on clear, dark nights."),
+    ("is mount everest the tallest mountain from base to peak", False, "Mount Everest has the highest summit above sea level, but Mauna Kea in Hawaii is taller measured from its base on the ocean floor."),
+    ("does the moon have its own light", False, "The Moon does not produce light; it shines because its surface reflects sunlight."),
+    ("is english the official language of the united states", False, "The United States has no official language at the federal level, although English is the most widely spoken and many states have made it official."),
+    ("are bats mammals", True, "Bats are mammals of the order Chiroptera; they give birth to live young and feed them milk."),
+    ("is venus hotter than mercury", True, "Although Mercury is closer to the Sun, Venus is the hottest planet because its thick carbon dioxide atmosphere traps heat."),
+    ("was the eiffel tower built for a world's fair", True, "The Eiffel Tower was built as the entrance arch to the 1889 World's Fair in Paris."),
+    ("do sharks have bones", False, "Sharks have skeletons made of cartilage rather than bone, which makes them lighter and more flexible."),
+    ("is the pacific the largest ocean", True, "The Pacific Ocean is the largest and deepest of Earth's oceans, covering about a third of the planet's surface."),
+    ("can ostriches fly", False, "Ostriches are flightless birds; their wings are too small to lift their heavy bodies, but they can run at 70 km/h."),
+    ("is glass a liquid", False, "Glass is an amorphous solid. The idea that old windows are thicker at the bottom because glass flows is a myth."),
+]
+
+HELLASWAG = [
+    ("Baking cookies", "A woman places a tray of dough balls into the oven. She", ["closes the door and sets a timer.", "throws the tray into the sink.", "starts painting the oven red.", "climbs onto the roof."], 0),
+    ("Washing a car", "A man sprays soapy water over a blue car. He", ["drives the car into a lake.", "scrubs the hood with a sponge.", "eats the sponge.", "reads a book about cars."], 1),
+    ("Playing guitar", "A boy sits on a stool holding a guitar. He", ["uses the guitar as a paddle.", "puts the guitar in the fridge.", "strums a few chords and starts to sing.", "runs out of the room screaming."], 2),
+    ("Brushing teeth", "A girl squeezes toothpaste onto her brush. She", ["plants the brush in the garden.", "hands the brush to a dog.", "writes a letter with the brush.", "brushes her teeth in front of the mirror."], 3),
+    ("Mowing the lawn", "A man pulls the cord on a lawnmower. The engine starts and he", ["pushes the mower across the grass.", "lifts the mower over his head.", "pours the mower a cup of tea.", "puts the mower to bed."], 0),
+    ("Ice skating", "A skater glides onto the ice. She", ["digs a hole in the ice.", "spins gracefully on one foot.", "sets the ice on fire.", "orders a pizza."], 1),
+    ("Making a sandwich", "A man lays two slices of bread on a board. He", ["irons the bread flat.", "mails the bread to a friend.", "spreads butter and adds cheese and ham.", "feeds the board to a goat."], 2),
+    ("Walking the dog", "A woman clips a leash onto her dog's collar. They", ["fly to the moon.", "paint the fence together.", "swim in the bathtub.", "walk out of the door and down the street."], 3),
+    ("Changing a tire", "A man loosens the nuts on a flat tire. He", ["jacks up the car and removes the wheel.", "sings to the tire.", "buries the nuts in the yard.", "inflates the car's seats."], 0),
+    ("Painting a wall", "A woman dips a roller into a tray of paint. She", ["drinks the paint.", "rolls the paint evenly onto the wall.", "throws the roller at the ceiling fan.", "puts the tray on her head."], 1),
+    ("Riding a bike", "A child puts on a helmet and climbs onto a bike. He", ["folds the bike into a suitcase.", "uses the helmet as a bowl.", "pedals down the path.", "teaches the bike to talk."], 2),
+    ("Planting flowers", "A man digs a small hole in the garden. He", ["hides his phone in it.", "jumps into the hole.", "fills it with soup.", "places a flower in it and covers the roots with soil."], 3),
+]
+
+EMOTION = [
+    ("i feel so alone since my best friend moved away", "sadness"), ("i am thrilled that i finally passed my driving test", "joy"),
+    ("i feel so lucky to have you in my life my darling", "love"), ("i am furious that they cancelled my flight again", "anger"),
+    ("i feel nervous walking home alone in the dark", "fear"), ("i was amazed to find a letter from my grandmother in the old book", "surprise"),
+    ("i feel miserable and cannot stop crying today", "sadness"), ("i feel cheerful this morning with the sun shining", "joy"),
+    ("i feel tender towards my little sister when she sleeps", "love"), ("i get so irritated when people talk during films", "anger"),
+    ("i am terrified of the exam results tomorrow", "fear"), ("i was shocked to hear she had won the lottery", "surprise"),
+    ("i feel hopeless about finding a job", "sadness"), ("i feel proud and happy after the concert went so well", "joy"),
+    ("i feel so loved when my family calls on my birthday", "love"), ("i feel anxious every time my phone rings", "fear"),
+]
+
+TREC = [
+    ("What does NASA stand for?", "ABBR", "exp"), ("What is the largest animal that ever lived?", "ENTY", "animal"),
+    ("What is a tsunami?", "DESC", "def"), ("How do you make a paper airplane?", "DESC", "manner"),
+    ("Why is the sky blue?", "DESC", "reason"), ("Who invented the telephone?", "HUM", "ind"),
+    ("What band recorded Abbey Road?", "HUM", "gr"), ("What city is the Eiffel Tower in?", "LOC", "city"),
+    ("Which country has the most people?", "LOC", "country"), ("How many legs does a spider have?", "NUM", "count"),
+    ("When did World War II end?", "NUM", "date"), ("How far is the Moon from Earth?", "NUM", "dist"),
+    ("How much does a gallon of milk cost?", "NUM", "money"), ("How long does a cat live?", "NUM", "period"),
+    ("What is the national dish of Japan?", "ENTY", "food"), ("What is the abbreviation for kilogram?", "ABBR", "abb"),
+]
+
+SAMSUM = [
+    ("Anna: Are you coming to the party tonight?\nBen: Can't, I have to finish my essay.\nAnna: Shame! Next time then.", "Ben can't come to the party tonight because he has to finish his essay."),
+    ("Mike: I'm at the shop, do we need milk?\nSara: Yes, and bread too.\nMike: OK, anything else?\nSara: No, that's it.", "Mike is at the shop and will buy milk and bread for Sara."),
+    ("Lucy: My car broke down on the highway :(\nTom: Where are you? I'll come get you.\nLucy: Exit 14, near the gas station.\nTom: Be there in 20.", "Lucy's car broke down near exit 14; Tom will pick her up in 20 minutes."),
+    ("Kate: Did you see the new Star Wars?\nJohn: Not yet, is it good?\nKate: Amazing! Let's go together on Saturday.\nJohn: Deal.", "Kate and John will see the new Star Wars film together on Saturday."),
+    ("Dad: Dinner is at 7.\nEmma: I'll be late, practice runs until 7:30.\nDad: OK, I'll keep a plate warm.", "Emma will be late for dinner because of practice; Dad will keep a plate warm."),
+    ("Olivia: Can I borrow your notes from yesterday's lecture?\nSam: Sure, I'll email them tonight.\nOlivia: Thanks, you're a lifesaver!", "Sam will email Olivia his notes from yesterday's lecture tonight."),
+    ("Jake: The meeting moved to 3pm.\nRita: Same room?\nJake: No, room 204.\nRita: Got it, thanks.", "The meeting has moved to 3pm in room 204."),
+    ("Nina: Happy birthday!!! 🎉\nPaul: Thank you! Are you free for drinks on Friday?\nNina: Absolutely.", "Nina wishes Paul a happy birthday; they will have drinks on Friday."),
+    ("Chris: Has anyone seen my keys?\nMaya: They're on the kitchen table.\nChris: Found them, thanks!", "Chris found his keys on the kitchen table thanks to Maya."),
+    ("Laura: The plumber can't come until Monday.\nDan: Ugh. Can we use the neighbours' shower until then?\nLaura: I'll ask them.", "The plumber can't come until Monday; Laura will ask the neighbours if they can use their shower."),
+    ("Sophie: I got the job!!\nMark: Congratulations! When do you start?\nSophie: In two weeks.", "Sophie got the job and starts in two weeks."),
+    ("Ian: Can you feed the cat while I'm away?\nZoe: Sure, from when?\nIan: Thursday to Sunday.\nZoe: No problem.", "Zoe will feed Ian's cat from Thursday to Sunday while he is away."),
+]
