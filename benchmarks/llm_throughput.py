@@ -46,6 +46,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # throughput_report, throughput_pipelines
 
 from instructkit.llm import open_model  # noqa: E402
 from instructkit.llm.llama_server import llama_server, upstream_server  # noqa: E402
