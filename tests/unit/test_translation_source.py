@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from instructkit.generate.dynosaur_meta import build_meta
+from instructkit.generate.dynosaur.meta import build_meta
 from instructkit.sources import load_source
 from instructkit.sources.features import from_hf_dict, split_translations
 
