@@ -11,20 +11,23 @@ from typing import Any
 
 
 def plan_dynosaur(p, ctx, counters, n_in, existing: Path | None) -> None:
-    """One task-design call per usable dataset-config and mode, exactly as the run renders them."""
+    """One task-design call per usable dataset-config and mode, exactly as the run renders them; then,
+    with verification on, two score calls per held row of every task that passes the filters."""
     from instructkit.generate.dynosaur import DynosaurConfig, fit_view
     from instructkit.generate.dynosaur_prompt import build_messages
+    from instructkit.pipeline import priors
     from instructkit.pipeline.stages import _csv, load_cards
     from instructkit.runs import read_jsonl
 
-    cfg = DynosaurConfig(modes=tuple(_csv(ctx.opts.modes) or ()), max_tasks=ctx.opts.max_tasks)
+    o = ctx.opts
+    cfg = DynosaurConfig(modes=tuple(_csv(o.modes) or ()), max_tasks=o.max_tasks)
     done: set[str] = set()
     if existing is not None and (existing / "datasets.jsonl").is_file():
         done = {r["id"] for r in read_jsonl(existing / "datasets.jsonl")}
     tc = counters(ctx.model)
-    p.prompt_from, p.completion_from = tc.method, "max_tokens"
+    p.prompt_from = tc.method
     seen: set[str] = set()
-    rows = 0
+    rows, row_tokens = 0, []  # per usable dataset-config: (held rows per task, tokens of one whole row)
     for card in load_cards(ctx):
         if card.key in done or card.key in seen or not card.rows:
             continue
@@ -36,48 +39,127 @@ def plan_dynosaur(p, ctx, counters, n_in, existing: Path | None) -> None:
         for mode in cfg.modes:
             p.calls += 1
             p.prompt_tokens += tc.count(build_messages(view, mode, cfg.max_tasks))
-    p.completion_tokens = p.calls * cfg.max_tokens
+        held = min(o.verify_rows, len(card.rows))
+        row_tokens.append((held, _row_tokens(tc, card.rows[:held], [f.name for f in view.fields])))
+    p.gen_calls = p.calls
+    p.completion_max = p.calls * cfg.max_tokens
+    p.completion_tokens = p.calls * priors.design_completion(cfg.max_tasks, cfg.max_tokens)
+    p.completion_from = f"prior ({priors.DESIGN_TOKENS_PER_TASK}/task asked for)"
     p.records_out = rows * cfg.max_tasks * len(cfg.modes)
+    if o.verify and "likelihood" in _csv(o.verify_signals) and row_tokens:
+        _plan_verification(p, o, cfg, row_tokens)
     if done:
         p.notes.append(f"{len(done)} dataset-config(s) already done")
     p.notes.append("records: at most")
 
 
-def _template_tokens(tc, name: str) -> int:
-    from importlib import resources
+def _row_tokens(tc, rows: list[dict], fields: list[str]) -> int:
+    """Mean tokens of a row's fields as an instance shows them (input + output)."""
+    if not rows:
+        return 0
+    texts = ["\n".join(f"{k}: {r.get(k)}" for k in fields if r.get(k) is not None) for r in rows]
+    return round(sum(tc.count_text(t) for t in texts) / len(texts))
 
-    text = resources.files("instructkit.generate").joinpath(f"prompts/{name}.j2").read_text(encoding="utf-8")
-    return tc.count_text(text)
+
+def _plan_verification(p, o, cfg, row_tokens: list[tuple[int, int]]) -> None:
+    """Score calls of the likelihood check: 2 per held row (with the instruction and with the null one),
+    for every task that passes the filters; tasks asked for bound them, the prior says how many pass."""
+    from instructkit.pipeline import priors
+
+    per_mode = len(cfg.modes) * cfg.max_tasks
+    calls_max = sum(2 * held * per_mode for held, _ in row_tokens)
+    # at most: the task shows the whole row; expected: the share of a row's fields a task uses
+    tokens_max = sum(2 * held * per_mode * (tok + priors.INSTRUCTION_TOKENS) for held, tok in row_tokens)
+    tokens = sum(2 * held * per_mode * (round(tok * priors.FIELD_SHARE) + priors.INSTRUCTION_TOKENS)
+                 for held, tok in row_tokens)
+    verify_calls = round(calls_max * priors.VERIFY_REACH)
+    p.calls_max = p.calls + calls_max
+    p.prompt_max = p.prompt_tokens + tokens_max
+    p.calls += verify_calls
+    p.prompt_tokens += round(tokens * priors.VERIFY_REACH)
+    p.notes.append(f"verification: {verify_calls} score calls expected (at most {calls_max}: every task kept)")
+
+
+def _render_tokens(tc, name: str, **variables: Any) -> int:
+    from instructkit.generate import glan_prompts
+
+    return tc.count(glan_prompts.render(name, **variables)[0])
+
+
+def _filler(tokens: int) -> str:
+    """Text of about ``tokens`` tokens, standing in for a model's answer that a later prompt quotes."""
+    return " ".join(["word"] * max(1, int(tokens)))
 
 
 def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
-    """Calls per GLAN stage from the settings; prompts from the template sizes plus what they quote."""
+    """Calls per GLAN step from the settings; prompts rendered from the templates with the taxonomy's
+    disciplines and stand-ins of the expected size for what they quote; the questions a syllabus of
+    the expected shape allows (drawn by the run's own sampler)."""
     from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.pipeline import priors
     from instructkit.pipeline.stages import glan_config
 
     cfg = glan_config(ctx)
-    n_disc = len(load_taxonomy(cfg.taxonomy).select(cfg.disciplines))
+    discs = load_taxonomy(cfg.taxonomy).select(cfg.disciplines)
+    n_disc = len(discs)
     n_subj = n_disc * (cfg.max_subjects or 10)  # unknown until subjects are merged: 10 per discipline
-    n_q = n_subj * cfg.questions_per_syllabus
     tc = counters(ctx.model)
-    session = 150  # tokens of the one or two sessions a question prompt quotes
-    steps = [  # (calls, template, quoted tokens, completion budget)
-        (n_disc * cfg.subject_samples, "glan_subjects", 0, cfg.tokens_for("subjects")),
-        (n_disc * cfg.subject_samples, "glan_subjects_extract", cfg.tokens_for("subjects"),
-         cfg.tokens_for("subjects_extract")),
-        (n_subj, "glan_syllabus", 0, cfg.tokens_for("syllabus")),
-        (n_subj, "glan_syllabus_extract", cfg.tokens_for("syllabus"), cfg.tokens_for("syllabus_extract")),
-        (n_q, "glan_question", session, cfg.tokens_for("question")),
-        (n_q, "glan_answer", cfg.tokens_for("question"), cfg.tokens_for("answer")),
-    ]
-    for calls, template, quoted, budget in steps:
-        p.calls += calls
-        p.prompt_tokens += calls * (_template_tokens(tc, template) + quoted)
-        p.completion_tokens += calls * budget
-    p.prompt_from, p.completion_from = f"estimate ({tc.method} of templates)", "max_tokens"
-    p.records_out = n_q
+    budget = {k: cfg.tokens_for(k) for k in ("subjects", "subjects_extract", "syllabus", "syllabus_extract",
+                                               "question", "answer")}
+    spec = {k: cfg.model_for(s) for k, s in (("subjects", "subjects"), ("subjects_extract", "subjects"),
+                                              ("syllabus", "syllabus"), ("syllabus_extract", "syllabus"),
+                                              ("question", "questions"), ("answer", "answers"))}
+    want = {k: round(budget[k] * priors.glan_share(k, spec[k])) for k in budget}
+    sessions, concepts = priors.syllabus_shape(budget["syllabus_extract"], cfg.max_sessions,
+                                               spec["syllabus_extract"])
+    q_each = _questions_per_syllabus(cfg, sessions, concepts)
+    d = discs[0]
+    subj = {"discipline": d.name, "subject": _filler(6), "level": "undergraduate"}
+    view = [{"number": i + 1, "title": _filler(5), "description": _filler(12),
+             "key_concepts": [_filler(3)] * concepts} for i in range(sessions)]
+    prompt = {  # (expected, at most): the quoted answers at their expected size, then at their budget
+        "subjects": (lambda _: _render_tokens(tc, "glan_subjects", discipline=d.name, field=d.field,
+                                              sub_field=d.sub_field, description=d.description)),
+        "subjects_extract": (lambda q: _render_tokens(tc, "glan_subjects_extract", discipline=d.name,
+                                                      text=_filler(q["subjects"]))),
+        "syllabus": (lambda _: _render_tokens(tc, "glan_syllabus", subtopics=[_filler(3)] * 4, **subj)),
+        "syllabus_extract": (lambda q: _render_tokens(tc, "glan_syllabus_extract", discipline=d.name,
+                                                      subject=subj["subject"], text=_filler(q["syllabus"]))),
+        "question": (lambda _: _render_tokens(tc, "glan_question", syllabus=view, learned_up_to=sessions,
+                                              strategy="single_session", chosen=view[:1],
+                                              concepts=view[0]["key_concepts"], **subj)),
+        "answer": (lambda q: _render_tokens(tc, "glan_answer", discipline=d.name, question=_filler(q["question"]))),
+    }
+    n_calls = {"subjects": n_disc * cfg.subject_samples, "subjects_extract": n_disc * cfg.subject_samples,
+               "syllabus": n_subj, "syllabus_extract": n_subj, "question": n_subj * q_each,
+               "answer": n_subj * q_each}
+    n_max = {**n_calls, "question": n_subj * cfg.questions_per_syllabus,
+             "answer": n_subj * cfg.questions_per_syllabus}
+    p.calls_max, p.prompt_max, p.completion_max = 0, 0, 0
+    for kind, render in prompt.items():
+        p.calls += n_calls[kind]
+        p.prompt_tokens += n_calls[kind] * render(want)
+        p.completion_tokens += n_calls[kind] * want[kind]
+        p.calls_max += n_max[kind]
+        p.prompt_max += n_max[kind] * render(budget)
+        p.completion_max += n_max[kind] * budget[kind]
+    p.prompt_from = f"{tc.method} of the rendered templates, quoted answers at their expected size"
+    basis = "embedded-model calibration" if priors.is_embedded(ctx.model) else "half of each budget"
+    p.completion_from = f"prior ({basis})"
+    p.records_out = n_subj * q_each
+    p.notes.append(f"syllabus expected: {sessions} session(s) x {concepts} concept(s) -> {q_each} of "
+                   f"{cfg.questions_per_syllabus} question(s) each")
     if not cfg.max_subjects:
         p.notes.append("assumes 10 subjects per discipline (set max_subjects)")
+
+
+def _questions_per_syllabus(cfg, sessions: int, concepts: int) -> int:
+    """Distinct questions the run's sampler draws from a syllabus of this shape (it refuses duplicates)."""
+    from instructkit.generate.glan_sampler import draw_questions
+
+    shape = [[f"s{i}c{j}" for j in range(concepts)] for i in range(sessions)]
+    draws = draw_questions("plan", shape, cfg.questions_per_syllabus, cfg.seed, cfg.two_session_ratio)
+    return sum(1 for x in draws if x is not None)
 
 
 def _input_examples(ctx, n_in: int | None) -> tuple[list[Any] | None, int]:
