@@ -113,23 +113,7 @@ def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
     sessions, concepts = priors.syllabus_shape(budget["syllabus_extract"], cfg.max_sessions,
                                                spec["syllabus_extract"])
     q_each = _questions_per_syllabus(cfg, sessions, concepts)
-    d = discs[0]
-    subj = {"discipline": d.name, "subject": _filler(6), "level": "undergraduate"}
-    view = [{"number": i + 1, "title": _filler(5), "description": _filler(12),
-             "key_concepts": [_filler(3)] * concepts} for i in range(sessions)]
-    prompt = {  # (expected, at most): the quoted answers at their expected size, then at their budget
-        "subjects": (lambda _: _render_tokens(tc, "glan_subjects", discipline=d.name, field=d.field,
-                                              sub_field=d.sub_field, description=d.description)),
-        "subjects_extract": (lambda q: _render_tokens(tc, "glan_subjects_extract", discipline=d.name,
-                                                      text=_filler(q["subjects"]))),
-        "syllabus": (lambda _: _render_tokens(tc, "glan_syllabus", subtopics=[_filler(3)] * 4, **subj)),
-        "syllabus_extract": (lambda q: _render_tokens(tc, "glan_syllabus_extract", discipline=d.name,
-                                                      subject=subj["subject"], text=_filler(q["syllabus"]))),
-        "question": (lambda _: _render_tokens(tc, "glan_question", syllabus=view, learned_up_to=sessions,
-                                              strategy="single_session", chosen=view[:1],
-                                              concepts=view[0]["key_concepts"], **subj)),
-        "answer": (lambda q: _render_tokens(tc, "glan_answer", discipline=d.name, question=_filler(q["question"]))),
-    }
+    prompt = _glan_prompt_sizes(tc, discs[0], sessions, concepts)
     n_calls = {"subjects": n_disc * cfg.subject_samples, "subjects_extract": n_disc * cfg.subject_samples,
                "syllabus": n_subj, "syllabus_extract": n_subj, "question": n_subj * q_each,
                "answer": n_subj * q_each}
@@ -151,6 +135,27 @@ def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
                    f"{cfg.questions_per_syllabus} question(s) each")
     if not cfg.max_subjects:
         p.notes.append("assumes 10 subjects per discipline (set max_subjects)")
+
+
+def _glan_prompt_sizes(tc, d, sessions: int, concepts: int) -> dict[str, Any]:
+    """Per call kind: tokens of its prompt, given the sizes of the answers it quotes (the taxonomy's
+    first discipline; a syllabus of the expected shape; stand-in text for what models write)."""
+    subj = {"discipline": d.name, "subject": _filler(6), "level": "undergraduate"}
+    view = [{"number": i + 1, "title": _filler(5), "description": _filler(12),
+             "key_concepts": [_filler(3)] * concepts} for i in range(sessions)]
+    return {
+        "subjects": (lambda _: _render_tokens(tc, "glan_subjects", discipline=d.name, field=d.field,
+                                              sub_field=d.sub_field, description=d.description)),
+        "subjects_extract": (lambda q: _render_tokens(tc, "glan_subjects_extract", discipline=d.name,
+                                                      text=_filler(q["subjects"]))),
+        "syllabus": (lambda _: _render_tokens(tc, "glan_syllabus", subtopics=[_filler(3)] * 4, **subj)),
+        "syllabus_extract": (lambda q: _render_tokens(tc, "glan_syllabus_extract", discipline=d.name,
+                                                      subject=subj["subject"], text=_filler(q["syllabus"]))),
+        "question": (lambda _: _render_tokens(tc, "glan_question", syllabus=view, learned_up_to=sessions,
+                                              strategy="single_session", chosen=view[:1],
+                                              concepts=view[0]["key_concepts"], **subj)),
+        "answer": (lambda q: _render_tokens(tc, "glan_answer", discipline=d.name, question=_filler(q["question"]))),
+    }
 
 
 def _questions_per_syllabus(cfg, sessions: int, concepts: int) -> int:
@@ -194,7 +199,7 @@ def plan_qdit(p, ctx, counters, n_in, existing: Path | None) -> None:
         else:
             p.prompt_tokens, p.prompt_from = n * 250, "estimate (250 per example)"
     else:
-        p.calls, p.completion_from = 2 * n, "none (scoring)"
+        p.calls, p.gen_calls, p.completion_from = 2 * n, 0, "none (scoring)"
         if exs is not None:
             p.prompt_tokens = sum(2 * tc.count_text(e.instruction + "\n" + e.input + "\n" + e.output) for e in exs)
             p.prompt_from = tc.method
@@ -209,27 +214,37 @@ def plan_active(p, ctx, counters, n_in, existing: Path | None) -> None:
     from instructkit.errors import UserError
     from instructkit.select.active import build_messages, build_perturbations, load_tasks_excluding, sample_instances
 
+    from instructkit.pipeline import priors
+
     o = ctx.opts
-    p.completion_from = "max_tokens"
+    answer = round(o.max_tokens * priors.FREE_TEXT_SHARE)  # expected greedy answer
+    p.completion_from = f"prior ({priors.FREE_TEXT_SHARE} x max_tokens, no measurement)"
     try:
         tasks = load_tasks_excluding([str(ctx.prev_dir)] if ctx.prev_dir is not None else ctx.inputs,
                                      o.task_field, set())
     except UserError:  # made by a stage that has not run yet
         inst = max(1, (n_in or 0) // max(1, o.instances)) * o.instances
         p.calls, p.prompt_tokens = inst * (o.perturbations + 2), inst * (o.perturbations + 2) * 200
-        p.completion_tokens, p.prompt_from = inst * o.max_tokens, "estimate (200 per prompt)"
+        p.completion_max, p.prompt_from = inst * o.max_tokens, "estimate (200 per prompt)"
+        p.gen_calls, p.completion_tokens = inst, round(inst * o.max_tokens * priors.FREE_TEXT_SHARE)
+        p.completion_from = f"prior ({priors.FREE_TEXT_SHARE} x max_tokens, no measurement)"
         p.notes.append("task count estimated")
         return
     tc = counters(ctx.model)
     p.prompt_from = tc.method
+    p.gen_calls, p.prompt_max, p.completion_max = 0, 0, 0
     for t in tasks:
         instrs = build_perturbations(t, o.perturbations, o.drop, o.seed)
         for x in sample_instances(t, o.instances, o.seed):
             p.calls += 1 + len(instrs)
-            p.completion_tokens += o.max_tokens
-            p.prompt_tokens += tc.count(build_messages(instrs[0], x.input))
+            p.gen_calls += 1
+            p.completion_tokens += answer
+            p.completion_max += o.max_tokens
+            prompts = tc.count(build_messages(instrs[0], x.input)) + sum(
+                tc.count(build_messages(i, x.input)) for i in instrs)
             # each scoring reads its prompt plus the greedy answer (at most max_tokens)
-            p.prompt_tokens += sum(tc.count(build_messages(i, x.input)) + o.max_tokens for i in instrs)
+            p.prompt_tokens += prompts + len(instrs) * answer
+            p.prompt_max += prompts + len(instrs) * o.max_tokens
 
 
 def plan_eval(p, ctx, counters, n_in, existing: Path | None) -> None:
@@ -244,7 +259,11 @@ def plan_eval(p, ctx, counters, n_in, existing: Path | None) -> None:
         for inst in t.instances:
             p.calls += 1
             p.prompt_tokens += tc.count([{"role": "user", "content": build_prompt(t, inst, o.demos)}])
-    p.completion_tokens, p.prompt_from, p.completion_from = p.calls * o.max_tokens, tc.method, "max_tokens"
+    from instructkit.pipeline import priors
+
+    p.completion_max, p.prompt_from = p.calls * o.max_tokens, tc.method
+    p.completion_tokens = round(p.calls * o.max_tokens * priors.FREE_TEXT_SHARE)
+    p.completion_from = f"prior ({priors.FREE_TEXT_SHARE} x max_tokens, no measurement)"
     p.model = spec if ctx.prev_dir is None else f"hf:{ctx.prev_dir}"
 
 

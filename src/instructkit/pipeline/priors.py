@@ -21,7 +21,7 @@ glan syllabus          61 of 128                                             0.5
 glan syllabus extract  52 of 128: one session with one key concept           0.4 x budget; sessions:
                                                                              ~55 tokens each
 glan question/answer   hit the cap                                           1.0 x budget
-judge (qdit)           one score digit                                       1 token
+judge (qdit)           a 2-token answer                                      2 tokens (its bound)
 eval / active answers  no measurement                                        0.5 x max_tokens
 =====================  ====================================================  =========================
 
