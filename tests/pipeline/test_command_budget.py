@@ -111,13 +111,15 @@ def test_eval_stops_at_the_budget_and_continues(tmp_path):
             "--max-tokens", "16", "--concurrency", "1", "--out", out]
     calls, prompt, _, _ = plan_row(run_cli(*args, "--dry-run").stdout, out)
     assert calls == 3
-    limit = int(1.5 * (prompt / 3 + 16))  # one answer fits, a second one's worst case does not
+    limit = int(1.5 * (prompt / 3 + 16))  # one answer's worst case fits, all three do not
     r = run_cli(*args, "--max-tokens-total", limit, env=ENV)
     assert r.returncode == 3, r.stderr[-2000:]
     m = manifest(out)
-    assert m["status"] == "stopped" and m["stopped"] == "budget" and m["usage"]["calls"] == 1
+    first = m["usage"]["calls"]
+    assert m["status"] == "stopped" and m["stopped"] == "budget" and 1 <= first < 3
+    assert m["usage"]["total_tokens"] <= limit
     r = run_cli(*args, "--max-tokens-total", 10**6, env=ENV)
     assert r.returncode == 0, r.stderr[-2000:]
     m = manifest(out)
-    assert m["status"] == "complete" and m["this_run"]["usage"]["calls"] == 2
+    assert m["status"] == "complete" and m["this_run"]["usage"]["calls"] == 3 - first  # nothing redone
     assert m["this_run"]["usage"]["cache_hits"] == 0

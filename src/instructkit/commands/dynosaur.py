@@ -202,7 +202,8 @@ def _exit_for(manifest: dict[str, Any]) -> None:
     failed = run.get("failed_datasets") or {}
     tried = len(failed) + int(run.get("datasets", 0))
     if manifest.get("stopped") == "budget":
-        exit_for_status("stopped", f"the call budget refused {len(failed)} dataset(s); raise --max-calls to continue")
+        exit_for_status("stopped", f"the budget refused {len(failed)} dataset(s); raise --max-calls "
+                                   "(or --max-cost, --max-tokens-total) to continue")
     exit_for_status(manifest.get("status", "failed"), failure_words(len(failed), tried, "dataset(s)"))
 
 

@@ -110,28 +110,29 @@ def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
                                               ("syllabus", "syllabus"), ("syllabus_extract", "syllabus"),
                                               ("question", "questions"), ("answer", "answers"))}
     want = {k: round(budget[k] * priors.glan_share(k, spec[k])) for k in budget}
-    sessions, concepts = priors.syllabus_shape(budget["syllabus_extract"], cfg.max_sessions,
-                                               spec["syllabus_extract"])
-    q_each = _questions_per_syllabus(cfg, sessions, concepts)
-    prompt = _glan_prompt_sizes(tc, discs[0], sessions, concepts)
+    shapes = priors.syllabus_shapes(budget["syllabus_extract"], cfg.max_sessions, spec["syllabus_extract"])
+    q_each = sum(_questions_per_syllabus(cfg, s, c) for s, c in shapes) / len(shapes)
+    sizes = [_glan_prompt_sizes(tc, discs[0], s, c) for s, c in shapes]
+    prompt = {k: (lambda q, k=k: sum(z[k](q) for z in sizes) / len(sizes)) for k in sizes[0]}
     n_calls = {"subjects": n_disc * cfg.subject_samples, "subjects_extract": n_disc * cfg.subject_samples,
-               "syllabus": n_subj, "syllabus_extract": n_subj, "question": n_subj * q_each,
-               "answer": n_subj * q_each}
+               "syllabus": n_subj, "syllabus_extract": n_subj, "question": round(n_subj * q_each),
+               "answer": round(n_subj * q_each)}
     n_max = {**n_calls, "question": n_subj * cfg.questions_per_syllabus,
              "answer": n_subj * cfg.questions_per_syllabus}
     p.calls_max, p.prompt_max, p.completion_max = 0, 0, 0
     for kind, render in prompt.items():
         p.calls += n_calls[kind]
-        p.prompt_tokens += n_calls[kind] * render(want)
+        p.prompt_tokens += round(n_calls[kind] * render(want))
         p.completion_tokens += n_calls[kind] * want[kind]
         p.calls_max += n_max[kind]
-        p.prompt_max += n_max[kind] * render(budget)
+        p.prompt_max += round(n_max[kind] * render(budget))
         p.completion_max += n_max[kind] * budget[kind]
     p.prompt_from = f"{tc.method} of the rendered templates, quoted answers at their expected size"
     basis = "embedded-model calibration" if priors.is_embedded(ctx.model) else "half of each budget"
     p.completion_from = f"prior ({basis})"
-    p.records_out = n_subj * q_each
-    p.notes.append(f"syllabus expected: {sessions} session(s) x {concepts} concept(s) -> {q_each} of "
+    p.records_out = round(n_subj * q_each)
+    shown = ", ".join(f"{s}x{c}" for s, c in shapes)
+    p.notes.append(f"syllabi expected: sessions x concepts {shown} -> {q_each:.1f} of "
                    f"{cfg.questions_per_syllabus} question(s) each")
     if not cfg.max_subjects:
         p.notes.append("assumes 10 subjects per discipline (set max_subjects)")
@@ -141,8 +142,8 @@ def _glan_prompt_sizes(tc, d, sessions: int, concepts: int) -> dict[str, Any]:
     """Per call kind: tokens of its prompt, given the sizes of the answers it quotes (the taxonomy's
     first discipline; a syllabus of the expected shape; stand-in text for what models write)."""
     subj = {"discipline": d.name, "subject": _filler(6), "level": "undergraduate"}
-    view = [{"number": i + 1, "title": _filler(5), "description": _filler(12),
-             "key_concepts": [_filler(3)] * concepts} for i in range(sessions)]
+    view = [{"number": i + 1, "title": _filler(10), "description": _filler(15),
+             "key_concepts": [_filler(8)] * concepts} for i in range(sessions)]
     return {
         "subjects": (lambda _: _render_tokens(tc, "glan_subjects", discipline=d.name, field=d.field,
                                               sub_field=d.sub_field, description=d.description)),

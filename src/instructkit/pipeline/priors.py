@@ -4,7 +4,8 @@ A plan shows two completion figures per stage: the **upper bound** (every answer
 ``max_tokens``; what a budget must allow) and the **expected** value. Once the stage's run directory
 (or a moved-aside earlier version of it) holds answers, the expected value is their observed mean.
 Before that it comes from this table, one row per call kind, measured on the embedded model
-(SmolLM2-135M-Instruct, ``local``) over the example recipes (``examples/recipes/``):
+(SmolLM2-135M-Instruct, ``local``) over the example recipes (``examples/recipes/``) and, for GLAN, a
+second run (Geometry and Algebra, the same tiny settings):
 
 =====================  ====================================================  =========================
 call kind              measured on the embedded model                        prior used
@@ -15,12 +16,13 @@ dynosaur verification  5 of 10 proposed tasks passed the filters and were    hal
                        scored; 2 score calls per held row, no completion;    2 x rows calls each, of
                        83 prompt tokens a call (instruction ~35 + input and  35 + half the row's tokens
                        output: about half of the row's fields)
-glan subjects          hit the cap (128 of 128)                              1.0 x budget
-glan subjects extract  hit the cap                                           1.0 x budget
-glan syllabus          61 of 128                                             0.5 x budget
-glan syllabus extract  52 of 128: one session with one key concept           0.4 x budget; sessions:
-                                                                             ~55 tokens each
-glan question/answer   hit the cap                                           1.0 x budget
+glan subjects          3 calls, all hit the cap (128)                        1.0 x budget
+glan subjects extract  3 calls, all hit the cap                              1.0 x budget
+glan syllabus          61, 128, 128 of 128                                   0.83 x budget
+glan syllabus extract  52, 128, 115 of 128; syllabi of one session with      0.77 x budget; the three
+                       1, 4 and 1 key concepts                               shapes, averaged
+glan question          128, 17, 128, 128, 128 of 128                         0.83 x budget
+glan answer            128, 86, 128, 128, 128 of 128                         0.93 x budget
 judge (qdit)           a 2-token answer                                      2 tokens (its bound)
 eval / active answers  no measurement                                        0.5 x max_tokens
 =====================  ====================================================  =========================
@@ -41,12 +43,13 @@ INSTRUCTION_TOKENS = 35        # a task's instruction as a score call shows it (
 FIELD_SHARE = 0.5              # share of a row's tokens (all fields) a task's input + output hold
 
 # -- GLAN: expected share of each call kind's completion budget -------------------------------------
-GLAN_SHARE_LOCAL = {"subjects": 1.0, "subjects_extract": 1.0, "syllabus": 0.5, "syllabus_extract": 0.4,
-                    "question": 1.0, "answer": 1.0}
+GLAN_SHARE_LOCAL = {"subjects": 1.0, "subjects_extract": 1.0, "syllabus": 0.83, "syllabus_extract": 0.77,
+                    "question": 0.83, "answer": 0.93}
 FREE_TEXT_SHARE = 0.5          # a guess for kinds and models with no measurement
 SESSION_JSON_TOKENS = 55       # one extracted session: title, description, a few key concepts
 TYPICAL_SESSIONS = 12          # what a capable model's syllabus holds when its budget allows
-CONCEPTS_LOCAL, CONCEPTS_OTHER = 1, 3  # key concepts per session (embedded model: measured)
+SYLLABI_LOCAL = ((1, 1), (1, 4), (1, 1))  # (sessions, key concepts each) of the embedded model's syllabi
+CONCEPTS_OTHER = 3             # key concepts per session of a capable model (a guess)
 
 
 def is_embedded(spec: str | None) -> bool:
@@ -65,9 +68,11 @@ def glan_share(kind: str, spec: str | None) -> float:
     return FREE_TEXT_SHARE
 
 
-def syllabus_shape(extract_budget: int, max_sessions: int, spec: str | None) -> tuple[int, int]:
-    """(sessions, key concepts per session) expected of one extracted syllabus: as many sessions as the
-    extraction budget can hold at the expected share, at most ``max_sessions``."""
+def syllabus_shapes(extract_budget: int, max_sessions: int, spec: str | None) -> list[tuple[int, int]]:
+    """(sessions, key concepts per session) of the syllabi to expect, to average over: the embedded
+    model's measured ones; else as many sessions as the extraction budget holds at the expected share
+    (at most ``max_sessions``)."""
+    if is_embedded(spec):
+        return [(min(s, max_sessions), c) for s, c in SYLLABI_LOCAL]
     room = int(extract_budget * glan_share("syllabus_extract", spec)) // SESSION_JSON_TOKENS
-    sessions = max(1, min(max_sessions, TYPICAL_SESSIONS, room))
-    return sessions, CONCEPTS_LOCAL if is_embedded(spec) else CONCEPTS_OTHER
+    return [(max(1, min(max_sessions, TYPICAL_SESSIONS, room)), CONCEPTS_OTHER)]
