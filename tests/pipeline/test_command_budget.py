@@ -90,13 +90,14 @@ def test_qdit_judge_stops_at_the_budget_and_keeps_its_scores(tmp_path):
     calls, prompt, completion, _ = plan_row(run_cli(*args, "--dry-run").stdout, out)
     assert calls == 6
     limit = (prompt + completion) // 2
-    r = run_cli(*args, "--max-tokens-total", limit, env=ENV)
+    env = {**ENV, "INSTRUCTKIT_CACHE": str(tmp_path / "cache")}  # judge scores are also kept there: start empty
+    r = run_cli(*args, "--max-tokens-total", limit, env=env)
     assert r.returncode == 3, r.stderr[-2000:]
     m = manifest(out)
     assert m["status"] == "stopped" and m["stopped"] == "budget" and not (out / "selected.jsonl").exists()
     first = m["usage"]["calls"]
     assert 0 < first < 6 and m["usage"]["total_tokens"] <= limit
-    r = run_cli(*args, "--max-tokens-total", 10**6, env=ENV)
+    r = run_cli(*args, "--max-tokens-total", 10**6, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     m = manifest(out)
     assert m["status"] == "complete" and not m.get("stopped")
