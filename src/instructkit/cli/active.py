@@ -13,7 +13,7 @@ import typer
 from instructkit.cli.common import aliased
 from instructkit.cli.common import (ConcurrencyOpt, MaxRetriesOpt, ModelOpt, OutOpt, QuietOpt,
                                     SkipBadRowsOpt, TimeoutOpt, check_model, model_options, setup)
-from instructkit.cli.run import DryRunOpt
+from instructkit.cli.run import DryRunOpt, MaxCostOpt, MaxTokensOpt, budgeted
 
 TaskFieldOpt = Annotated[str, typer.Option("--task-field", help="Task id column of example files "
                                            "(looked up in the row, then in its meta).")]
@@ -22,6 +22,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random draw 
 
 def register_select(select_app: typer.Typer) -> None:
     @select_app.command("active")
+    @budgeted
     def select_active_cmd(
         tasks: Annotated[list[Path], typer.Argument(help="Task sources: Dynosaur run dirs (tasks.jsonl + "
                                                     "instances.jsonl), SuperNI task .json files or folders, "
@@ -53,6 +54,8 @@ def register_select(select_app: typer.Typer) -> None:
         max_retries: MaxRetriesOpt = None,
         skip_bad_rows: SkipBadRowsOpt = False,
         dry_run: DryRunOpt = False,
+        max_cost: MaxCostOpt = None,
+        max_tokens_total: MaxTokensOpt = None,
         quiet: QuietOpt = False,
     ) -> None:
         """Score tasks by prompt uncertainty with the current model and select the next K (Active-IT).
@@ -62,6 +65,9 @@ def register_select(select_app: typer.Typer) -> None:
         Re-running on the same OUT with another --strategy re-uses the scores; --strategy random needs no scores at all. PU = mean |p(y|I0,x) - p(y|Ik,x)| over n instances and K word-dropped instructions; PP = mean p(y|I0,x).
 
         Example: instructkit select active examples/active --k 4 --out runs/round1 --instances 3 --perturbations 3
+
+        With a budget: add --max-tokens-total 100000 or --max-cost 1.00 (exit 3 when it stops there; re-run
+        with a higher budget to continue: scored tasks are kept)
         """
         import sys
 

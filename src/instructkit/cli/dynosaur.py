@@ -10,7 +10,7 @@ import typer
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                     QuietOpt, RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                     setup)
-from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt
+from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt, MaxCostOpt, MaxTokensOpt, budgeted
 
 
 def _parse_modes(text: str) -> tuple[str, ...]:
@@ -76,6 +76,7 @@ def usage_calls(run: dict[str, Any]) -> int:
 
 def register(app: typer.Typer) -> None:
     @app.command("dynosaur")
+    @budgeted
     def dynosaur(
         sources: Annotated[Optional[list[str]], typer.Argument(
             help="Datasets: HF hub names, HF-style folders, JSONL/CSV/Parquet files, a folder of dataset "
@@ -112,6 +113,8 @@ def register(app: typer.Typer) -> None:
         ray_address: RayAddressOpt = None,
         target: TargetOpt = None,
         max_calls: MaxCallsOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens_total: MaxTokensOpt = None,
         dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
@@ -127,6 +130,7 @@ def register(app: typer.Typer) -> None:
         Grow it: instructkit dynosaur my_new_data.jsonl --out runs/dyno
         Report:  instructkit dynosaur --out runs/dyno
         Cost first (no call): instructkit dynosaur examples/ --out runs/dyno --dry-run
+        At most $0.50 (exit 3 there; re-run with more to continue): ... --max-cost 0.50
         Exactly 100 instances, at most 20 calls: instructkit dynosaur examples/ --out runs/dyno --target 100 --max-calls 20
         On Ray:  instructkit dynosaur examples/ --out runs/dyno --executor ray --ray-address auto
         """
@@ -156,7 +160,8 @@ def register(app: typer.Typer) -> None:
             from instructkit.cli.run import print_command_plan
             from instructkit.pipeline.schema import Dynosaur
 
-            opts = Dynosaur(modes=",".join(cfg.modes), rows=rows, max_tasks=max_tasks, description=description)
+            opts = Dynosaur(modes=",".join(cfg.modes), rows=rows, max_tasks=max_tasks, description=description,
+                            verify=verify, verify_rows=verify_rows, verify_signals=verify_signals)
             return print_command_plan("dynosaur", opts, out, list(sources), model)
         check_out_dir(out)
         check_model(model)
@@ -196,7 +201,8 @@ def _exit_for(manifest: dict[str, Any]) -> None:
     failed = run.get("failed_datasets") or {}
     tried = len(failed) + int(run.get("datasets", 0))
     if manifest.get("stopped") == "budget":
-        exit_for_status("stopped", f"the call budget refused {len(failed)} dataset(s); raise --max-calls to continue")
+        exit_for_status("stopped", f"the budget refused {len(failed)} dataset(s); raise --max-calls "
+                                   "(or --max-cost, --max-tokens-total) to continue")
     exit_for_status(manifest.get("status", "failed"), failure_words(len(failed), tried, "dataset(s)"))
 
 

@@ -11,11 +11,12 @@ import typer
 from instructkit.cli.common import aliased
 from instructkit.cli.common import (ConcurrencyOpt, MaxRetriesOpt, OutOpt, QuietOpt, TimeoutOpt,
                                     check_model, model_options, setup)
-from instructkit.cli.run import DryRunOpt
+from instructkit.cli.run import DryRunOpt, MaxCostOpt, MaxTokensOpt, budgeted
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval", cls=aliased({"--instances": "--eval-instances", "--model": None, "-m": None}))
+    @budgeted
     def eval_cmd(
         model: Annotated[str, typer.Argument(help="Model spec (or --model SPEC): local | hf:embedded | hf:MODEL_DIR | "
                                              "openai:MODEL[@URL] | local:/path.gguf")],
@@ -34,13 +35,16 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOpt = None,
         max_retries: MaxRetriesOpt = None,
         dry_run: DryRunOpt = False,
+        max_cost: MaxCostOpt = None,
+        max_tokens_total: MaxTokensOpt = None,
         quiet: QuietOpt = False,
     ) -> None:
         """Evaluate MODEL on held-out tasks: ROUGE-L for all, exact match for classification tasks.
 
         Example: instructkit eval hf:my-model --tasks held-out/*.json --out eval-my-model --eval-instances 20
 
-        Cost first (no call): add --dry-run
+        Cost first (no call): add --dry-run. With a budget: add --max-tokens-total 50000 or --max-cost 1.00
+        (exit 3 when it stops there; re-run with a higher budget to continue)
 
         Writes DIR/results.json (per-task and overall) and DIR/predictions.jsonl; re-running resumes.
         """

@@ -10,7 +10,7 @@ import typer
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, QuietOpt,
                                     RayAddressOpt, TimeoutOpt, check_model, model_options, open_executor,
                                     setup)
-from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt
+from instructkit.cli.run import DryRunOpt, MaxCallsOpt, TargetOpt, MaxCostOpt, MaxTokensOpt, budgeted
 
 SubjectModel = Annotated[Optional[str], typer.Option(help="Model for subjects (default: --model).")]
 SyllabusModel = Annotated[Optional[str], typer.Option(help="Model for syllabi (default: --model).")]
@@ -27,6 +27,7 @@ def _split(value: str | None) -> list[str] | None:
 
 def register(app: typer.Typer) -> None:
     @app.command("glan")
+    @budgeted
     def glan(
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory; re-running resumes it.")] = None,
         taxonomy: Annotated[str, typer.Option(help="'builtin' or a YAML file (fields -> sub_fields -> disciplines).")] = "builtin",
@@ -73,6 +74,8 @@ def register(app: typer.Typer) -> None:
         ray_address: RayAddressOpt = None,
         target: TargetOpt = None,
         max_calls: MaxCallsOpt = None,
+        max_cost: MaxCostOpt = None,
+        max_tokens_total: MaxTokensOpt = None,
         dry_run: DryRunOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
@@ -94,6 +97,9 @@ def register(app: typer.Typer) -> None:
 
         Checks (no model call; re-judged on every run, so tuning them costs nothing): e.g.
         --near-dup-threshold 0.6 drops more look-alike questions, --truncated-answers keep keeps cut answers.
+
+        With a budget: add --max-cost 2.50 or --max-tokens-total 200000 (exit 3 when it stops there; re-run
+        with a higher budget to continue: earlier runs count, cached answers are free)
         """
         from instructkit.errors import UserError
         from instructkit.executor import check_executor

@@ -9,7 +9,7 @@ import typer
 
 from instructkit.cli.common import (ConcurrencyOpt, ExecutorOpt, MaxRetriesOpt, ModelOpt, OutOpt,
                                     QuietOpt, RayAddressOpt, SkipBadRowsOpt, TimeoutOpt)
-from instructkit.cli.run import DryRunOpt
+from instructkit.cli.run import DryRunOpt, MaxCostOpt, MaxTokensOpt, budgeted
 
 
 def _parse_sweep(text: str) -> list[float]:
@@ -24,6 +24,7 @@ def _parse_sweep(text: str) -> list[float]:
     return vals
 
 
+@budgeted
 def qdit_command(
     input: Annotated[Path, typer.Argument(help="Examples: JSONL/JSON/Parquet/CSV/HF folder (Alpaca, messages, ours).")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many examples to select.")],
@@ -55,6 +56,8 @@ def qdit_command(
                                     "over their union); default one per 50,000 examples (1 = exact QDIT).")] = None,
     skip_bad_rows: SkipBadRowsOpt = False,
     dry_run: DryRunOpt = False,
+    max_cost: MaxCostOpt = None,
+    max_tokens_total: MaxTokensOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Select K examples that are both good and diverse (QDIT, facility location + quality).
@@ -62,7 +65,8 @@ def qdit_command(
     Example: instructkit select qdit alpaca.jsonl --k 1000 --quality judge --out runs/qdit
     writes runs/qdit/selected.jsonl, summary.json and manifest.json; add --sweep 0,0.5,1 for a
     trade-off table (sweep.csv/json) and plot (sweep.png). Embeddings and scores are cached.
-    Add --dry-run to see the judge's calls and tokens first.
+    Add --dry-run to see the judge's calls and tokens first, and --max-cost 1.00 or --max-tokens-total
+    50000 to cap the judge (exit 3 when it stops there; re-run with a higher budget: scores are cached).
 
     On a Ray cluster (embeddings and model scores as map_batches actors, GreeDi selection):
     instructkit select qdit big.jsonl --k 10000 --out runs/qdit --executor ray --ray-address auto

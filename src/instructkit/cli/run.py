@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -22,6 +24,31 @@ MaxCallsOpt = Annotated[Optional[int], typer.Option(
 MaxTokensOpt = Annotated[Optional[int], typer.Option(
     "--max-tokens-total", metavar="N", min=1, help="Stop cleanly before a call could take the job's "
                                                     "prompt+completion tokens past N.")]
+
+
+def budgeted(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Make a command's ``--max-cost`` / ``--max-tokens-total`` hold (the recipe's budget, for one run
+    directory; see :mod:`instructkit.pipeline.budget`). Typer reads the signature through
+    ``functools.wraps``, so the command declares the options as usual; with ``--dry-run`` (no call) or
+    no limit the command runs untouched."""
+
+    @functools.wraps(command)
+    def run_within_budget(*args: Any, **kwargs: Any) -> Any:
+        max_cost, max_tokens_total = kwargs.get("max_cost"), kwargs.get("max_tokens_total")
+        if (max_cost is None and max_tokens_total is None) or kwargs.get("dry_run") or kwargs.get("out") is None:
+            return command(*args, **kwargs)
+        if kwargs.get("executor") == "ray":
+            from instructkit.errors import UserError
+
+            # the meter lives in this process: calls made by Ray workers would pass it unseen
+            raise UserError("--max-cost / --max-tokens-total need --executor local (calls on Ray workers are "
+                            "not metered); on Ray use --max-calls, or run without a budget")
+        from instructkit.pipeline.budget import command_budget
+
+        with command_budget(kwargs["out"], max_cost, max_tokens_total):
+            return command(*args, **kwargs)
+
+    return run_within_budget
 
 
 def register(app: typer.Typer) -> None:

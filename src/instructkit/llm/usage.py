@@ -201,7 +201,7 @@ class CallMeter:
             while meter is not None:
                 if meter.budget is not None:
                     holds.append((meter.budget, meter.budget.reserve(
-                        price_key, estimate_tokens_from_chars(prompt_chars), max_tokens)))
+                        price_key, reserved_prompt_tokens(prompt_chars), max_tokens)))
                 meter = meter.parent
         except BudgetExceeded:
             self.release(holds)
@@ -225,6 +225,18 @@ CHARS_PER_TOKEN = 4  # the documented estimate where no tokenizer is at hand (En
 
 def estimate_tokens_from_chars(chars: int) -> int:
     return (int(chars) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+# A budget reserves a prompt's worst case, not its typical size: digits, code and short words run
+# nearer 3 characters a token than 4, and the chat template adds markup and, for some models, a
+# default system prompt (SmolLM2's is ~30 tokens) that the messages' characters do not show.
+RESERVE_CHARS_PER_TOKEN = 3
+RESERVE_TEMPLATE_TOKENS = 48
+
+
+def reserved_prompt_tokens(chars: int) -> int:
+    """Prompt tokens a budget holds for a call of ``chars`` message characters (an overestimate)."""
+    return (int(chars) + RESERVE_CHARS_PER_TOKEN - 1) // RESERVE_CHARS_PER_TOKEN + RESERVE_TEMPLATE_TOKENS
 
 
 _METER: ContextVar[CallMeter | None] = ContextVar("instructkit_call_meter", default=None)
