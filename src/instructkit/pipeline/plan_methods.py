@@ -95,7 +95,7 @@ def plan_glan(p, ctx, counters, n_in, existing: Path | None) -> None:
     """Calls per GLAN step from the settings; prompts rendered from the templates with the taxonomy's
     disciplines and stand-ins of the expected size for what they quote; the questions a syllabus of
     the expected shape allows (drawn by the run's own sampler)."""
-    from instructkit.generate.glan_taxonomy import load_taxonomy
+    from instructkit.generate.glan.taxonomy import load_taxonomy
     from instructkit.pipeline import priors
     from instructkit.pipeline.stages import glan_config
 
@@ -161,7 +161,7 @@ def _glan_prompt_sizes(tc, d, sessions: int, concepts: int) -> dict[str, Any]:
 
 def _questions_per_syllabus(cfg, sessions: int, concepts: int) -> int:
     """Distinct questions the run's sampler draws from a syllabus of this shape (it refuses duplicates)."""
-    from instructkit.generate.glan_sampler import draw_questions
+    from instructkit.generate.glan.sampler import draw_questions
 
     shape = [[f"s{i}c{j}" for j in range(concepts)] for i in range(sessions)]
     draws = draw_questions("plan", shape, cfg.questions_per_syllabus, cfg.seed, cfg.two_session_ratio)
