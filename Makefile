@@ -32,13 +32,13 @@ run: $(STAMP)
 	$(BIN)/instructkit run examples/recipes/dynosaur-to-messages.yaml --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q --timeout 900
+	$(BIN)/python -m pytest tests -q --timeout 900 --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m slow --timeout 900
+	$(BIN)/python -m pytest tests -q -m slow --timeout 900 --durations=15
 
 # property-based bad-input suite with a large budget (CI runs it with INSTRUCTKIT_FUZZ_EXAMPLES=6)
 FUZZ_EXAMPLES ?= 200

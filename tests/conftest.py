@@ -89,3 +89,24 @@ def _no_event_loop_left_running(request):
 
     loop = asyncio._get_running_loop()
     assert loop is None, f"{request.module.__name__} left an asyncio event loop running in the main thread"
+
+
+# One tiny GLAN run on the embedded model, shared by every test that reads a finished GLAN run directory
+# (test_glan_cli, test_run_chain): made once per session by the CLI, read-only (a test that changes a run
+# copies it first). Its arguments are the ones test_glan_cli resumes and grows with.
+GLAN_TAXONOMY = ("Natural Sciences:\n  Physical Sciences: [Chemistry]\nVocational Trades:\n"
+                 "  Construction Trades: [Carpentry]\n")
+GLAN_TINY = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "4", "--questions-per-syllabus", "2",
+             "--max-tokens", "96", "--model", "local", "--concurrency", "1", "--seed", "3"]
+
+
+@pytest.fixture(scope="session")
+def glan_run(tmp_path_factory):
+    """(base folder, taxonomy file, run directory) of the shared GLAN run (Chemistry and Carpentry)."""
+    base = tmp_path_factory.mktemp("glan")
+    tax = base / "tax.yaml"
+    tax.write_text(GLAN_TAXONOMY)
+    out = base / "full"
+    r = run_cli("glan", "--out", str(out), "--taxonomy", str(tax), *GLAN_TINY, "--quiet")
+    assert r.returncode == 0, r.stderr
+    return base, tax, out

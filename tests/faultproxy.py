@@ -1,7 +1,16 @@
-"""A fault-injecting reverse proxy for OpenAI-compatible servers (tests and the fault soak).
+"""The fault-injecting reverse proxy for OpenAI-compatible servers (tests and the fault soak).
 
-Put it in front of a real server (``instructkit.llm.llama_server``); a seeded RNG picks which
-requests fail and how, so a run is repeatable:
+An allowed fake: it only injects faults, in front of a real server (``instructkit.llm.llama_server``)
+or of nothing at all. Two ways to break requests, usable together:
+
+**Chosen answers** (``status=``): every request that ``fail_when(body)`` picks (default: all;
+without a target: every request) is answered with that HTTP status (401: a bad key; 500: a broken
+server) and an error body; ``delay=`` makes every request wait first (a server that hangs).
+``seen`` / ``failed`` count the requests and the ones answered so; ``refused_url()`` is an address
+nothing listens on.
+
+**Seeded random faults** (``rate=``): a seeded RNG picks which POSTs fail and how, so a run is
+repeatable:
 
 * ``rate_limit``  - 429 with ``Retry-After: 0``
 * ``server``      - 500 with a JSON error body (``echo_auth``: quoting the request's Authorization header)
@@ -15,6 +24,8 @@ requests fail and how, so a run is repeatable:
 
 >>> with FaultProxy("http://127.0.0.1:8080/v1", rate=0.2, seed=0) as proxy:   # doctest: +SKIP
 ...     open_model(f"openai:smol@{proxy.url}")
+>>> with FaultProxy(None, status=401) as bad:                                  # doctest: +SKIP
+...     open_model(f"openai:smol@{bad.url}")   # every call: HTTP 401
 """
 
 from __future__ import annotations
@@ -27,26 +38,40 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from instructkit.llm.llama_server import free_port
 
 KINDS = ("rate_limit", "server", "hang", "truncated", "garbage", "reset")
 GARBAGE = "<html><body>502 Bad Gateway (upstream hiccup) ¯\\_(ツ)_/¯</body></html>"
 
 
-class FaultProxy:
-    """Forwards to ``target``; a fraction ``rate`` of POSTs get one of ``kinds`` instead.
+def refused_url() -> str:
+    """An OpenAI-style base URL on 127.0.0.1 where nothing listens (connection refused)."""
+    return f"http://127.0.0.1:{free_port()}/v1"
 
-    ``counts`` holds ``requests``, ``forwarded`` and one entry per injected kind.
+
+class FaultProxy:
+    """Forwards to ``target`` (None: nothing behind it); breaks requests as the module docstring says.
+
+    ``counts`` holds ``requests`` (POSTs), ``forwarded`` and one entry per injected random kind.
     """
 
-    def __init__(self, target: str, rate: float = 0.2, seed: int = 0, kinds: tuple[str, ...] = KINDS,
-                 hang_s: float = 6.0, echo_auth: bool = False):
-        t = urlsplit(target)
+    def __init__(self, target: str | None = None, rate: float = 0.0, seed: int = 0, kinds: tuple[str, ...] = KINDS,
+                 hang_s: float = 6.0, echo_auth: bool = False, status: int | None = None,
+                 fail_when: Callable[[bytes], bool] | None = None, delay: float = 0.0):
+        t = urlsplit(target or "http://127.0.0.1:9/v1")
+        self.target = target
         self.host, self.port, self.hang_s = t.hostname, t.port, float(hang_s)
         self.rate, self.kinds, self.echo_auth = float(rate), tuple(kinds), echo_auth
+        self.status = status if status is not None or target else 500
+        self.fail_when = fail_when if fail_when is not None else (lambda body: True)
+        self.delay = float(delay)
         self.rng = random.Random(seed)
         self.counts: Counter = Counter()
+        self.seen = self.failed = 0
         self.lock = threading.Lock()
         self.headers_seen: list[dict[str, str]] = []
         proxy = self
@@ -58,11 +83,14 @@ class FaultProxy:
                 pass
 
             def do_GET(self):
-                proxy._forward(self, b"")
+                if not proxy._answer_status(self, b""):
+                    proxy._forward(self, b"")
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 proxy.headers_seen.append(dict(self.headers))
+                if proxy._answer_status(self, body):
+                    return
                 with proxy.lock:
                     proxy.counts["requests"] += 1
                     fault = proxy.rng.choice(proxy.kinds) if proxy.rng.random() < proxy.rate else None
@@ -78,6 +106,20 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{t.path}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
+
+    def _answer_status(self, h: BaseHTTPRequestHandler, body: bytes) -> bool:
+        """Count the request, wait ``delay``; answer it with ``status`` when it is picked (True)."""
+        with self.lock:
+            self.seen += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.status is None or (self.target and not self.fail_when(body)):
+            return False
+        with self.lock:
+            self.failed += 1
+        msg = {"error": {"message": f"injected HTTP {self.status}", "type": "injected"}}
+        _send(h, self.status, json.dumps(msg).encode())
+        return True
 
     # -- the honest path -------------------------------------------------------------------
     def _upstream(self, h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, str]:

@@ -19,13 +19,11 @@ import pytest
 
 from instructkit.generate.glan.taxonomy import discipline_id
 from instructkit.runs import read_jsonl
-from conftest import cli_env, run_cli
+from conftest import GLAN_TAXONOMY, GLAN_TINY, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
-TAXONOMY = "Natural Sciences:\n  Physical Sciences: [Chemistry]\nVocational Trades:\n  Construction Trades: [Carpentry]\n"
-ARGS = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "4", "--questions-per-syllabus", "2",
-        "--max-tokens", "96", "--model", "local", "--concurrency", "1", "--seed", "3"]
+TAXONOMY, ARGS = GLAN_TAXONOMY, GLAN_TINY  # the shared run (conftest.glan_run) is made with these
 CARPENTRY_ID = discipline_id("Vocational Trades", "Construction Trades", "Carpentry")
 STAGE_STREAMS = ("subjects_raw", "subjects_extracted", "syllabi_raw", "syllabi", "questions", "answers")
 
@@ -40,14 +38,8 @@ def glan_args(out: Path, tax: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def full_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("glan")
-    tax = base / "tax.yaml"
-    tax.write_text(TAXONOMY)
-    out = base / "full"
-    r = run_cli(*glan_args(out, tax), "--quiet")
-    assert r.returncode == 0, r.stderr
-    return base, tax, out
+def full_run(glan_run):
+    return glan_run  # one uninterrupted run per session, shared with test_run_chain
 
 
 def test_every_stage_produces_records_and_failures_are_recorded(full_run):

@@ -44,8 +44,9 @@ def examples_of(run: Path, name: str) -> list[dict]:
 
 def test_dynosaur_dedup_decontaminate_qdit_export_train(tmp_path):
     dyn = tmp_path / "dyn"
+    # --no-verify: the hand-over is under test here; verification has its own (test_dynosaur_verify_e2e)
     ok("dynosaur", NEWS, "--rows", "8", "--modes", "aware", "--max-tasks", "2", "--concurrency", "1",
-       "--out", dyn, "--quiet")
+       "--no-verify", "--out", dyn, "--quiet")
     instances = examples_of(dyn, "instances.jsonl")
     assert manifest(dyn)["outputs"]["tasks"] == "tasks.jsonl"
     assert len(instances) == manifest(dyn)["counts"]["instances"] > 0
@@ -85,13 +86,8 @@ def test_dynosaur_dedup_decontaminate_qdit_export_train(tmp_path):
     assert (model / "adapter_config.json").is_file()
 
 
-def test_glan_qdit_export(tmp_path):
-    tax = tmp_path / "tax.yaml"
-    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
-    glan = tmp_path / "glan"
-    ok("glan", "--out", glan, "--taxonomy", tax, "--subject-samples", "1", "--max-subjects", "1",
-       "--max-sessions", "4", "--questions-per-syllabus", "2", "--max-tokens", "96", "--model", "local",
-       "--concurrency", "1", "--seed", "3", "--quiet")
+def test_glan_qdit_export(glan_run, tmp_path):
+    glan = glan_run[2]  # the session's GLAN run directory, made by the CLI on the embedded model (conftest.py)
     examples = examples_of(glan, "examples.jsonl")
     assert examples and all(e["meta"]["method"] == "glan" for e in examples)
     assert (glan / "answers.jsonl").is_file()  # what today's reader tripped over

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import cli_env, run_cli
-from fault_proxy import FaultProxy, refused_url
+from faultproxy import FaultProxy, refused_url
 
 pytestmark = pytest.mark.slow
 

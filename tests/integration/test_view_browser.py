@@ -35,11 +35,11 @@ def view_env(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def runs(view_env):
+def runs(view_env, glan_run):
     base, env = view_env
     if (base / "runs.json").exists():
         return {k: Path(v) for k, v in json.loads((base / "runs.json").read_text()).items()}
-    made = make_runs(base, env)
+    made = make_runs(base, env, glan=glan_run[2])
     (base / "runs.json").write_text(json.dumps({k: str(v) for k, v in made.items()}))
     return made
 

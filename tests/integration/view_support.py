@@ -24,9 +24,6 @@ XSS = [{"id": "xss-script", "instruction": "<script>window.__xss=1</script> expl
         "input": '<img src=x onerror="window.__xss=2">', "output": "<b>bold?</b>", "meta": {"dataset": "<i>evil</i>"}},
        {"id": "xss-img", "instruction": "Describe <img src=x onerror=window.__xss=3> xsscanary", "input": "",
         "output": "fine", "meta": {}}]
-TAXONOMY = "Natural Sciences:\n  Physical Sciences: [Chemistry]\n"
-GLAN = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "3", "--questions-per-syllabus", "2",
-        "--max-tokens", "96", "--model", "local", "--concurrency", "1", "--seed", "3", "--quiet"]
 DYN = ["--rows", "8", "--max-tasks", "1", "--concurrency", "1", "--no-verify", "--quiet"]  # keeps what passes the filters
 
 
@@ -44,8 +41,11 @@ def ok(r: subprocess.CompletedProcess) -> None:
 _T = [time.time()]
 
 
-def make_runs(base: Path, env: dict[str, str]) -> dict[str, Path]:
-    """Tiny real runs of every kind the viewer knows, made by the commands with the embedded model."""
+def make_runs(base: Path, env: dict[str, str], glan: Path) -> dict[str, Path]:
+    """Tiny real runs of every kind the viewer knows, made by the commands with the embedded model.
+
+    ``glan``: a finished GLAN run directory (the session's shared one, conftest.glan_run), copied here.
+    """
     runs = {name: base / name for name in ("dyn", "dyn2", "glan", "qdit", "dedup", "active")}
     ok(run_cli("dynosaur", ROOT / "examples" / "squad_mini", "--out", runs["dyn"], *DYN, env=env, cwd=ROOT))
     assert lines(runs["dyn"] / "instances.jsonl"), "the tiny Dynosaur run kept no task: the viewer tests need one"
@@ -59,9 +59,7 @@ def make_runs(base: Path, env: dict[str, str]) -> dict[str, Path]:
                "--sweep", "0,0.5,1", "--quiet", env=env))
     ok(run_cli("dedup", pool, "--out", runs["dedup"], "--threshold", "0.5", "--field-match", "joined", "--quiet",
                env=env))
-    tax = base / "tax.yaml"
-    tax.write_text(TAXONOMY)
-    ok(run_cli("glan", "--out", runs["glan"], "--taxonomy", tax, *GLAN, env=env))
+    shutil.copytree(glan, runs["glan"], ignore=shutil.ignore_patterns(".lock"))  # the viewer reads a copy
     tasks = base / "active_tasks"
     tasks.mkdir()
     for name in ("task_even_or_odd.json", "task_plural_noun.json", "task_sentiment_short_reviews.json"):

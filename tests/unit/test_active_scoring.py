@@ -9,22 +9,22 @@ import random
 import pytest
 
 from instructkit.errors import ModelError, UnsupportedError
-from instructkit.llm.base import BackendInfo, Completion, Scored
 from instructkit.records import Example
 from instructkit.select.active.uncertainty import (
-                                                   Instruction,
-                                                   ScoreConfig,
-                                                   build_messages,
-                                                   build_perturbations,
-                                                   ensure_can_score,
-                                                   perturb_text,
-                                                   prob_from_logprobs,
-                                                   prompt_uncertainty,
-                                                   sample_instances,
-                                                   score_task,
-                                                   select_tasks,
-                                                   )
+    Instruction,
+    ScoreConfig,
+    build_messages,
+    build_perturbations,
+    ensure_can_score,
+    perturb_text,
+    prob_from_logprobs,
+    prompt_uncertainty,
+    sample_instances,
+    score_task,
+    select_tasks,
+)
 from instructkit.select.active.tasks_io import TaskBundle
+from tests.scripted import ScriptedBackend, open_scripted
 
 
 def make_task(tid: str = "t1", n: int = 6, words: int = 30, labels=None) -> TaskBundle:
@@ -129,43 +129,38 @@ def test_pu_pp_on_hand_set_values():
         prompt_uncertainty([[0.5]])  # no perturbation
 
 
-# -- scoring with a fake door (pure unit tests of the arithmetic) -----------------------------
-class FakeLLM:
-    """Answers every prompt with 'ans'; ``score`` returns the logprobs ``lp(messages)`` decides."""
+# -- scoring with a scripted backend behind the real door (pure unit tests of the arithmetic) ------
+def scripted_llm(tmp_path, lp, can_score=True, answer="ans", score_error=None):
+    """The door (with a cache) around a backend that answers every prompt greedily with ``answer``;
+    its ``score`` returns the logprobs ``lp(first message's text)`` decides."""
+    def greedy(req):
+        assert req.temperature == 0.0
+        return answer
 
-    def __init__(self, lp, can_score=True):
-        self.lp = lp
-        self.spec = "fake"
-        self.backend = type("B", (), {"info": BackendInfo(spec="fake", can_score=can_score)})()
-        self.score_calls = []
-
-    async def chat(self, messages, **kw):
-        assert kw["temperature"] == 0.0
-        return Completion(text="ans")
-
-    async def score(self, messages, continuation, template=""):
-        self.score_calls.append((messages[0]["content"], continuation))
-        return Scored(tokens=["a", "b"], logprobs=self.lp(messages[0]["content"]))
+    backend = ScriptedBackend(reply=greedy, can_score=can_score, score_error=score_error,
+                              logprobs=lambda messages, continuation: lp(messages[0]["content"]))
+    return open_scripted(backend, cache=tmp_path / "cache.sqlite")
 
 
-def test_insensitive_task_scores_pu_zero():
-    llm = FakeLLM(lambda prompt: [-0.5, -1.5])
+def test_insensitive_task_scores_pu_zero(tmp_path):
+    llm = scripted_llm(tmp_path, lambda prompt: [-0.5, -1.5])
     ts = asyncio.run(score_task(llm, make_task(n=5), ScoreConfig(instances=4, perturbations=3)))
     assert ts.n == 4
     assert ts.pu == pytest.approx(0.0, abs=1e-12)
     assert ts.pp == pytest.approx(math.exp(-1.0))
     assert ts.perplexity == pytest.approx(math.exp(1.0))
-    assert len(llm.score_calls) == 4 * 4
+    assert llm.ledger.score_calls == 4 * 4 == len(llm.backend.scored) + llm.ledger.cache_hits
+    assert llm.backend.n_calls == 4
 
 
-def test_sensitive_task_pu_equals_formula():
+def test_sensitive_task_pu_equals_formula(tmp_path):
     t = make_task(n=3, words=40)
     instrs = build_perturbations(t, 2, 0.2, 0)
     # the logprob depends on how many words of the definition survived: hand-set and known
     def lp(prompt):
         first = prompt.split("\n\n")[0]
         return [-(40 - len(first.split())) / 10 - 0.1, -0.3]
-    ts = asyncio.run(score_task(FakeLLM(lp), t, ScoreConfig(instances=3, perturbations=2)))
+    ts = asyncio.run(score_task(scripted_llm(tmp_path, lp), t, ScoreConfig(instances=3, perturbations=2)))
     p = [[math.exp(sum(lp(build_messages(ins, "x")[0]["content"])) / 2) for ins in instrs]] * 3
     pu, pp = prompt_uncertainty(p)
     assert ts.pu == pytest.approx(pu) and ts.pu > 0
@@ -173,27 +168,18 @@ def test_sensitive_task_pu_equals_formula():
     assert ts.p[0][0] == pytest.approx(math.exp(-0.2), abs=1e-6)
 
 
-def test_empty_answers_are_skipped_and_counted():
-    llm = FakeLLM(lambda prompt: [-1.0])
-
-    async def empty_chat(messages, **kw):
-        return Completion(text="  ")
-
-    llm.chat = empty_chat
+def test_empty_answers_are_skipped_and_counted(tmp_path):
+    llm = scripted_llm(tmp_path, lambda prompt: [-1.0], answer="  ")
     ts = asyncio.run(score_task(llm, make_task(n=3), ScoreConfig(instances=3, perturbations=2)))
     assert ts.n == 0 and ts.pu is None and ts.skipped == {"empty_answer": 3}
 
 
-def test_backend_that_cannot_score_is_a_clear_error():
+def test_backend_that_cannot_score_is_a_clear_error(tmp_path):
     with pytest.raises(UnsupportedError, match="cannot give token logprobs") as e:
-        ensure_can_score(FakeLLM(lambda p: [-1.0], can_score=False))
+        ensure_can_score(scripted_llm(tmp_path, lambda p: [-1.0], can_score=False))
     assert e.value.exit_code == 2
-    llm = FakeLLM(lambda p: [-1.0])
-
-    async def refuse(messages, continuation, template=""):
-        raise ModelError("no prompt logprobs here", kind="unsupported")
-
-    llm.score = refuse
+    refuse = ModelError("no prompt logprobs here", kind="unsupported")
+    llm = scripted_llm(tmp_path, lambda p: [-1.0], score_error=refuse)
     with pytest.raises(UnsupportedError):
         asyncio.run(score_task(llm, make_task(), ScoreConfig(instances=2, perturbations=2)))
 

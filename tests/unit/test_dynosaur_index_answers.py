@@ -10,12 +10,12 @@ import asyncio
 import json
 
 from instructkit.generate.dynosaur import filter as F
-from instructkit.generate.dynosaur.pipeline import (BAD_INDEX, DynosaurConfig, make_instances, options_field,
-                                                    process_dataset, select_tasks)
+from instructkit.generate.dynosaur.pipeline import (BAD_INDEX, DynosaurConfig, make_instances, options_field, process_dataset,
+                                           select_tasks)
 from instructkit.generate.dynosaur.meta import build_meta
-from instructkit.llm.base import Completion
 from instructkit.records import Task
 from instructkit.sources.card import DatasetCard, Feature
+from tests.scripted import ScriptedBackend, open_scripted
 
 FOUR = ["iron", "oxygen", "salt", "wood"]
 ROWS = [
@@ -92,23 +92,15 @@ def test_label_space_and_instruction_use_the_letters():
     assert skipped == {BAD_INDEX: 2, "missing_output": 1}
 
 
-class ScriptedLLM:
-    spec = "scripted"
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-
-    async def chat(self, messages, **kw):
-        return Completion(text=self.answers.pop(0), prompt_tokens=10, completion_tokens=5)
-
-    async def aclose(self):
-        pass
+def scripted_llm(tmp_path, answers):
+    """The door (with a cache) around fixed answers, 10 prompt and 5 completion tokens each."""
+    return open_scripted(ScriptedBackend(answers, usage=(10, 5)), cache=tmp_path / "cache.sqlite")
 
 
-def test_bad_index_rows_are_reported_per_dataset_not_a_crash():
+def test_bad_index_rows_are_reported_per_dataset_not_a_crash(tmp_path):
     answer = json.dumps({"tasks": [{"output_field": "answer", "input_fields": ["question", "choices"],
                                     "instruction": "Choose the correct option."}]})
-    res = asyncio.run(process_dataset(ScriptedLLM([answer, answer]), IDX, DynosaurConfig(verify=False)))
+    res = asyncio.run(process_dataset(scripted_llm(tmp_path, [answer, answer]), IDX, DynosaurConfig(verify=False)))
     assert res.status == "used" and len(res.tasks) == 1 and len(res.instances) == 7
     rec = res.record(IDX)  # the datasets.jsonl line (and, summed, the manifest's instances_skipped)
     assert rec["rows_skipped"] == {BAD_INDEX: 2, "missing_output": 1}
@@ -118,12 +110,10 @@ def test_bad_index_rows_are_reported_per_dataset_not_a_crash():
 def test_run_directory_holds_the_letters_and_the_skip_reason(tmp_path):
     from instructkit.cli.dynosaur import format_summary
     from instructkit.generate.dynosaur.run import run_dynosaur
-    from instructkit.llm.usage import UsageLedger
 
     answer = json.dumps({"tasks": [{"output_field": "answer", "input_fields": ["question", "choices"],
                                     "instruction": "Choose the correct option."}]})
-    llm = ScriptedLLM([answer, answer])
-    llm.ledger = UsageLedger()
+    llm = scripted_llm(tmp_path, [answer, answer])
     manifest = run_dynosaur([IDX], tmp_path / "run", llm=llm, cfg=DynosaurConfig(verify=False))
     outputs = [json.loads(x)["output"] for x in (tmp_path / "run" / "instances.jsonl").read_text().splitlines()]
     assert outputs == ["B", "A", "C", "D", "B", "A", "D"]

@@ -7,13 +7,13 @@ import json
 
 from instructkit.generate.dynosaur import filter as F
 from instructkit.generate.dynosaur.pipeline import (DynosaurConfig, fit_view, make_instances, process_dataset,
-                                                    select_tasks)
+                                           select_tasks)
 from instructkit.generate.dynosaur.meta import build_meta
 from instructkit.generate.dynosaur.prompt import build_messages, task_schema, template_version
-from instructkit.llm.base import Completion
 from instructkit.llm.jsonutil import validate
 from instructkit.records import Task
 from instructkit.sources.card import DatasetCard, Feature
+from tests.scripted import ScriptedBackend, open_scripted
 
 MC = DatasetCard(
     name="mc", source="mc", description="Science questions with options.", license="cc-by-4.0",
@@ -121,24 +121,17 @@ def test_select_tasks_applies_label_space_and_demonstrations():
     assert tasks[1].kind == "generation" and not rej
 
 
-class ScriptedLLM:
-    """Returns fixed answers (a pure test of parsing and filtering, no model)."""
-
-    spec = "scripted"
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-
-    async def chat(self, messages, **kw):
-        return Completion(text=self.answers.pop(0), prompt_tokens=100, completion_tokens=20)
+def scripted_llm(tmp_path, answers):
+    """The door (with a cache) around fixed answers (a pure test of parsing and filtering, no model)."""
+    return open_scripted(ScriptedBackend(answers, usage=(100, 20)), cache=tmp_path / "cache.sqlite")
 
 
-def test_process_dataset_records_every_rejection_with_its_reason():
+def test_process_dataset_records_every_rejection_with_its_reason(tmp_path):
     good = {"output_field": "answer", "input_fields": ["question", "choices"], "instruction": "Choose the answer."}
     aware = json.dumps({"tasks": [good,
                                   {"output_field": "answer", "input_fields": ["answer"], "instruction": "Copy it."},
                                   {"output_field": "topic", "input_fields": ["question"], "instruction": "Topic?"}]})
-    res = asyncio.run(process_dataset(ScriptedLLM([aware, json.dumps({"tasks": [good]})]), MC,
+    res = asyncio.run(process_dataset(scripted_llm(tmp_path, [aware, json.dumps({"tasks": [good]})]), MC,
                                       DynosaurConfig(verify=False)))  # a scripted fake: no checks
     reasons = sorted(r.reason for r in res.rejections)
     assert reasons == sorted([F.DUP_ACROSS_MODES, F.UNKNOWN_FIELD, F.INPUT_IS_OUTPUT])
@@ -148,15 +141,19 @@ def test_process_dataset_records_every_rejection_with_its_reason():
     assert rec["llm_calls"] == 2 and rec["prompt_tokens"] == 200 and rec["rows_skipped"] == {"missing_input": 1}
 
 
-def test_process_dataset_unparseable_answer():
-    res = asyncio.run(process_dataset(ScriptedLLM(["no json at all"]), MC, DynosaurConfig(modes=("unaware",))))
+def test_process_dataset_unparseable_answer(tmp_path):
+    llm = scripted_llm(tmp_path, ["no json at all"] * 3)  # asked again twice by the door, the same each time
+    res = asyncio.run(process_dataset(llm, MC, DynosaurConfig(modes=("unaware",))))
+    assert llm.backend.n_calls == 3
     assert [r.reason for r in res.rejections] == [F.UNPARSEABLE] and not res.tasks
     assert res.reason == "no valid task"
 
 
-def test_dataset_with_one_usable_field_is_skipped_without_a_call():
+def test_dataset_with_one_usable_field_is_skipped_without_a_call(tmp_path):
     c = DatasetCard(name="one", source="one", features=[Feature("id", "string"), Feature("text", "string")],
                     rows=[{"id": "1", "text": "a"}, {"id": "2", "text": "b"}])
-    res = asyncio.run(process_dataset(ScriptedLLM([]), c))
+    llm = scripted_llm(tmp_path, [])
+    res = asyncio.run(process_dataset(llm, c))
+    assert llm.backend.n_calls == 0
     assert res.status == "skipped" and "1 usable field" in res.reason and "identifier" in res.reason
     assert res.rejections[0].stage == "dataset"

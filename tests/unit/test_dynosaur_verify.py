@@ -15,10 +15,11 @@ from instructkit.generate.dynosaur.pipeline import DynosaurConfig, process_datas
 from instructkit.generate.dynosaur.verify import (NULL_INSTRUCTION, SIGNALS, VerifyConfig, held_rows, kind_mismatch,
                                                   names_label, rouge_l)
 from instructkit.llm import LLM
-from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion, Scored
+from instructkit.llm.base import ChatRequest, Scored
 from instructkit.llm.cache import ResponseCache
 from instructkit.records import Example
 from instructkit.sources.card import DatasetCard, Feature
+from tests.scripted import ScriptedBackend, open_scripted
 
 NEWS = DatasetCard(
     name="news", source="news", description="News headlines with their topic.",
@@ -28,28 +29,30 @@ GOOD = "Classify the news headline by its topic."
 BAD = "Summarize the story in one sentence."
 
 
-class TopicAware(Backend):
+class TopicAware(ScriptedBackend):
     """Knows the topic of a headline only when asked to classify it; logprobs follow the same rule."""
 
     def __init__(self):
-        self.info = BackendInfo(spec="fake-topic", identity={"fake": "topic"})
-        self.calls = 0
+        super().__init__(spec="fake-topic", identity={"fake": "topic"}, usage=(10, 2), reply=self._answer,
+                         logprobs=self._logprobs)
 
     @staticmethod
     def _gold(user: str) -> str:
         return "sports" if "Cup final" in user else "world"
 
-    async def chat(self, req: ChatRequest) -> Completion:
-        self.calls += 1
+    def _answer(self, req: ChatRequest) -> str:
         user = req.messages[-1][1]
-        text = self._gold(user) if user.startswith("Classify") else "It is a story."
-        return Completion(text=text, finish_reason="stop", prompt_tokens=10, completion_tokens=2)
+        return self._gold(user) if user.startswith("Classify") else "It is a story."
 
-    async def score(self, prompt, continuation: str) -> Scored:
-        self.calls += 1
+    def _logprobs(self, prompt, continuation: str) -> list[float]:
         user = prompt[-1]["content"]
         right = user.startswith("Classify") and continuation == self._gold(user)
-        return Scored(tokens=[continuation], logprobs=[-0.2 if right else -1.5], prompt_tokens=10)
+        return [-0.2 if right else -1.5]
+
+    @property
+    def asked(self) -> int:
+        """Chat and score calls that reached the model (the door's cache hits never do)."""
+        return self.n_calls + len(self.scored)
 
 
 def design(*instructions: str) -> str:
@@ -59,14 +62,9 @@ def design(*instructions: str) -> str:
                                  for i in instructions]})
 
 
-class DesignThenFake:
-    """The task-design reply is scripted; everything else goes to ``inner`` (the verification calls)."""
-
-    def __init__(self, reply: str, inner: LLM):
-        self.reply, self.inner, self.spec = reply, inner, inner.spec
-
-    async def chat(self, messages, **kw):
-        return Completion(text=self.reply, finish_reason="stop")
+def DesignThenFake(reply: str, inner: LLM) -> LLM:
+    """The task-design reply is scripted (behind a door of its own); the verification calls go to ``inner``."""
+    return open_scripted(ScriptedBackend([reply], spec=inner.spec))
 
 
 def test_rouge_l_and_label_matching():
@@ -108,9 +106,9 @@ def test_verification_keeps_the_task_that_explains_its_mapping_and_drops_the_oth
     assert rec["tasks_verified"] == 2 and rec["tasks_failed_verification"] == 1
     assert rec["tasks_rejected"][F.FAILS_VERIFICATION] == 1
     # a re-run asks the backend nothing: every verification call is in the cache
-    before = backend.calls
+    before = backend.asked
     again = asyncio.run(process_dataset(DesignThenFake(design(GOOD, BAD), door), NEWS, cfg, verify_llm=door))
-    assert backend.calls == before and again.tasks[0].meta["validity"] == kept
+    assert backend.asked == before and again.tasks[0].meta["validity"] == kept
 
 
 def test_threshold_zero_records_scores_and_keeps_every_task(tmp_path):

@@ -10,21 +10,20 @@ import json
 import re
 from collections import Counter
 
-from instructkit.errors import ModelError
 from instructkit.generate.glan import GlanConfig, run_glan
 from instructkit.llm import LLM
-from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion
+from instructkit.llm.base import ChatRequest
 from instructkit.runs import RunDir, read_jsonl
+from tests.scripted import ScriptedBackend
 
 
-class Scripted(Backend):
+class Scripted(ScriptedBackend):
     """Answers each GLAN prompt kind plausibly; ``fail(kind, text)`` -> raise a ModelError."""
 
     def __init__(self, spec="fake", fail=None, sessions=3, concepts=3, garbage_for=()):
-        self.info = BackendInfo(spec=spec, identity={"fake": spec, "sessions": sessions, "concepts": concepts})
-        self.fail, self.sessions, self.concepts, self.garbage_for = fail, sessions, concepts, garbage_for
-        self.calls: Counter = Counter()
-        self.prompts: list[tuple[str, str]] = []
+        super().__init__(spec=spec, identity={"fake": spec, "sessions": sessions, "concepts": concepts},
+                         kind=self.kind, fail=fail, reply=self.answer)
+        self.sessions, self.concepts, self.garbage_for = sessions, concepts, garbage_for
 
     @staticmethod
     def kind(req: ChatRequest) -> str:
@@ -41,12 +40,8 @@ class Scripted(Backend):
             return "question"
         return "answer"
 
-    async def chat(self, req: ChatRequest) -> Completion:
+    def answer(self, req: ChatRequest) -> str:
         kind, user = self.kind(req), req.messages[-1][1]
-        self.calls[kind] += 1
-        self.prompts.append((kind, "\n".join(c for _, c in req.messages)))
-        if self.fail and self.fail(kind, "\n".join(c for _, c in req.messages)):
-            raise ModelError("scripted outage", kind="server")
         disc = re.search(r"in ([A-Z][\w ]+?)[ .(:]", req.messages[0][1] + " ")
         disc = disc.group(1) if disc else "X"
         if kind == "subjects":
@@ -71,11 +66,7 @@ class Scripted(Backend):
             text = f"Question: Explain how {' and '.join(concepts)} relate (seed {req.seed})."
         else:
             text = f"Step 1: think. Step 2: answer by {self.info.spec}: {user[:40]}"
-        return Completion(text=text, prompt_tokens=len(user) // 4, completion_tokens=len(text) // 4,
-                          finish_reason="stop", model=self.info.spec)
-
-    async def score(self, prompt, continuation):  # pragma: no cover - GLAN never scores
-        raise NotImplementedError
+        return text
 
 
 def opener_for(*backends):

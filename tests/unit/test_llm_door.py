@@ -14,37 +14,18 @@ from contextlib import asynccontextmanager
 import pytest
 
 from instructkit.llm import LLM, ModelOptions, SemaphoreLimiter, open_model
-from instructkit.llm.base import Backend, BackendInfo, ChatRequest, Completion
+from instructkit.llm.base import ChatRequest, Completion
 from instructkit.llm.cache import ResponseCache
+from tests.scripted import ScriptedBackend
 
 SCHEMA = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
 GOOD = '{"color": "red"}'
 GARBAGE = "<html>502 Bad Gateway</html>"
 
 
-class Scripted(Backend):
-    """Plays ``answers`` (text or (text, finish_reason)) in order; counts calls and peak concurrency."""
-
-    def __init__(self, answers, delay: float = 0.0):
-        self.answers = list(answers)
-        self.calls = self.inflight = self.peak = 0
-        self.delay = delay
-        self.info = BackendInfo(spec="scripted", identity={"backend": "scripted"})
-
-    async def chat(self, req: ChatRequest) -> Completion:
-        self.calls += 1
-        self.inflight += 1
-        self.peak = max(self.peak, self.inflight)
-        try:
-            await asyncio.sleep(self.delay)
-            a = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-            text, finish = a if isinstance(a, tuple) else (a, "stop")
-            return Completion(text=text, finish_reason=finish, prompt_tokens=3, completion_tokens=2)
-        finally:
-            self.inflight -= 1
-
-    async def score(self, prompt, continuation):  # pragma: no cover - not used here
-        raise NotImplementedError
+def Scripted(answers, delay: float = 0.0) -> ScriptedBackend:
+    """Plays ``answers`` (text or (text, finish_reason)) in order, the last one again and again."""
+    return ScriptedBackend(answers, repeat_last=True, delay=delay, usage=(3, 2), identity={"backend": "scripted"})
 
 
 def ask(llm: LLM, content: str = "colour?", **kw):
@@ -56,10 +37,10 @@ def test_a_garbage_200_is_retried_and_only_the_good_answer_is_cached(tmp_path):
     llm = LLM(backend, cache=ResponseCache(tmp_path / "c.sqlite"))
     comp = ask(llm)
     assert comp.parsed == {"color": "red"} and comp.parse_error is None
-    assert backend.calls == 2 and llm.ledger.retries["bad_answer"] == 1
+    assert backend.n_calls == 2 and llm.ledger.retries["bad_answer"] == 1
     assert "bad_json" not in llm.ledger.failures
     again = LLM(Scripted([GARBAGE]), cache=ResponseCache(tmp_path / "c.sqlite"))
-    assert ask(again).parsed == {"color": "red"} and again.backend.calls == 0  # the good one replays
+    assert ask(again).parsed == {"color": "red"} and again.backend.n_calls == 0  # the good one replays
 
 
 def test_an_answer_bad_every_time_is_returned_with_its_error_but_never_cached(tmp_path):
@@ -68,10 +49,10 @@ def test_an_answer_bad_every_time_is_returned_with_its_error_but_never_cached(tm
     llm = LLM(backend, cache=cache, options=ModelOptions(bad_answer_retries=2))
     comp = ask(llm)
     assert comp.text == GARBAGE and comp.parsed is None and "no JSON" in comp.parse_error
-    assert backend.calls == 3 and llm.ledger.retries["bad_answer"] == 2 and llm.ledger.failures["bad_json"] == 1
+    assert backend.n_calls == 3 and llm.ledger.retries["bad_answer"] == 2 and llm.ledger.failures["bad_json"] == 1
     assert len(cache) == 0
     fixed = LLM(Scripted([GOOD]), cache=cache)  # the next run asks again instead of replaying garbage
-    assert ask(fixed).parsed == {"color": "red"} and fixed.backend.calls == 1 and len(cache) == 1
+    assert ask(fixed).parsed == {"color": "red"} and fixed.backend.n_calls == 1 and len(cache) == 1
 
 
 def test_a_poisoned_entry_from_an_older_cache_is_asked_again(tmp_path):
@@ -85,7 +66,7 @@ def test_a_poisoned_entry_from_an_older_cache_is_asked_again(tmp_path):
     cache.put(cache_key({"backend": "scripted"}, "chat", req.key_fields(), ""), Completion(text=GARBAGE).to_cache())
     healed = LLM(Scripted([GOOD]), cache=cache)
     comp = ask(healed)
-    assert comp.parsed == {"color": "red"} and not comp.cached and healed.backend.calls == 1
+    assert comp.parsed == {"color": "red"} and not comp.cached and healed.backend.n_calls == 1
     assert healed.ledger.cache_hits == 0
     assert ask(LLM(Scripted([GARBAGE]), cache=cache)).cached  # now the good answer is what replays
 
@@ -94,14 +75,14 @@ def test_an_answer_cut_at_max_tokens_is_the_models_own_and_cached(tmp_path):
     backend = Scripted([('{"color": "re', "length")])
     cache = ResponseCache(tmp_path / "c.sqlite")
     comp = ask(LLM(backend, cache=cache))
-    assert comp.parse_error and backend.calls == 1 and len(cache) == 1
+    assert comp.parse_error and backend.n_calls == 1 and len(cache) == 1
 
 
 def test_free_text_is_cached_as_it_comes(tmp_path):
     backend = Scripted([GARBAGE])
     llm = LLM(backend, cache=ResponseCache(tmp_path / "c.sqlite"))
     comp = asyncio.run(llm.chat([{"role": "user", "content": "hi"}]))
-    assert comp.text == GARBAGE and backend.calls == 1 and len(llm.cache) == 1
+    assert comp.text == GARBAGE and backend.n_calls == 1 and len(llm.cache) == 1
 
 
 def test_semaphore_limiter_bounds_calls_in_flight():
@@ -111,7 +92,7 @@ def test_semaphore_limiter_bounds_calls_in_flight():
     async def go():
         await asyncio.gather(*[llm.chat([{"role": "user", "content": f"q{i}"}]) for i in range(12)])
     asyncio.run(go())
-    assert backend.calls == 12 and backend.peak == 3
+    assert backend.n_calls == 12 and backend.peak == 3
 
 
 def test_a_limiter_that_hands_over_a_key_makes_the_door_read_the_cache(tmp_path):
@@ -131,7 +112,7 @@ def test_a_limiter_that_hands_over_a_key_makes_the_door_read_the_cache(tmp_path)
     backend = Scripted([GARBAGE])
     llm = LLM(backend, cache=cache, limiter=HandOver())
     llm._from_cache = _miss_once(llm._from_cache)  # the first look misses, as if the answer were in flight
-    assert ask(llm).parsed == {"color": "red"} and backend.calls == 0 and llm.limiter.turns == 1
+    assert ask(llm).parsed == {"color": "red"} and backend.n_calls == 0 and llm.limiter.turns == 1
 
 
 def _miss_once(real):

@@ -17,6 +17,7 @@ from instructkit.generate.dynosaur.meta import build_meta, render_value
 from instructkit.llm.base import Completion
 from instructkit.records import Task
 from instructkit.sources import load_source
+from tests.scripted import ScriptedBackend, open_scripted
 
 
 def hf_folder(root: Path, name: str, front_matter: str, rows: list[dict], *, data_file: str = "train.jsonl",
@@ -232,16 +233,10 @@ dataset_info:
     assert v2.field_names == ["premise", "hypothesis", "label_id"]
 
 
-class ScriptedReplies:
-    """Serves fixed Completions, faults included (finish_reason=length, a broken schema): no model."""
-
-    spec = "scripted"
-
-    def __init__(self, replies: list[Completion]):
-        self.replies = list(replies)
-
-    async def chat(self, messages, **kw):
-        return self.replies.pop(0)
+def scripted_llm(tmp_path, replies):
+    """The door (with a cache) around fixed replies, faults included (finish_reason=length, a broken
+    schema): no model."""
+    return open_scripted(ScriptedBackend(replies), cache=tmp_path / "cache.sqlite")
 
 
 def test_tasks_salvaged_from_a_reply_cut_at_the_token_limit_are_dropped(tmp_path):
@@ -251,7 +246,7 @@ def test_tasks_salvaged_from_a_reply_cut_at_the_token_limit_are_dropped(tmp_path
     cut = json.dumps({"tasks": [good]})[:-2] + ', {"output_field": "sentence", "input_fields": ["label"], "instr'
     replies = [Completion(text=cut, finish_reason="length", completion_tokens=400),
                Completion(text=json.dumps({"tasks": [good]}), finish_reason="stop")]
-    res = asyncio.run(process_dataset(ScriptedReplies(replies), card, DynosaurConfig(verify=False)))
+    res = asyncio.run(process_dataset(scripted_llm(tmp_path, replies), card, DynosaurConfig(verify=False)))
     truncated = [r for r in res.rejections if r.reason == "truncated_reply"]
     assert truncated and all(r.details["mode"] == "aware" for r in truncated)
     assert len(res.tasks) == 1 and res.tasks[0].meta["mode"] == "unaware"
@@ -261,11 +256,12 @@ def test_a_reply_that_broke_the_schema_is_recorded_in_rejected(tmp_path):
     card = load_source(str(hf_folder(tmp_path, "sst2", SST_CARD, SST_ROWS)))[0]
     ok = {"output_field": "label", "input_fields": ["sentence"],
           "instruction": "Decide whether the movie review phrase is positive or negative."}
-    bad = Completion(text=json.dumps({"tasks": [ok], "note": 1}), finish_reason="stop",
-                     parse_error="additional property 'note' not allowed")
-    res = asyncio.run(process_dataset(ScriptedReplies([bad]), card, _one_mode()))
+    bad = json.dumps({"tasks": [ok] * 4})  # one more than --max-tasks 3: the door's validator says so
+    llm = scripted_llm(tmp_path, [bad] * 3)  # the door asks again twice; the model says the same
+    res = asyncio.run(process_dataset(llm, card, _one_mode()))
+    assert llm.backend.n_calls == 3 and llm.ledger.failures["bad_json"] == 1
     flagged = [r for r in res.rejections if r.reason == "reply_not_schema_valid"]
-    assert len(flagged) == 1 and "note" in flagged[0].details["detail"]
+    assert len(flagged) == 1 and "more than 3 items" in flagged[0].details["detail"]
     assert len(res.tasks) == 1  # its tasks are still judged one by one
 
 
