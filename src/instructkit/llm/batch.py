@@ -1,0 +1,267 @@
+"""Provider batch jobs: ``openai-batch:MODEL`` (or ``openai-batch:MODEL@http://host/v1``).
+
+The stages await their model calls concurrently as always; this backend holds each request instead of
+sending it, and once no new request has arrived for ``window`` seconds (or ``max_per_batch`` are
+waiting) it writes them as OpenAI Batch JSONL (``custom_id`` = the door's cache key), uploads the
+file (Files API, ``purpose=batch``), creates the batch (``/v1/chat/completions``, ``24h``), records it
+beside the response cache (:mod:`instructkit.llm.batch_store`) and polls it. Answers come back through
+the door, so they land in the same response cache and ledger as direct calls (priced at the batch rate:
+``price_key`` ``batch:MODEL``).
+
+* requests that failed or expired are sent again, alone, in a new batch (at most ``max_attempts``
+  batches per request); a batch that failed validation is not resent;
+* a request whose key is in a recorded batch that may still hold its answer (a process killed while
+  it waited) is answered by polling that batch: a restart never creates a second batch for it;
+* closing the backend while batches run (Ctrl-C, a failed stage) cancels them remotely.
+
+The key is read as for ``openai:`` models (``OPENAI_API_KEY``) and is never written anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from instructkit.errors import ModelError
+from instructkit.llm.base import CURRENT_CALL, BackendInfo, ChatRequest, Completion
+from instructkit.llm.batch_store import TERMINAL, BatchStore
+from instructkit.llm.openai import OpenAIBackend
+from instructkit.llm.usage import note_retry
+from instructkit.records import stable_hash
+
+ENDPOINT = "/v1/chat/completions"
+ENV_WINDOW, ENV_POLL, ENV_ATTEMPTS = "INSTRUCTKIT_BATCH_WINDOW", "INSTRUCTKIT_BATCH_POLL", "INSTRUCTKIT_BATCH_ATTEMPTS"
+MAX_PER_BATCH = 50_000  # the provider's limit on requests in one input file
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        from instructkit.errors import UserError
+
+        raise UserError(f"{name}={raw!r} (in the environment): must be a number") from None
+    return value if value > 0 else default
+
+
+@dataclass
+class _Waiting:
+    """One request of the stage, waiting for a batch to answer it (several callers may share a key)."""
+
+    key: str
+    body: dict[str, Any]
+    req: ChatRequest
+    futures: list[asyncio.Future] = field(default_factory=list)
+
+
+class BatchBackend(OpenAIBackend):
+    """Chat requests answered through the provider's Batch API. Use through ``open_model("openai-batch:M")``."""
+
+    collects_requests = True  # the door must not throttle collection with its concurrency limiter
+
+    def __init__(self, model: str, base_url: str | None = None, *, window: float | None = None,
+                 poll: float | None = None, max_attempts: int | None = None, **options: Any):
+        super().__init__(model, base_url=base_url, **options)
+        self.info = BackendInfo(spec=self.info.spec.replace("openai:", "openai-batch:", 1),
+                                identity=self.info.identity, max_concurrency=MAX_PER_BATCH, can_score=True,
+                                price_key=f"batch:{model}")
+        self.window = window or _env_number(ENV_WINDOW, 2.0)
+        self.poll = poll or _env_number(ENV_POLL, 30.0)
+        self.max_attempts = int(max_attempts or _env_number(ENV_ATTEMPTS, 3))
+        self.store: BatchStore | None = None
+        self._queue: dict[str, _Waiting] = {}
+        self._collector: asyncio.Task | None = None
+        self._groups: set[asyncio.Task] = set()
+        self._served: set[str] = set()  # keys already answered from a recorded batch in this process
+
+    # -- collection ------------------------------------------------------------------------------
+    async def chat(self, req: ChatRequest) -> Completion:
+        call = CURRENT_CALL.get()
+        body = self._chat_kwargs(req, "json_schema" if req.schema is not None else None)
+        key = call[0] if call else stable_hash("batch-request", body, length=32)
+        if self.store is None and call and getattr(call[1], "path", None) is not None:
+            self.store = BatchStore.beside(call[1].path)
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.setdefault(key, _Waiting(key, body, req)).futures.append(fut)
+        if self._collector is None or self._collector.done():
+            self._collector = asyncio.create_task(self._collect())
+        return await fut
+
+    async def _collect(self) -> None:
+        """Send what waits once no request arrived for ``window`` seconds (or a batch is full)."""
+        while self._queue:
+            seen = -1
+            while len(self._queue) != seen and len(self._queue) < MAX_PER_BATCH:
+                seen = len(self._queue)
+                await asyncio.sleep(self.window)
+            keys = list(self._queue)[:MAX_PER_BATCH]
+            group = {k: self._queue.pop(k) for k in keys}
+            adopted: dict[str, dict[str, _Waiting]] = {}
+            for k in list(group):
+                bid = self.store.live_batch_for(k) if self.store is not None and k not in self._served else None
+                if bid is not None:
+                    adopted.setdefault(bid, {})[k] = group.pop(k)
+            for bid, items in adopted.items():
+                self._start(items, bid)
+            if group:
+                self._start(group, None)
+
+    def _start(self, items: dict[str, _Waiting], batch_id: str | None) -> None:
+        task = asyncio.create_task(self._run_group(items, batch_id))
+        self._groups.add(task)
+        task.add_done_callback(self._groups.discard)
+
+    # -- one group of requests, through as many batches as it takes ------------------------------------
+    async def _run_group(self, items: dict[str, _Waiting], batch_id: str | None) -> None:
+        attempt, last_error = 0, "no batch was run"
+        try:
+            while items and attempt < self.max_attempts:
+                if batch_id is None:
+                    batch_id = await self._submit(items)
+                else:
+                    self._served |= set(items)
+                batch = await self._follow(batch_id)
+                answers, errors = await self._results(batch, items)
+                for key, comp in answers.items():
+                    _resolve(items.pop(key), comp)
+                if batch.status == "failed":  # the file was refused: sending it again would not help
+                    last_error = f"batch {batch_id} failed validation: {_batch_errors(batch)}"
+                    break
+                if items:
+                    last_error = next(iter(errors.values()), f"batch {batch_id} ended {batch.status}")
+                    note_retry("batch_resubmit")
+                    from instructkit import ui
+
+                    ui.info(f"batch {batch_id} {batch.status}: {len(items)} request(s) failed or expired; "
+                            "sending them again in a new batch")
+                batch_id, attempt = None, attempt + 1
+        except ModelError as e:
+            last_error = str(e)
+        except asyncio.CancelledError:
+            if batch_id is not None:
+                await self._cancel_remote(batch_id)
+            for w in items.values():
+                for f in w.futures:
+                    f.cancel()
+            raise
+        for w in items.values():
+            _fail(w, ModelError(self._scrub(f"{self.info.spec}: {last_error}"), kind="batch_failed"))
+
+    async def _submit(self, items: dict[str, _Waiting]) -> str:
+        """Upload the requests as Batch JSONL, create the batch, record it before it is polled."""
+        client = self._client()
+        lines = "".join(json.dumps({"custom_id": k, "method": "POST", "url": ENDPOINT, "body": w.body},
+                                   ensure_ascii=False) + "\n" for k, w in items.items())
+        upload = await self._attempts(lambda: client.files.create(
+            file=("instructkit-batch.jsonl", lines.encode("utf-8")), purpose="batch"))
+        batch = await self._attempts(lambda: client.batches.create(
+            input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h"))
+        if self.store is not None:
+            self.store.record(batch.id, status=batch.status, custom_ids=list(items), spec=self.info.spec,
+                              base_url=self.info.identity.get("base_url"), input_file_id=upload.id,
+                              created_at=batch.created_at)
+        self._served |= set(items)
+        from instructkit import ui
+
+        ui.info(f"batch {batch.id}: {len(items)} request(s) sent to {self.info.spec}")
+        return batch.id
+
+    async def _follow(self, batch_id: str) -> Any:
+        """Poll until the batch ends, one progress line per change of its counts; returns the batch."""
+        from instructkit import ui
+
+        client, last = self._client(), None
+        while True:
+            batch = await self._attempts(lambda: client.batches.retrieve(batch_id))
+            counts = batch.request_counts
+            now = (batch.status, *((counts.completed, counts.failed, counts.total) if counts else (0, 0, 0)))
+            if now != last:
+                ui.info(f"batch {batch_id}: {now[0]} · {now[1]}/{now[3]} done · {now[2]} failed")
+                if self.store is not None and (last is None or now[0] != last[0]):
+                    self.store.record(batch_id, status=batch.status, output_file_id=batch.output_file_id,
+                                      error_file_id=batch.error_file_id)
+                last = now
+            if batch.status in TERMINAL:
+                return batch
+            await asyncio.sleep(self.poll)
+
+    async def _results(self, batch: Any, items: dict[str, _Waiting]) -> tuple[dict[str, Completion], dict[str, str]]:
+        """(answers by key, error text by key) from the batch's output and error files."""
+        from openai.types.chat import ChatCompletion
+
+        answers: dict[str, Completion] = {}
+        errors: dict[str, str] = {}
+        for line in await self._lines(batch.output_file_id) + await self._lines(batch.error_file_id):
+            key = line.get("custom_id")
+            if key not in items:
+                continue
+            resp = line.get("response") or {}
+            if resp.get("status_code") == 200 and key not in answers:
+                try:
+                    answers[key] = self._to_completion(ChatCompletion.model_validate(resp["body"]), items[key].req)
+                except (ValueError, KeyError, TypeError) as e:
+                    errors[key] = f"malformed answer in batch {batch.id} ({type(e).__name__})"
+                continue
+            err = line.get("error") or (resp.get("body") or {}).get("error") or {}
+            errors[key] = (f"batch {batch.id}: request {err.get('code') or resp.get('status_code') or 'failed'}: "
+                           f"{str(err.get('message') or '')[:200]}")
+        return answers, errors
+
+    async def _lines(self, file_id: str | None) -> list[dict[str, Any]]:
+        if not file_id:
+            return []
+        client = self._client()
+        content = await self._attempts(lambda: client.files.content(file_id))
+        out = []
+        for raw in content.text.splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue  # a torn line: its request counts as unanswered and is sent again
+            if isinstance(line, dict):
+                out.append(line)
+        return out
+
+    async def _cancel_remote(self, batch_id: str) -> None:
+        """Ask the provider to cancel ``batch_id`` (best effort, a few seconds at most) and record it."""
+        client = self._client()
+        try:
+            batch = await asyncio.wait_for(client.batches.cancel(batch_id), timeout=min(self.timeout, 10.0))
+            status = batch.status
+        except Exception:  # noqa: BLE001 - shutting down: the record says what we asked for
+            status = "cancelling"
+        if self.store is not None:
+            self.store.record(batch_id, status=status)
+        from instructkit import ui
+
+        ui.warn(f"batch {batch_id}: cancel requested ({status}); re-run the same command to resume")
+
+    async def aclose(self) -> None:
+        """Cancel the collector and every running group (each cancels its remote batch), then close."""
+        tasks = [t for t in [self._collector, *self._groups] if t is not None and not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await super().aclose()
+
+
+def _resolve(w: _Waiting, comp: Completion) -> None:
+    for i, f in enumerate(w.futures):
+        if not f.done():  # each caller gets its own object: the door parses it in place
+            f.set_result(comp if i == 0 else Completion(**{**comp.__dict__}))
+
+
+def _fail(w: _Waiting, error: ModelError) -> None:
+    for f in w.futures:
+        if not f.done():
+            f.set_exception(error)
+
+
+def _batch_errors(batch: Any) -> str:
+    data = getattr(getattr(batch, "errors", None), "data", None) or []
+    return "; ".join(f"line {e.line}: {e.message}" for e in data[:3]) or "no reason given"
