@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES = ("chat", "inspect", "dynosaur", "glan", "select", "active", "clean", "train", "eval", "loop",
-                    "run", "view")
+                    "run", "view", "batches")
 
 
 def _register_all() -> None:

@@ -265,3 +265,26 @@ def _fail(w: _Waiting, error: ModelError) -> None:
 def _batch_errors(batch: Any) -> str:
     data = getattr(getattr(batch, "errors", None), "data", None) or []
     return "; ".join(f"line {e.line}: {e.message}" for e in data[:3]) or "no reason given"
+
+
+def cancel_batch(batch_id: str, base_url: str | None = None, api_key: str | None = None) -> str:
+    """Cancel ``batch_id`` on ``base_url`` (default: ``$OPENAI_BASE_URL`` or OpenAI); returns its new status.
+    A provider error is a one-line UserError (a finished batch cannot be cancelled)."""
+    import openai
+
+    from instructkit.errors import UserError
+    from instructkit.redact import redact, register_secret
+
+    key = api_key or os.environ.get("OPENAI_API_KEY") or ""
+    if not key and base_url is None:
+        raise UserError("batches cancel needs an API key: set OPENAI_API_KEY (or give --base-url)")
+    register_secret(key)
+    client = openai.OpenAI(api_key=key or "no-key", base_url=base_url, max_retries=2, timeout=30.0)
+    try:
+        return client.batches.cancel(batch_id).status
+    except openai.APIStatusError as e:
+        raise UserError(redact(f"cancel {batch_id}: HTTP {e.status_code}: {str(e.message)[:200]}")) from None
+    except openai.APIConnectionError as e:
+        raise UserError(redact(f"cancel {batch_id}: cannot connect to {base_url or 'OpenAI'} ({e})")) from None
+    finally:
+        client.close()
