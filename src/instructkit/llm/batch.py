@@ -171,23 +171,28 @@ class BatchBackend(OpenAIBackend):
         return batch.id
 
     async def _follow(self, batch_id: str) -> Any:
-        """Poll until the batch ends, one progress line per change of its counts; returns the batch."""
+        """Poll until the batch ends, under a progress bar of its ``request_counts``; returns the batch."""
         from instructkit import ui
 
-        client, last = self._client(), None
-        while True:
-            batch = await self._attempts(lambda: client.batches.retrieve(batch_id))
-            counts = batch.request_counts
-            now = (batch.status, *((counts.completed, counts.failed, counts.total) if counts else (0, 0, 0)))
-            if now != last:
-                ui.info(f"batch {batch_id}: {now[0]} · {now[1]}/{now[3]} done · {now[2]} failed")
-                if self.store is not None and (last is None or now[0] != last[0]):
+        client, status, shown = self._client(), None, 0
+        with ui.progress(f"batch {batch_id}") as bar:
+            while True:
+                batch = await self._attempts(lambda: client.batches.retrieve(batch_id))
+                counts = batch.request_counts
+                done, failed = ((counts.completed + counts.failed, counts.failed) if counts else (0, 0))
+                if counts and counts.total:
+                    bar.set_total(counts.total)
+                bar.advance(max(0, done - shown), note=f"{batch.status} · {failed} failed")
+                shown = max(shown, done)
+                if batch.status != status and self.store is not None:
                     self.store.record(batch_id, status=batch.status, output_file_id=batch.output_file_id,
                                       error_file_id=batch.error_file_id)
-                last = now
-            if batch.status in TERMINAL:
-                return batch
-            await asyncio.sleep(self.poll)
+                status = batch.status
+                if status in TERMINAL:
+                    break
+                await asyncio.sleep(self.poll)
+        ui.info(f"batch {batch_id}: {status} · {done - failed} answered · {failed} failed")
+        return batch
 
     async def _results(self, batch: Any, items: dict[str, _Waiting]) -> tuple[dict[str, Completion], dict[str, str]]:
         """(answers by key, error text by key) from the batch's output and error files."""
