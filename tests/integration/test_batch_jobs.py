@@ -168,6 +168,22 @@ def test_expired_requests_are_resent_alone(llama_server, tmp_path):
     assert sorted(second) == sorted(first[1:])  # only the ones the expiry left unanswered
 
 
+def test_a_recorded_batch_the_server_no_longer_knows_is_sent_anew(llama_server, tmp_path):
+    with BatchEmulator(llama_server, api_key=KEY) as emu:
+        want = _ask(emu.url, tmp_path / "cache.sqlite", PROMPTS[:2])
+        (old_id,) = emu.batches
+        old_ids = emu.batch_custom_ids.pop(old_id)
+        del emu.batches[old_id]  # the provider forgot it (deleted, expired from its records): 404
+        (tmp_path / "cache.sqlite").unlink()  # and its answers never reached the cache (as after a kill)
+        records = json.loads((tmp_path / "batches.json").read_text())
+        records[old_id]["status"] = "in_progress"
+        (tmp_path / "batches.json").write_text(json.dumps(records))
+        got = _ask(emu.url, tmp_path / "cache.sqlite", PROMPTS[:2])
+        assert len(emu.batches) == 1 and sorted(next(iter(emu.batch_custom_ids.values()))) == sorted(old_ids)
+    assert got == want
+    assert json.loads((tmp_path / "batches.json").read_text())[old_id]["status"] == "lost"
+
+
 def _start_held_run(emu: BatchEmulator, out: Path, tax: Path) -> subprocess.Popen:
     """A batch GLAN run whose first batch the emulator holds in_progress; returns once it is recorded."""
     emu.hold.clear()

@@ -31,6 +31,7 @@ def test_backend_shares_the_cache_identity_and_is_not_throttled():
     assert batch.spec == "openai-batch:m@http://127.0.0.1:9/v1"
     assert batch.backend.info.identity == direct.backend.info.identity  # one model, one cache entry per request
     assert batch.backend.info.price_key == "batch:m"
+    assert batch.backend.info.can_score is False  # echoed-logprob scoring is not a batch request
     assert direct.limiter.n == 2 and batch.limiter.n > 10_000  # collection must see the whole stage
 
 

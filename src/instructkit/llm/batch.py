@@ -67,7 +67,7 @@ class BatchBackend(OpenAIBackend):
                  poll: float | None = None, max_attempts: int | None = None, **options: Any):
         super().__init__(model, base_url=base_url, **options)
         self.info = BackendInfo(spec=self.info.spec.replace("openai:", "openai-batch:", 1),
-                                identity=self.info.identity, max_concurrency=MAX_PER_BATCH, can_score=True,
+                                identity=self.info.identity, max_concurrency=MAX_PER_BATCH, can_score=False,
                                 price_key=f"batch:{model}")
         self.window = window or _env_number(ENV_WINDOW, 2.0)
         self.poll = poll or _env_number(ENV_POLL, 30.0)
@@ -90,6 +90,12 @@ class BatchBackend(OpenAIBackend):
         if self._collector is None or self._collector.done():
             self._collector = asyncio.create_task(self._collect())
         return await fut
+
+    async def score(self, prompt: Any, continuation: str) -> Any:
+        from instructkit.errors import UnsupportedError
+
+        raise UnsupportedError(f"{self.info.spec}: batch jobs carry chat requests only; score text with "
+                               "an openai: or local model")
 
     async def _collect(self) -> None:
         """Send what waits once no request arrived for ``window`` seconds (or a batch is full)."""
@@ -117,39 +123,56 @@ class BatchBackend(OpenAIBackend):
 
     # -- one group of requests, through as many batches as it takes ------------------------------------
     async def _run_group(self, items: dict[str, _Waiting], batch_id: str | None) -> None:
-        attempt, last_error = 0, "no batch was run"
+        attempt, error = 0, ModelError("no batch was run", kind="batch_failed")
+        polling: str | None = None  # the batch being waited for: cancelled remotely if we are
         try:
             while items and attempt < self.max_attempts:
-                if batch_id is None:
+                adopted = batch_id is not None
+                if not adopted:
                     batch_id = await self._submit(items)
-                else:
-                    self._served |= set(items)
-                batch = await self._follow(batch_id)
-                answers, errors = await self._results(batch, items)
-                for key, comp in answers.items():
-                    _resolve(items.pop(key), comp)
+                self._served |= set(items)
+                polling = batch_id
+                try:
+                    batch = await self._follow(batch_id)
+                except ModelError as e:
+                    if not adopted or e.kind != "bad_request":
+                        raise
+                    # a recorded batch the provider no longer knows (deleted, another account): send anew
+                    if self.store is not None:
+                        self.store.record(batch_id, status="lost")
+                    polling = batch_id = None
+                    continue
+                polling = None
+                error = await self._take_answers(batch, items)
                 if batch.status == "failed":  # the file was refused: sending it again would not help
-                    last_error = f"batch {batch_id} failed validation: {_batch_errors(batch)}"
                     break
-                if items:
-                    last_error = next(iter(errors.values()), f"batch {batch_id} ended {batch.status}")
-                    note_retry("batch_resubmit")
-                    from instructkit import ui
-
-                    ui.info(f"batch {batch_id} {batch.status}: {len(items)} request(s) failed or expired; "
-                            "sending them again in a new batch")
                 batch_id, attempt = None, attempt + 1
         except ModelError as e:
-            last_error = str(e)
+            error = e
         except asyncio.CancelledError:
-            if batch_id is not None:
-                await self._cancel_remote(batch_id)
+            if polling is not None:
+                await self._cancel_remote(polling)
             for w in items.values():
                 for f in w.futures:
                     f.cancel()
             raise
         for w in items.values():
-            _fail(w, ModelError(self._scrub(f"{self.info.spec}: {last_error}"), kind="batch_failed"))
+            _fail(w, ModelError(self._scrub(f"{self.info.spec}: {error}"), kind=error.kind))
+
+    async def _take_answers(self, batch: Any, items: dict[str, _Waiting]) -> ModelError:
+        """Hand the batch's answers to their callers (removed from ``items``); the error of what is left."""
+        answers, errors = await self._results(batch, items)
+        for key, comp in answers.items():
+            _resolve(items.pop(key), comp)
+        if batch.status == "failed":
+            return ModelError(f"batch {batch.id} failed validation: {_batch_errors(batch)}", kind="bad_request")
+        if items:
+            note_retry("batch_resubmit")
+            from instructkit import ui
+
+            ui.info(f"batch {batch.id} {batch.status}: {len(items)} request(s) failed or expired; "
+                    "sending them again in a new batch")
+        return ModelError(next(iter(errors.values()), f"batch {batch.id} ended {batch.status}"), kind="batch_failed")
 
     async def _submit(self, items: dict[str, _Waiting]) -> str:
         """Upload the requests as Batch JSONL, create the batch, record it before it is polled."""
@@ -238,7 +261,7 @@ class BatchBackend(OpenAIBackend):
             batch = await asyncio.wait_for(client.batches.cancel(batch_id), timeout=min(self.timeout, 10.0))
             status = batch.status
         except Exception:  # noqa: BLE001 - shutting down: the record says what we asked for
-            status = "cancelling"
+            status = "cancelling"  # not adopted on restart: its requests go into a new batch
         if self.store is not None:
             self.store.record(batch_id, status=status)
         from instructkit import ui

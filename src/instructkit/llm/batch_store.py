@@ -28,8 +28,9 @@ from instructkit.errors import UserError
 
 STORE_NAME = "batches.json"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-# a batch still worth polling for answers: running, or completed (its answers may not have reached the cache)
-NOT_ADOPTABLE = ("failed", "expired", "cancelled", "cancelling")
+# a batch still worth polling for answers: running, or completed (its answers may not have reached the
+# cache); "lost" is ours: a recorded batch the provider no longer knows
+NOT_ADOPTABLE = ("failed", "expired", "cancelled", "cancelling", "lost")
 
 
 class BatchStore:
