@@ -10,6 +10,7 @@ the batch rate; the planted key is in no file written.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 import shutil
@@ -124,6 +125,15 @@ def test_batches_list_shows_what_the_run_recorded(batch_run):
     for bid in emu.batches:
         assert bid in r.stdout
     assert "completed" in r.stdout and KEY not in r.stdout
+
+
+def test_view_reads_a_batched_run_like_any_other(batch_run, tmp_path):
+    out, _ = batch_run
+    r = run_cli("view", str(out), "--html", str(tmp_path / "report.html"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    page = html.unescape((tmp_path / "report.html").read_text())
+    first = next(a for a in answers(out).values())[0]
+    assert first[:40] in page or json.dumps(first[:40])[1:-1] in page  # the batched answers are shown
 
 
 def _ask(url: str, cache: Path, prompts: list[str]) -> list[str]:
