@@ -98,6 +98,7 @@ def test_glan_through_batches_writes_the_same_records_as_direct_calls(direct_run
     man = json.loads((out / "manifest.json").read_text())
     assert man["status"] == "complete"
     recorded = json.loads((out / "batches.json").read_text())
+    recorded = {i: e for i, e in recorded.items() if not i.startswith("pending:")}  # the uploads' records
     assert set(recorded) == set(emu.batches) and len(recorded) == 1  # the stage's requests in one batch
     assert all(e["status"] == "completed" for e in recorded.values())
     asked = [cid for ids in emu.batch_custom_ids.values() for cid in ids]
@@ -164,8 +165,9 @@ def test_failed_requests_are_resent_alone(llama_server, tmp_path):
     from instructkit.llm.cache import ResponseCache
 
     assert len(ResponseCache(tmp_path / "cache.sqlite")) == 4
-    statuses = {e["status"] for e in json.loads((tmp_path / "batches.json").read_text()).values()}
-    assert statuses == {"completed"}
+    recorded = json.loads((tmp_path / "batches.json").read_text())
+    assert {e["status"] for i, e in recorded.items() if not i.startswith("pending:")} == {"completed"}
+    assert {e["status"] for i, e in recorded.items() if i.startswith("pending:")} == {"created"}  # uploads
 
 
 def test_expired_requests_are_resent_alone(llama_server, tmp_path):
@@ -192,6 +194,25 @@ def test_a_recorded_batch_the_server_no_longer_knows_is_sent_anew(llama_server, 
         assert len(emu.batches) == 1 and sorted(next(iter(emu.batch_custom_ids.values()))) == sorted(old_ids)
     assert got == want
     assert json.loads((tmp_path / "batches.json").read_text())[old_id]["status"] == "lost"
+
+
+def test_a_batch_created_but_not_recorded_is_found_by_its_upload(llama_server, tmp_path):
+    """kill -9 between the provider creating a batch and batches.json naming it: only the upload was recorded."""
+    with BatchEmulator(llama_server, api_key=KEY) as emu:
+        want = _ask(emu.url, tmp_path / "cache.sqlite", PROMPTS[:2])
+        (bid,) = emu.batches
+        records = json.loads((tmp_path / "batches.json").read_text())
+        pending = records.pop(f"pending:{emu.batches[bid]['input_file_id']}")
+        assert pending["status"] == "created" and pending["batch_id"] == bid
+        del records[bid]
+        pending.update(status="creating", batch_id=None)
+        records[pending["id"]] = pending
+        (tmp_path / "batches.json").write_text(json.dumps(records))
+        (tmp_path / "cache.sqlite").unlink()
+        got = _ask(emu.url, tmp_path / "cache.sqlite", PROMPTS[:2])
+        assert list(emu.batches) == [bid]  # found by its input file and polled, not created again
+    assert got == want
+    assert json.loads((tmp_path / "batches.json").read_text())[bid]["status"] == "completed"
 
 
 def _start_held_run(emu: BatchEmulator, out: Path, tax: Path) -> subprocess.Popen:

@@ -36,7 +36,8 @@ def register(app: typer.Typer) -> None:
 
         Example: instructkit batches list runs/glan-batch
         """
-        entries = sorted(_store(run_dir).load().values(), key=lambda e: e.get("recorded_at", 0))
+        entries = sorted((e for e in _store(run_dir).load().values() if e.get("status") != "created"),
+                         key=lambda e: e.get("recorded_at", 0))  # "created": an upload whose batch is listed
         typer.echo(f"{'batch':<36} {'status':<12} {'requests':>8}  server")
         for e in entries:
             typer.echo(f"{e['id']:<36} {e.get('status', '?'):<12} {len(e.get('custom_ids', ())):>8}  "

@@ -127,6 +127,8 @@ class BatchBackend(OpenAIBackend):
         polling: str | None = None  # the batch being waited for: cancelled remotely if we are
         try:
             while items and attempt < self.max_attempts:
+                if batch_id is not None and batch_id.startswith("pending:"):
+                    batch_id = await self._resolve_pending(batch_id, list(items))
                 adopted = batch_id is not None
                 if not adopted:
                     batch_id = await self._submit(items)
@@ -149,6 +151,8 @@ class BatchBackend(OpenAIBackend):
                 batch_id, attempt = None, attempt + 1
         except ModelError as e:
             error = e
+        except Exception as e:  # noqa: BLE001 - a bug or a malformed reply must fail the calls, never hang them
+            error = ModelError(f"batch handling failed: {type(e).__name__}: {str(e)[:200]}", kind="bad_response")
         except asyncio.CancelledError:
             if polling is not None:
                 await self._cancel_remote(polling)
@@ -175,22 +179,52 @@ class BatchBackend(OpenAIBackend):
         return ModelError(next(iter(errors.values()), f"batch {batch.id} ended {batch.status}"), kind="batch_failed")
 
     async def _submit(self, items: dict[str, _Waiting]) -> str:
-        """Upload the requests as Batch JSONL, create the batch, record it before it is polled."""
+        """Upload the requests as Batch JSONL, create the batch, record it before it is polled.
+
+        The upload is recorded first (``pending:FILE_ID``): a process killed between creating the batch and
+        recording it finds the batch again by its input file on restart, as does a create that timed out."""
         client = self._client()
         lines = "".join(json.dumps({"custom_id": k, "method": "POST", "url": ENDPOINT, "body": w.body},
                                    ensure_ascii=False) + "\n" for k, w in items.items())
         upload = await self._attempts(lambda: client.files.create(
             file=("instructkit-batch.jsonl", lines.encode("utf-8")), purpose="batch"))
-        batch = await self._attempts(lambda: client.batches.create(
-            input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h"))
-        if self.store is not None:
-            self.store.record(batch.id, status=batch.status, custom_ids=list(items), spec=self.info.spec,
-                              base_url=self.info.identity.get("base_url"), input_file_id=upload.id,
-                              created_at=batch.created_at)
+        self._record(f"pending:{upload.id}", status="creating", custom_ids=list(items), input_file_id=upload.id)
+
+        async def create_or_find() -> Any:
+            return await self._find_batch(upload.id) or await client.batches.create(
+                input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h")
+
+        batch = await self._attempts(create_or_find)
+        self._adopt_record(batch, upload.id, list(items))
         self._served |= set(items)
         from instructkit import ui
 
         ui.info(f"batch {batch.id}: {len(items)} request(s) sent to {self.info.spec}")
+        return batch.id
+
+    def _record(self, record_id: str, **fields: Any) -> None:
+        if self.store is not None:
+            self.store.record(record_id, spec=self.info.spec, base_url=self.info.identity.get("base_url"), **fields)
+
+    def _adopt_record(self, batch: Any, input_file_id: str, keys: list[str]) -> None:
+        """Record ``batch`` as the one carrying ``keys``; its ``pending:`` upload record is then done."""
+        self._record(batch.id, status=batch.status, custom_ids=keys, input_file_id=input_file_id,
+                     created_at=batch.created_at)
+        self._record(f"pending:{input_file_id}", status="created", batch_id=batch.id)
+
+    async def _find_batch(self, input_file_id: str) -> Any:
+        """The provider's batch over ``input_file_id`` among its most recent ones, or None."""
+        page = await self._client().batches.list(limit=100)
+        return next((b for b in page.data if b.input_file_id == input_file_id), None)
+
+    async def _resolve_pending(self, pending_id: str, keys: list[str]) -> str | None:
+        """The batch a killed process created from a recorded upload (now recorded), or None: send anew."""
+        file_id = pending_id.split(":", 1)[1]
+        batch = await self._attempts(lambda: self._find_batch(file_id))
+        if batch is None:
+            self._record(pending_id, status="lost")
+            return None
+        self._adopt_record(batch, file_id, keys)
         return batch.id
 
     async def _follow(self, batch_id: str) -> Any:

@@ -29,8 +29,9 @@ from instructkit.errors import UserError
 STORE_NAME = "batches.json"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 # a batch still worth polling for answers: running, or completed (its answers may not have reached the
-# cache); "lost" is ours: a recorded batch the provider no longer knows
-NOT_ADOPTABLE = ("failed", "expired", "cancelled", "cancelling", "lost")
+# cache). Ours: "lost" (a recorded batch the provider no longer knows), "created" (a ``pending:FILE`` upload
+# record whose batch is recorded under its own id), "creating" (an upload whose batch may exist: looked up)
+NOT_ADOPTABLE = ("failed", "expired", "cancelled", "cancelling", "lost", "created")
 
 
 class BatchStore:
@@ -54,13 +55,13 @@ class BatchStore:
             raise UserError(f"{self.path}: cannot read the batch records ({e}); move it aside to start over") from None
         return data if isinstance(data, dict) else {}
 
-    def record(self, batch_id: str, **fields: Any) -> None:
+    def record(self, record_id: str, **fields: Any) -> None:
         """Create or update one batch's record (atomic: a reader sees the old file or the new one)."""
         from instructkit.runs import atomic_write_json
 
         with self._lock:
             data = self.load()
-            entry = data.setdefault(batch_id, {"id": batch_id, "recorded_at": time.time()})
+            entry = data.setdefault(record_id, {"id": record_id, "recorded_at": time.time()})
             entry.update(fields)
             entry["updated_at"] = time.time()
             atomic_write_json(self.path, data)
