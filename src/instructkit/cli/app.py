@@ -63,7 +63,7 @@ def _debug_logging() -> None:
 
 
 _COMMAND_MODULES = ("chat", "inspect", "dynosaur", "glan", "select", "active", "clean", "train", "eval", "loop",
-                    "run", "view")
+                    "run", "view", "batches")
 
 
 def _register_all() -> None:

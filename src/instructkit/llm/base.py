@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 Message = dict[str, str]
+
+# (cache key, response cache) of the door's call in progress: a backend that collects requests into
+# provider batch jobs names each request by its cache key and keeps its batch records beside the cache
+CURRENT_CALL: ContextVar[tuple[str, Any] | None] = ContextVar("instructkit_current_call", default=None)
 
 
 def continuation_start(prompt_ids: list[int], full_ids: list[int]) -> int:

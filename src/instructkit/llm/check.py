@@ -54,7 +54,7 @@ def check_spec(spec: str, env: Mapping[str, str] | None = None) -> None:
             from instructkit.llm.local import embedded_model_path
 
             check_gguf(embedded_model_path())
-    elif kind == "openai":
+    elif kind in ("openai", "openai-batch"):
         if base_url is not None:
             register_url_secrets(base_url)
             try:

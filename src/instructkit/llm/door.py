@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from instructkit.errors import ModelError, UserError
-from instructkit.llm.base import Backend, ChatRequest, Completion, Message, Scored
+from instructkit.llm.base import CURRENT_CALL, Backend, ChatRequest, Completion, Message, Scored
 from instructkit.llm.cache import ResponseCache, any_max_tokens_key, cache_key
 from instructkit.llm.jsonutil import parse_structured
 from instructkit.llm.usage import UsageLedger, active_ledger, current_meter
@@ -78,6 +78,8 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     ('openai', 'qwen', 'http://127.0.0.1:8000/v1')
     >>> parse_spec("local")
     ('local', '', None)
+    >>> parse_spec("openai-batch:gpt-4o-mini")
+    ('openai-batch', 'gpt-4o-mini', None)
     """
     from instructkit.redact import redact
 
@@ -85,13 +87,13 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     if spec in ("local", "default", ""):
         return "local", "", None
     kind, sep, rest = spec.partition(":")
-    if not sep or kind not in ("local", "openai", "hf"):
+    if not sep or kind not in ("local", "openai", "openai-batch", "hf"):
         raise UserError(f"model spec '{redact(spec)}' not understood; use local, local:/path.gguf, "
-                        "openai:MODEL, openai:MODEL@http://host:port/v1 or hf:PATH")
-    if kind == "openai":
+                        "openai:MODEL, openai:MODEL@http://host:port/v1, openai-batch:MODEL or hf:PATH")
+    if kind in ("openai", "openai-batch"):
         model, at, url = rest.partition("@")
         if not model:
-            raise UserError(f"model spec '{redact(spec)}': missing model name after 'openai:'")
+            raise UserError(f"model spec '{redact(spec)}': missing model name after '{kind}:'")
         if at and not url.startswith(("http://", "https://")):
             raise UserError(f"model spec '{redact(spec)}': the part after '@' must be an http(s) URL")
         return kind, model, (url or None)
@@ -114,6 +116,11 @@ def make_backend(spec: str, **options: Any) -> Backend:
 
         return OpenAIBackend(model, base_url=base_url, **{k: v for k, v in options.items()
                                                          if k in ("timeout", "max_retries", "api_key")})
+    if kind == "openai-batch":
+        from instructkit.llm.batch import BatchBackend
+
+        return BatchBackend(model, base_url=base_url, **{k: v for k, v in options.items()
+                                                        if k in ("timeout", "max_retries", "api_key")})
     if kind == "hf":
         try:
             from instructkit.llm.hf import HFBackend
@@ -133,7 +140,9 @@ class LLM:
         self.cache = cache
         self.ledger = ledger or UsageLedger()
         self.options = (options or ModelOptions()).replace(concurrency=concurrency)
-        self.limiter: Limiter = limiter or SemaphoreLimiter(self.options.concurrency)
+        # a backend that collects requests into provider batch jobs needs them all at once, not n at a time
+        collects = getattr(backend, "collects_requests", False)
+        self.limiter: Limiter = limiter or SemaphoreLimiter(1 << 20 if collects else self.options.concurrency)
 
     @property
     def spec(self) -> str:
@@ -239,8 +248,12 @@ class LLM:
             try:
                 if meter is not None:  # refuses (BudgetExceeded) before a call that could pass the budget
                     hold = meter.reserve(self.backend.info.price_key, *estimate)
-                with active_ledger(self.ledger):  # lets the backend count its retries here
-                    out = await call()
+                token = CURRENT_CALL.set((key, self.cache))  # a batch backend names the request by it
+                try:
+                    with active_ledger(self.ledger):  # lets the backend count its retries here
+                        out = await call()
+                finally:
+                    CURRENT_CALL.reset(token)
             except ModelError as e:
                 self.ledger.record_failure(e.kind)
                 raise

@@ -22,9 +22,25 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+# Batch API prices (price key ``batch:MODEL``) where they differ from BATCH_DISCOUNT x the list price.
+BATCH_PRICES: dict[str, tuple[float, float]] = {}
+BATCH_DISCOUNT = 0.5  # the Batch API's published discount: half the list price
+
+
 def price_for(model_name: str | None) -> tuple[float, float] | None:
+    """USD per 1M (prompt, completion) tokens for a price key; ``batch:MODEL`` is the batch rate.
+
+    >>> price_for("gpt-4o-mini"), price_for("batch:gpt-4o-mini-2024-07-18")
+    ((0.15, 0.6), (0.075, 0.3))
+    """
     if not model_name:
         return None
+    if model_name.startswith("batch:"):
+        name = model_name[len("batch:"):]
+        if name in BATCH_PRICES:
+            return BATCH_PRICES[name]
+        listed = price_for(name)
+        return (listed[0] * BATCH_DISCOUNT, listed[1] * BATCH_DISCOUNT) if listed else None
     if model_name in PRICES:
         return PRICES[model_name]
     # dated snapshots (gpt-4o-mini-2024-07-18) share their family's price; longest prefix wins
