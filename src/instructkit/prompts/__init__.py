@@ -46,7 +46,7 @@ OVERRIDE_ENV = "INSTRUCTKIT_PROMPTS"
 # Cache tags of prompts older than this loader: name -> (hash of the file text that the label
 # stood for, the label). Never add to this table and never edit a hash in it: new prompts and
 # edited prompts are versioned by content alone. The cache-fixture test
-# (tests/integration/test_prompt_cache_compat.py) holds caches written under these labels.
+# (tests/prompts/test_prompt_cache_compat.py) holds caches written under these labels.
 _FROZEN_TAGS: dict[str, tuple[str, str]] = {
     "judge": ("465db869db", "qdit-judge-v1"),
     "active_it": ("5a4fee5375", "active-it-prompt-v1"),

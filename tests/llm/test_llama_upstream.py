@@ -21,7 +21,7 @@ from instructkit.llm.usage import UsageLedger
 from instructkit.records import Example
 from instructkit.score import score_examples
 from instructkit.score.llm_scorers import judge_messages
-from tests.integration.test_llm_openai_server import CountingProxy
+from tests.llm.test_llm_openai_server import CountingProxy
 
 pytestmark = pytest.mark.slow
 

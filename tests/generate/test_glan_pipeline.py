@@ -1,7 +1,7 @@
 """GLAN pipeline logic with a scripted model: resume, failures, partial regeneration, coverage.
 
 The scripted backend exists to inject faults and count calls precisely; the same paths run on
-the real embedded model in tests/integration/test_glan_cli.py.
+the real embedded model in tests/generate/test_glan_cli.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The door on the answers the upstream llama-server gives (bodies copied from llama.cpp's server source:
 ``server-http.cpp`` 503 "Loading model"; ``/v1/completions`` ignores ``echo`` and returns the generated
 token's logprobs only, as observed), served by the fault-injection server. The real server:
-tests/integration/test_llama_upstream.py."""
+tests/llm/test_llama_upstream.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from instructkit.errors import UnsupportedError
-from tests.unit.test_llm_openai_faults import SCHEMA, FaultServer, chat, make_llm
+from tests.llm.test_llm_openai_faults import SCHEMA, FaultServer, chat, make_llm
 
 LOADING = {"error": {"message": "Loading model", "type": "unavailable_error", "code": 503}}
 # what llama-server answered to {"echo": true, "logprobs": 1, "max_tokens": 1}: no prompt tokens in it

@@ -1,5 +1,5 @@
 """``openai-batch:`` specs, the batch price, and the batch records (no server: the end-to-end tests are
-tests/integration/test_batch_jobs.py, against tests/batch_emulator.py and a real llama.cpp server)."""
+tests/llm/test_batch_jobs.py, against tests/batch_emulator.py and a real llama.cpp server)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from instructkit.runs import read_jsonl
 pytestmark = pytest.mark.slow
 
 KEY = "sk-planted-batch-5d8e2f0a9c71"
-# the questions come from the embedded model (the settings tests/integration/test_glan_cli.py uses); the answers
+# the questions come from the embedded model (the settings tests/generate/test_glan_cli.py uses); the answers
 # stage is then run again with a new answer model: directly, or through batch jobs
 TAXONOMY = "Natural Sciences:\n  Physical Sciences: [Chemistry]\nVocational Trades:\n  Construction Trades: [Carpentry]\n"
 ARGS = ["--subject-samples", "1", "--max-subjects", "1", "--max-sessions", "4", "--questions-per-syllabus", "2",

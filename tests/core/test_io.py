@@ -38,7 +38,7 @@ def test_run_directory_reads_its_examples_file(tmp_path):
 
 def test_run_directory_reads_manifest_outputs_examples(tmp_path):
     # the contract: manifest.outputs.examples names the file, whatever else the folder holds
-    # (real run directories of every command: tests/integration/test_run_chain.py)
+    # (real run directories of every command: tests/cli/test_run_chain.py)
     run = tmp_path / "run"
     run.mkdir()
     (run / "answers.jsonl").write_text(json.dumps({"id": "a1", "answer": "no instruction here"}) + "\n")

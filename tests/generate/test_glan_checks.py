@@ -1,6 +1,6 @@
 """GLAN checks on realistic question/answer pairs, and in a run (scripted model: it injects the faults).
 
-The same checks on the real embedded model: tests/integration/test_glan_cli.py.
+The same checks on the real embedded model: tests/generate/test_glan_cli.py.
 """
 
 from __future__ import annotations
