@@ -127,8 +127,8 @@ def qdit_subset(exs: list[Example], m: int) -> list[Example]:
 
 # -- train + eval one arm ---------------------------------------------------------------------
 def train_eval(name: str, exs: list[Example] | None, seed: int, cfg: dict, out: Path, evals, arm_dir: Path | None = None) -> dict:
-    from instructkit.evaluate import evaluate
-    from instructkit.train import TrainConfig, train
+    from instructkit.loop.evaluate import evaluate
+    from instructkit.loop.train import TrainConfig, train
 
     d = arm_dir or out / name / f"seed_{seed}"
     if exs is None:  # the untrained base
@@ -175,7 +175,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from instructkit import ui
-    from instructkit.evaluate import load_tasks as load_eval
+    from instructkit.loop.evaluate import load_tasks as load_eval
     from instructkit.loop.active_loop import LoopConfig, run_active_loop
     from instructkit.select.active.tasks_io import load_tasks
 

@@ -249,7 +249,7 @@ def test_surrogate_row_never_reaches_a_writer(tmp_path):
 
 
 def test_training_examples_collect_bad_rows_when_asked(tmp_path):
-    from instructkit.train import load_training_examples
+    from instructkit.loop.train import load_training_examples
 
     f = jsonl(tmp_path / "t.jsonl", GOOD + [{"instruction": "i", "output": True}])
     with pytest.raises(BadRowError, match=r"t\.jsonl:4: output"):

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from instructkit.evaluate import load_tasks as load_eval_tasks
+from instructkit.loop.evaluate import load_tasks as load_eval_tasks
 from instructkit.records import Example, Task
 from instructkit.select.active.tasks_io import load_tasks
 

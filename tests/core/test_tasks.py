@@ -9,8 +9,8 @@ import string
 
 import pytest
 
-from instructkit.evaluate import EvalInstance, EvalTask, build_prompt
-from instructkit.evaluate import load_tasks as load_eval_tasks
+from instructkit.loop.evaluate import EvalInstance, EvalTask, build_prompt
+from instructkit.loop.evaluate import load_tasks as load_eval_tasks
 from instructkit.export import to_messages, user_turn
 from instructkit.records import Example, Task
 from instructkit.score.llm_scorers import example_prompt
@@ -18,7 +18,7 @@ from instructkit.select.qdit.run import text_of
 from instructkit.select.active.tasks_io import TaskBundle
 from instructkit.select.active.tasks_io import load_tasks as load_select_tasks
 from instructkit.tasks import EVAL_RULE, infer_label_space, is_classification, load_tasks
-from instructkit.train import example_messages
+from instructkit.loop.train import example_messages
 
 
 @pytest.mark.parametrize("ex", [Example("Add the numbers.", "2 3", "5"), Example("Say hi.", "", "hi"),

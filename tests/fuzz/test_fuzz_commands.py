@@ -155,7 +155,7 @@ def test_replay(sample):
 def test_eval_task_loading(sample):
     """``eval --tasks`` reads its files before any model is opened: the loader alone, no model."""
     from instructkit.errors import UserError
-    from instructkit.evaluate import load_tasks
+    from instructkit.loop.evaluate import load_tasks
 
     with Workdir(sample) as w:
         try:

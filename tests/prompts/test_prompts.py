@@ -44,7 +44,7 @@ def test_no_prompt_text_left_in_python_strings():
     """The judge, Active-IT and eval prompts live only in their files now."""
     for rel, phrase in [("score/llm_scorers.py", "You grade training data"),
                         ("select/active/uncertainty.py", "Now answer for this input"),
-                        ("evaluate.py", "Now answer for this input"),
+                        ("loop/evaluate.py", "Now answer for this input"),
                         ("generate/dynosaur/prompt.py", "You design tasks"),
                         ("generate/dynosaur/prompt.py", "hotel_reviews"),
                         ("llm/hf.py", "Answer with one JSON value only")]:

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         import time
 
         from instructkit import ui
-        from instructkit.evaluate import evaluate, format_table, load_tasks
+        from instructkit.loop.evaluate import evaluate, format_table, load_tasks
 
         quiet = setup(quiet)
         options = model_options(timeout, max_retries, concurrency)

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         An interrupted run resumes from its last checkpoint when the same command is run again.
         """
         from instructkit import ui
-        from instructkit.train import TrainConfig, train
+        from instructkit.loop.train import TrainConfig, train
 
         quiet = setup(quiet)
         cfg = TrainConfig(data=str(data), out=str(out), base=base, lora=lora, steps=steps, epochs=epochs,

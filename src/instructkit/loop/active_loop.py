@@ -9,8 +9,8 @@ Round r (1-based):
    low-perplexity);
 3. **train from the base** on every task selected in rounds 1..r - as the Active-IT paper does, so
    each round's model sees the whole selected pool once per epoch instead of drifting round by
-   round (:func:`instructkit.train.train`, which resumes from its checkpoint);
-4. **evaluate** the new model on the held-out eval tasks (:func:`instructkit.evaluate.evaluate`,
+   round (:func:`instructkit.loop.train.train`, which resumes from its checkpoint);
+4. **evaluate** the new model on the held-out eval tasks (:func:`instructkit.loop.evaluate.evaluate`,
    which resumes per instance);
 5. **record** ``round.json`` and redraw ``DIR/curve.json`` + ``DIR/learning_curve.png``.
 
@@ -57,7 +57,7 @@ class LoopConfig(TrainEvalSettings):
 
 
 def _validate(cfg: LoopConfig):
-    from instructkit.evaluate import load_tasks as load_eval_tasks
+    from instructkit.loop.evaluate import load_tasks as load_eval_tasks
     from instructkit.llm.hf_load import resolve
     from instructkit.select.active.uncertainty import STRATEGIES
     from instructkit.select.active.tasks_io import load_tasks
@@ -146,10 +146,10 @@ def _f(x: float | None) -> str:
 def _run_round(cfg: LoopConfig, rp: RoundPaths, earlier: list[RoundPaths], evals: list,
                argv: list[str] | None) -> dict[str, Any]:
     from instructkit import ui
-    from instructkit.evaluate import evaluate
+    from instructkit.loop.evaluate import evaluate
     from instructkit.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
     from instructkit.select.active.uncertainty import ScoreConfig, select_active
-    from instructkit.train import train
+    from instructkit.loop.train import train
 
     r = rp.number
     state = round_state(rp)

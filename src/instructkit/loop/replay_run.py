@@ -99,7 +99,7 @@ def _plan(cfg: ReplayRunConfig, plan_dir: Path, argv: list[str] | None) -> None:
 
 
 def _validate(cfg: ReplayRunConfig) -> list[list]:
-    from instructkit.evaluate import load_tasks as load_eval_tasks
+    from instructkit.loop.evaluate import load_tasks as load_eval_tasks
     from instructkit.llm.hf_load import resolve
     from instructkit.select.active.tasks_io import load_tasks
 
@@ -124,10 +124,10 @@ def _validate(cfg: ReplayRunConfig) -> list[list]:
 def run_replay_stages(cfg: ReplayRunConfig, argv: list[str] | None = None) -> dict[str, Any]:
     """Train stage after stage, evaluating each model on every eval set seen so far (resumable per stage)."""
     from instructkit import ui
-    from instructkit.evaluate import evaluate
+    from instructkit.loop.evaluate import evaluate
     from instructkit.loop.rounds import check_settings
     from instructkit.runs import RunDir, atomic_write_json, atomic_write_text, read_jsonl
-    from instructkit.train import train
+    from instructkit.loop.train import train
 
     evals = _validate(cfg)
     out = Path(cfg.out)

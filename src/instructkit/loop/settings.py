@@ -1,7 +1,7 @@
 """The training and evaluation settings ``active-loop`` and ``replay-run`` share.
 
-Both commands train with :func:`instructkit.train.train` and evaluate with
-:func:`instructkit.evaluate.evaluate` under the same knobs; each command's config inherits them
+Both commands train with :func:`instructkit.loop.train.train` and evaluate with
+:func:`instructkit.loop.evaluate.evaluate` under the same knobs; each command's config inherits them
 from :class:`TrainEvalSettings` and adds its own fields first.
 
 >>> from dataclasses import dataclass
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-if TYPE_CHECKING:  # instructkit.train pulls in more than the CLI needs at start-up
-    from instructkit.train import TrainConfig
+if TYPE_CHECKING:  # instructkit.loop.train pulls in more than the CLI needs at start-up
+    from instructkit.loop.train import TrainConfig
 
 
 @dataclass(kw_only=True)
@@ -62,8 +62,8 @@ class TrainEvalSettings:
         return ordered
 
     def train_config(self, data: str, out: str, base: str) -> "TrainConfig":
-        """The :class:`~instructkit.train.TrainConfig` of training ``base`` on ``data`` into ``out``."""
-        from instructkit.train import TrainConfig
+        """The :class:`~instructkit.loop.train.TrainConfig` of training ``base`` on ``data`` into ``out``."""
+        from instructkit.loop.train import TrainConfig
 
         return TrainConfig(data=data, out=out, base=base, lora=self.lora, steps=self.steps, epochs=self.epochs,
                            lr=self.lr, max_len=self.max_len, seed=self.seed, batch_size=self.batch_size,

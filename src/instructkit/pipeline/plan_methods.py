@@ -251,7 +251,7 @@ def plan_active(p, ctx, counters, n_in, existing: Path | None) -> None:
 
 def plan_eval(p, ctx, counters, n_in, existing: Path | None) -> None:
     """One answer per task instance, prompts built as the evaluation builds them."""
-    from instructkit.evaluate import build_prompt, load_tasks
+    from instructkit.loop.evaluate import build_prompt, load_tasks
 
     o = ctx.opts
     tasks = load_tasks([ctx.path(t) for t in o.tasks], instances=o.instances)

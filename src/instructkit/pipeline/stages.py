@@ -221,14 +221,14 @@ def run_export_stage(ctx: StageRun) -> None:
 
 
 def run_train_stage(ctx: StageRun) -> None:
-    from instructkit.train import TrainConfig, train
+    from instructkit.loop.train import TrainConfig, train
 
     o = ctx.opts.model_dump()
     train(TrainConfig(data=ctx.input, out=str(ctx.dir), **o), argv=["run", ctx.name])
 
 
 def run_eval_stage(ctx: StageRun) -> None:
-    from instructkit.evaluate import evaluate, load_tasks
+    from instructkit.loop.evaluate import evaluate, load_tasks
 
     o = ctx.opts
     model = o.model or (f"hf:{ctx.prev_dir}" if ctx.prev_dir is not None else ctx.defaults.model)

@@ -56,7 +56,7 @@ def test_train_writes_an_adapter_usable_as_hf_model(trained):
 def test_training_raised_the_likelihood_of_the_training_answers(trained):
     from instructkit.llm import open_model
     from instructkit.records import Example
-    from instructkit.train import example_messages
+    from instructkit.loop.train import example_messages
 
     before, after = open_model("hf:embedded"), open_model(f"hf:{trained['out']}")
     assert before.backend.info.identity != after.backend.info.identity

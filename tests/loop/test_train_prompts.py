@@ -6,7 +6,7 @@ import pytest
 
 from instructkit.errors import UserError
 from instructkit.records import Example
-from instructkit.train import (IGNORE, TrainConfig, build_features, collate, example_messages,
+from instructkit.loop.train import (IGNORE, TrainConfig, build_features, collate, example_messages,
                                last_complete_checkpoint, load_training_examples)
 
 

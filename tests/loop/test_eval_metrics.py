@@ -7,7 +7,7 @@ import json
 import pytest
 
 from instructkit.errors import UserError
-from instructkit.evaluate import (EvalInstance, EvalTask, build_prompt, exact_match, format_table, load_tasks,
+from instructkit.loop.evaluate import (EvalInstance, EvalTask, build_prompt, exact_match, format_table, load_tasks,
                                   normalize, rouge_l, summarize)
 
 
