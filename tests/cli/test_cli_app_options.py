@@ -53,6 +53,19 @@ def test_the_engine_choice_is_a_debug_log_line(caplog):
     assert "qdit: pool 3, k 1, alpha 0, engine auto -> lazy" in caplog.text
 
 
-def test_the_old_per_command_debug_flag_is_gone(tmp_path):
-    res = run_cli("inspect", tmp_path, "--debug")
-    assert res.returncode == 2 and "No such option: --debug" in res.stderr
+def test_debug_after_the_command_still_works_as_the_app_option(tmp_path):
+    # commands used to declare --debug themselves; scripts written then keep working (hoisted in main)
+    missing = tmp_path / "nowhere"
+    res = run_cli("inspect", missing, "--debug")
+    assert res.returncode != 0 and "No such option" not in res.stderr
+    assert "Traceback (most recent call last)" in res.stderr and "DEBUG instructkit: instructkit " in res.stderr
+    plain = run_cli("inspect", missing)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+
+
+def test_debug_after_a_double_dash_is_not_an_option():
+    from instructkit.cli.app import _hoist_debug
+
+    assert _hoist_debug(["chat", "--", "--debug"]) == ["chat", "--", "--debug"]
+    assert _hoist_debug(["--debug", "inspect", "x"]) == ["--debug", "inspect", "x"]
+    assert _hoist_debug(["inspect", "x", "--debug"]) == ["--debug", "inspect", "x"]

@@ -77,13 +77,24 @@ def _register_all() -> None:
 _register_all()
 
 
+def _hoist_debug(args: list[str]) -> list[str]:
+    """``instructkit CMD ... --debug`` means ``instructkit --debug CMD ...``: commands declared their own
+    ``--debug`` before it became an app option, and scripts written then keep working (an alias, no
+    per-command declaration). Arguments after a ``--`` separator are left alone."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[1:end]:
+        return args
+    i = args.index("--debug", 1)
+    return ["--debug", *args[:i], *args[i + 1:]]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input -> one line on stderr and exit code 2 (``instructkit --debug ...`` shows
     the traceback).
 
     Typer handles usage errors itself (exit 2); our own errors propagate here.
     """
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
     _state["debug"] = False
     try:
         app(args=args, prog_name="instructkit")
