@@ -15,26 +15,17 @@ import httpx
 import pytest
 
 from instructkit.errors import UnsupportedError
-from instructkit.llm import LLM, open_model
+from instructkit.llm import open_model
 from instructkit.llm.llama_server import upstream_server as start_upstream
 from instructkit.llm.usage import UsageLedger
 from instructkit.records import Example
 from instructkit.score import score_examples
 from instructkit.score.llm_scorers import judge_messages
-from tests.llm.test_llm_openai_server import CountingProxy
+from tests.llm.test_llm_openai_server import CountingProxy, run
 
 pytestmark = pytest.mark.slow
 
 SCHEMA = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
-
-
-def run(llm: LLM, coro_factory):
-    async def go():
-        try:
-            return await coro_factory()
-        finally:
-            await llm.aclose()
-    return asyncio.run(go())
 
 
 def root(url: str) -> str:

@@ -57,15 +57,7 @@ def llama_server(model: str | Path | None = None, n_ctx: int = 4096, threads: in
         wait_ready(proc, url + "/models", log_file.name, ready_timeout, "llama.cpp server", poll=0.25)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
-        if not log_path:
-            Path(log_file.name).unlink(missing_ok=True)
+        _stop(proc, log_file, keep_log=bool(log_path))
 
 
 def upstream_binary() -> Path:
@@ -137,12 +129,17 @@ def upstream_server(model: str | Path | None = None, parallel: int = 4, n_ctx: i
             wait_healthy(proc, root, log_file.name, ready_timeout)
         yield root + "/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
-        if not log_path:
-            Path(log_file.name).unlink(missing_ok=True)
+        _stop(proc, log_file, keep_log=bool(log_path))
+
+
+def _stop(proc: subprocess.Popen, log_file, keep_log: bool) -> None:
+    """Stop a server process (terminate, then kill after 10 s) and drop its log unless the caller asked for it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log_file.close()
+    if not keep_log:
+        Path(log_file.name).unlink(missing_ok=True)
