@@ -110,19 +110,52 @@ def test_html_report_is_self_contained_and_escaped(tmp_path):
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
 
 
-def test_binds_loopback_by_default_and_warns_for_other_hosts(tmp_path):
+def test_binds_loopback_by_default_warns_for_other_hosts_and_opens_nothing(tmp_path):
     import subprocess
     import sys
 
     from conftest import cli_env
 
+    import urllib.request
+
     run = write_run(tmp_path / "r")
+    opened = tmp_path / "browser-was-opened"
+    opener = tmp_path / "opener.sh"  # $BROWSER is what Python's webbrowser (and xdg-open) would start
+    opener.write_text(f"#!/bin/sh\ntouch {opened}\n")
+    opener.chmod(0o755)
     for extra, host, warns in (([], "127.0.0.1", False), (["--host", "0.0.0.0"], "0.0.0.0", True)):
         p = subprocess.Popen([sys.executable, "-m", "instructkit", "view", str(run), "--port", "0", "--quiet", *extra],
-                             env=cli_env({"INSTRUCTKIT_CACHE": str(tmp_path / "c")}), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             env=cli_env({"INSTRUCTKIT_CACHE": str(tmp_path / "c"), "BROWSER": str(opener),
+                                          "DISPLAY": ":0"}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
+        port = re.search(r":(\d+)/", line)
+        if port:  # the server answers: everything it does at start is done
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/r/0/", timeout=20).status == 200
         p.terminate()
         err = p.communicate(timeout=20)[1]
         assert re.match(rf"instructkit view: http://{re.escape(host)}:\d+/", line), (line, err)
         assert ("warning: --host 0.0.0.0" in err) is warns, err
+        assert not opened.exists(), "the viewer started a browser: it must only print its URL"
+
+
+def test_a_recipe_run_opens_with_its_stages_and_their_timings(tmp_path):
+    from starlette.testclient import TestClient
+
+    from instructkit.view.load import with_stages
+
+    recipe = tmp_path / "recipe"
+    write_run(recipe / "01-dedup", extra={"created": "2026-01-01T10:00:00+0000", "updated": "2026-01-01T10:01:05+0000",
+                                          "counts": {"input": 3, "kept": 2}})
+    stages = [{"stage": "dedup", "dir": "01-dedup", "status": "complete", "usage": {"calls": 0, "total_tokens": 0}},
+              {"stage": "select qdit", "dir": "02-select-qdit", "status": "failed", "usage": {"calls": 4}}]
+    (recipe / "manifest.json").write_text(json.dumps({"command": "run", "status": "failed", "stages": stages,
+                                                      "created": "2026-01-01T10:00:00+0000",
+                                                      "updated": "2026-01-01T10:02:00+0000"}))
+    dirs = with_stages([recipe])
+    assert dirs == [recipe, recipe / "01-dedup"]  # a stage that never wrote its run dir is not opened
+    c = TestClient(build_app(Viewer([open_run_index(d) for d in dirs])), raise_server_exceptions=False)
+    html = c.get("/r/0/").text
+    rows = re.findall(r'<tr class="stage">(.*?)</tr>', html, re.S)
+    assert len(rows) == 2 and 'href="/r/1/"' in rows[0] and "/r/" not in rows[1]
+    assert "kept 2" in rows[0] and ">65.0<" in rows[0] and "status-failed" in rows[1]  # counts, seconds, status
+    assert re.search(r"<th>seconds</th><td>120.0</td>", html)

@@ -36,12 +36,15 @@ def register(app: typer.Typer) -> None:
         Example: instructkit view runs/dyno-v1 runs/dyno-v2 --port 8800   (then open /compare)
 
         Example: instructkit view runs/qdit --html qdit-report.html   (one file, no external references)
+
+        A recipe run (instructkit run ... --out DIR) opens with each of its stages.
         """
         from instructkit import ui
-        from instructkit.view.load import check_tails, open_run_index
+        from instructkit.view.load import check_tails, open_run_index, with_stages
         from instructkit.view.rundir import load_run
 
         quiet = setup(quiet)
+        run_dirs = with_stages(run_dirs) if html is None else run_dirs
         for d in run_dirs:  # every bad input is found before anything is built or served
             check_tails(load_run(d))
         indexes = []

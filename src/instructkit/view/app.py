@@ -62,7 +62,8 @@ def page_for(viewer: Viewer, i: int, view: str, params: dict[str, str], extra: s
     if idx is None:
         return 404, viewer.render("error.html", title="Not found", message=f"no run number {i}")
     if view == "overview":
-        return 200, viewer.run_page(i, idx, "overview.html", "overview", o=pages.overview(idx))
+        run_no = {x.run.path.resolve(): j for j, x in enumerate(viewer.indexes)}  # a recipe's stages link to theirs
+        return 200, viewer.run_page(i, idx, "overview.html", "overview", o=pages.overview(idx), run_no=run_no)
     if view == "records":
         return 200, viewer.run_page(i, idx, "records.html", "records", r=pages.records(idx, params))
     if view == "record":

@@ -44,11 +44,11 @@ def columns(rec: dict[str, Any]) -> dict[str, Any]:
     label = rec.get("label") or meta.get("label")
     if label is None and kind == "classification" and isinstance(rec.get("output"), str):
         label = rec["output"][:80]  # a classification instance's output is its label
-    tax = None
+    tax = None  # GLAN's taxonomy path, field / sub-field / discipline / subject, as far as the record names it
     if meta.get("discipline"):
-        tax = " / ".join(str(x) for x in (meta.get("discipline"), meta.get("subject")) if x)
+        tax = " / ".join(str(meta[k]) for k in ("field", "sub_field", "discipline", "subject") if meta.get(k))
     elif rec.get("discipline"):
-        tax = str(rec["discipline"])
+        tax = " / ".join(str(rec[k]) for k in ("field", "sub_field", "discipline", "name") if rec.get(k))
     selected = None
     if isinstance(meta.get("qdit"), dict):
         selected = 1

@@ -25,7 +25,7 @@ from instructkit.view import extract
 from instructkit.errors import UserError
 from instructkit.view.rundir import RunInfo, load_run
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 FILTERS = ("dataset", "task", "kind", "label", "tax", "selected", "reason")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);

@@ -50,3 +50,19 @@ def open_run_index(path: str | Path, strict: bool = True) -> RunIndex:
             idx.close()
             raise UserError(f"{run.path}/{bad[0]['error']}")
     return idx
+
+
+def with_stages(paths: list[Path]) -> list[Path]:
+    """The run directories to open: each one given, and after a recipe run (``instructkit run``) its stage
+    directories (``01-dynosaur/`` ...), so every stage's pages (tasks, rejected, dedup groups...) are there too."""
+    out: list[Path] = []
+    for p in paths:
+        out.append(p)
+        run = load_run(p)
+        if run.command != "run":
+            continue
+        for s in run.manifest.get("stages") or []:
+            d = p / s["dir"] if isinstance(s, dict) and isinstance(s.get("dir"), str) else None
+            if d is not None and (d / "manifest.json").is_file() and d not in out:
+                out.append(d)
+    return out

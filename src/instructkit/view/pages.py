@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ PAGE_SIZE = 50
 COUNT_CAP = 100_000  # matches are counted up to here ("100,000+"): a common word never scans the whole index
 FILTER_LABELS = {"dataset": "source dataset", "task": "task", "kind": "kind", "label": "label",
                  "tax": "taxonomy path", "selected": "selected", "reason": "reason"}
-_LEDGER_KEYS = ("usage", "usage_total", "this_run", "timings", "timing", "elapsed_s", "stages")
+_LEDGER_KEYS = ("usage", "usage_total", "this_run", "timings", "timing")
+_MAIN_COUNTS = ("instances", "examples", "tasks_kept", "kept", "dropped", "selected", "questions", "answers")
+_STAGE_COUNT_KEYS = 6  # counts of a stage shown in the recipe's stage table (the stage's own page has all)
 
 
 def flatten(d: Any, prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
@@ -49,6 +52,48 @@ def method_pages(idx: RunIndex) -> list[tuple[str, str]]:
     return out
 
 
+def _seconds(manifest: dict[str, Any]) -> float | None:
+    """How long a run took: this run's ``wall_s`` when recorded, else ``updated - created`` (all its runs)."""
+    wall = (manifest.get("this_run") or {}).get("wall_s") if isinstance(manifest.get("this_run"), dict) else None
+    if isinstance(wall, (int, float)):
+        return round(float(wall), 1)
+    try:
+        start, end = (datetime.strptime(str(manifest[k]), "%Y-%m-%dT%H:%M:%S%z") for k in ("created", "updated"))
+    except (KeyError, ValueError):
+        return None
+    return round((end - start).total_seconds(), 1)
+
+
+def timings(manifest: dict[str, Any]) -> dict[str, Any]:
+    out = {"created": manifest.get("created"), "updated": manifest.get("updated"), "runs": manifest.get("runs"),
+           "seconds": _seconds(manifest)}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def stages(run_path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A recipe's stages (``instructkit run``): status, usage and counts, each read from the stage's own run dir."""
+    out = []
+    for s in manifest.get("stages") or []:
+        if not isinstance(s, dict) or not isinstance(s.get("dir"), str):
+            continue
+        sub: dict[str, Any] = {}
+        mpath = run_path / s["dir"] / "manifest.json"
+        if mpath.is_file():
+            try:
+                sub = json.loads(mpath.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                sub = {}
+        usage = s.get("usage") if isinstance(s.get("usage"), dict) else {}
+        counts = {k: v for k, v in (sub.get("counts") or {}).items() if isinstance(v, (int, float))}
+        counts = dict(sorted(counts.items(), key=lambda kv: kv[0] not in _MAIN_COUNTS))  # what a stage made first
+        out.append({"stage": s.get("stage", ""), "dir": s["dir"], "status": s.get("status", "unknown"),
+                    "calls": usage.get("calls"), "tokens": usage.get("total_tokens"),
+                    "cost": usage.get("estimated_cost_usd"), "seconds": _seconds(sub) if sub else None,
+                    "counts": ", ".join(f"{k} {v:,}" for k, v in list(counts.items())[:_STAGE_COUNT_KEYS]),
+                    "path": (run_path / s["dir"]).resolve()})
+    return out
+
+
 def overview(idx: RunIndex) -> dict[str, Any]:
     m = idx.run.manifest
     ledgers = {k: flatten(m[k]) for k in _LEDGER_KEYS if isinstance(m.get(k), dict) and m[k]}
@@ -60,6 +105,8 @@ def overview(idx: RunIndex) -> dict[str, Any]:
         "counts": flatten(m.get("counts") or {}),
         "ledgers": ledgers,
         "failures": flatten(m["failures"]) if isinstance(m.get("failures"), dict) else {},
+        "timings": timings(m),
+        "stages": stages(idx.run.path, m),
         "outputs": idx.run.outputs,
         "streams": idx.streams(),
         "images": idx.run.images,
@@ -143,16 +190,34 @@ def source_row(rec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     return None, f"source {src} has no row {row} now"
 
 
+def linked_prompts(idx: RunIndex, links: list[dict[str, Any]]) -> dict[str, Any]:
+    """The prompt version and model of the records this one came from (its Dynosaur task, its GLAN question
+    and answer): an example keeps their ids, they keep which prompt file (by content version) made them."""
+    out: dict[str, Any] = {}
+    for link in links:
+        got = idx.record(link["rid"])
+        if got is None:
+            continue
+        rec = got[1]
+        meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+        for key, value in (("prompt", rec.get("template") or meta.get("prompt")), ("model", rec.get("model")
+                                                                                    or meta.get("model"))):
+            if isinstance(value, str) and value:
+                out[f"{link['stream']}.{key}"] = value
+    return out
+
+
 def record_detail(idx: RunIndex, rid: int) -> dict[str, Any] | None:
     got = idx.record(rid)
     if got is None:
         return None
     row, rec = got
     src, src_error = source_row(rec)
+    links = related(idx, rec)
     fields = {k: v for k, v in rec.items() if k != "meta"}
     return {"row": row, "fields": {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, indent=1,
                                                                               default=str) for k, v in fields.items()},
-            "provenance": provenance(rec), "related": related(idx, rec), "source_row": src,
+            "provenance": {**provenance(rec), **linked_prompts(idx, links)}, "related": links, "source_row": src,
             "source_error": src_error, "raw": json.dumps(rec, ensure_ascii=False, indent=2, default=str)}
 
 
