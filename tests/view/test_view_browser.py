@@ -20,10 +20,11 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import run_cli
-from view_support import CHROMIUM, CHROMIUM_ARGS, ROOT, Viewer, artifacts_dir, lines, make_runs
+from view_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, Viewer, artifacts_dir, lines, make_recipe_run,
+                          make_runs)
 
 pytestmark = pytest.mark.slow
-ORDER = ("dyn", "dyn2", "glan", "qdit", "dedup", "active")
+ORDER = ("dyn", "dyn2", "glan", "qdit", "dedup", "active", "recipe")  # the recipe's stages open after it
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +38,12 @@ def view_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def runs(view_env, glan_run):
     base, env = view_env
-    if (base / "runs.json").exists():
-        return {k: Path(v) for k, v in json.loads((base / "runs.json").read_text()).items()}
-    made = make_runs(base, env, glan=glan_run[2])
+    made = {k: Path(v) for k, v in json.loads((base / "runs.json").read_text()).items()} \
+        if (base / "runs.json").exists() else {}
+    if set(made) >= set(ORDER):
+        return made
+    made = made or make_runs(base, env, glan=glan_run[2])
+    made["recipe"] = make_recipe_run(base, env)
     (base / "runs.json").write_text(json.dumps({k: str(v) for k, v in made.items()}))
     return made
 
@@ -100,19 +104,25 @@ def goto(pg, url: str) -> None:
     assert "could not be shown" not in pg.content()
 
 
-def test_every_page_of_every_run_opens(viewer, page):
-    for name in ORDER:
-        i = run_no(name)
+def recipe_stages(runs) -> list[dict]:
+    return json.loads((runs["recipe"] / "manifest.json").read_text())["stages"]
+
+
+def test_every_page_of_every_run_opens(viewer, runs, page):
+    n_runs = len(ORDER) + len(recipe_stages(runs))  # the recipe's stage directories open as runs of their own
+    for i in range(n_runs):
+        name = (ORDER + tuple(s["dir"] for s in recipe_stages(runs)))[i]
         goto(page, f"{viewer.url}r/{i}/")
         tabs = page.eval_on_selector_all("nav.tabs a", "els => els.map(e => e.id)")
-        assert tabs[:3] == ["tab-overview", "tab-records", "tab-rejected"] and len(tabs) >= 4, (name, tabs)
+        assert tabs[:3] == ["tab-overview", "tab-records", "tab-rejected"], (name, tabs)
+        assert len(tabs) >= 4 or name == "recipe", (name, tabs)  # a recipe has no method page of its own
         for tab in tabs:
             page.click(f"#{tab}")
             page.wait_for_load_state()
             assert page.locator(f"#{tab}.on").count() == 1, (name, tab)
             assert "could not be shown" not in page.content() and page.locator("main h1").count() == 1, (name, tab)
     goto(page, viewer.url)
-    assert page.locator("table.grid tr").count() == len(ORDER) + 1
+    assert page.locator("table.grid tr").count() == n_runs + 1
 
 
 def test_overview_shows_the_manifest(viewer, runs, page):
@@ -333,3 +343,75 @@ def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, browser, tm
         pg.close()
     finally:
         v.stop()
+
+
+def test_recipe_overview_shows_its_stages_and_opens_each(viewer, runs, page):
+    stages = recipe_stages(runs)
+    goto(page, f"{viewer.url}r/{run_no('recipe')}/")
+    shot(page, "recipe")
+    m = json.loads((runs["recipe"] / "manifest.json").read_text())
+    rows = page.locator("#stages tr.stage")
+    assert rows.count() == len(stages) == 2
+    for k, s in enumerate(stages):
+        cells = rows.nth(k).locator("td").all_inner_texts()
+        assert s["dir"] in cells[1] and s["stage"] in cells[1] and cells[2] == s["status"] == "complete"
+        assert cells[3] == f"{s['usage']['calls']:,}" and cells[4] == f"{s['usage']['total_tokens']:,}"
+        sub = json.loads((runs["recipe"] / s["dir"] / "manifest.json").read_text())
+        assert cells[6] == str(round(sub["this_run"].get("wall_s", 0), 1)) or "wall_s" not in sub["this_run"]
+    assert f"total_tokens\t{m['usage']['total_tokens']:,}" in page.inner_text("main")  # the recipe's ledger
+    timings = page.inner_text("#timings")
+    assert m["created"] in timings and m["updated"] in timings and "seconds" in timings
+    # each stage is a run of its own in the viewer: the Dynosaur stage has its tasks, the dedup stage its groups
+    page.click("#stages a.stage-link >> nth=0")
+    page.wait_for_load_state()
+    assert page.locator("#tab-tasks").count() == 1 and stages[0]["dir"] in page.inner_text("header")
+    tasks = lines(runs["recipe"] / stages[0]["dir"] / "tasks.jsonl")
+    page.click("#tab-tasks")
+    page.wait_for_load_state()
+    assert page.locator("#tasks a.task").count() == len(tasks) > 0
+
+
+def _select(page, name: str, value: str) -> None:
+    with page.expect_navigation():
+        page.select_option(f"#f-{name}", value)
+
+
+def test_each_records_filter_matches_the_file(viewer, runs, page):
+    from instructkit.view.extract import columns
+
+    checked = set()
+    for name, stream in (("dyn2", "instances"), ("glan", "examples"), ("qdit", "pool")):
+        rows = lines(runs[name] / f"{stream}.jsonl") if stream != "pool" else \
+            lines(runs["qdit"].parent / "pool.jsonl")
+        for col in ("dataset", "task", "kind", "label", "tax"):
+            values = {columns(r)[col] for r in rows} - {None}
+            if not values:
+                continue
+            value = sorted(values)[-1]
+            goto(page, f"{viewer.url}r/{run_no(name)}/records?stream={stream}")
+            _select(page, col, value)
+            want = sum(columns(r)[col] == value for r in rows)
+            assert page.inner_text("#total").startswith(f"{want} record"), (name, col, value)
+            assert page.locator("table.records tr").count() - 1 == min(50, want)
+            checked.add(col)
+    assert checked == {"dataset", "task", "kind", "label", "tax"}, checked  # every filter the issue names
+    sel = lines(runs["qdit"] / "selected.jsonl")
+    pool = lines(runs["qdit"].parent / "pool.jsonl")
+    goto(page, f"{viewer.url}r/{run_no('qdit')}/records?stream=pool")
+    _select(page, "selected", "0")
+    assert page.inner_text("#total").startswith(f"{len(pool) - len(sel)} records")
+
+
+def test_glan_record_provenance_names_its_taxonomy_concepts_and_prompts(viewer, runs, page):
+    ex = lines(runs["glan"] / "examples.jsonl")[0]
+    goto(page, f"{viewer.url}r/{run_no('glan')}/records?stream=examples&q={ex['id']}")
+    page.click("table.records a.rec >> nth=0")
+    page.wait_for_load_state()
+    prov = page.inner_text("#provenance")
+    meta = ex["meta"]
+    for key in ("field", "sub_field", "discipline", "subject"):
+        assert f"{key}\t{meta[key]}" in prov
+    assert all(c in prov for c in meta["concepts"])
+    q = next(x for x in lines(runs["glan"] / "questions.jsonl") if x["id"] == meta["question_id"])
+    a = next(x for x in lines(runs["glan"] / "answers.jsonl") if x["id"] == meta["answer_id"])
+    assert f"questions.prompt\t{q['template']}" in prov and f"answers.prompt\t{a['template']}" in prov

@@ -70,6 +70,25 @@ def make_runs(base: Path, env: dict[str, str], glan: Path) -> dict[str, Path]:
     return runs
 
 
+RECIPE = """# the viewer's recipe run: Dynosaur then dedup, on the embedded model
+sources: [{src}]
+model: local
+concurrency: 1
+stages:
+  - dynosaur: {{modes: aware, max_tasks: 1, rows: 8, verify: false}}
+  - dedup: {{method: minhash, threshold: 0.7}}
+"""
+
+
+def make_recipe_run(base: Path, env: dict[str, str]) -> Path:
+    """A real ``instructkit run`` recipe directory (a manifest with stages, one run dir per stage)."""
+    recipe, out = base / "recipe.yaml", base / "recipe"
+    recipe.write_text(RECIPE.format(src=ROOT / "examples" / "news_topics"))
+    ok(run_cli("run", recipe, "--out", out, "--quiet", env=env, cwd=ROOT))
+    assert len(json.loads((out / "manifest.json").read_text())["stages"]) == 2
+    return out
+
+
 class Viewer:
     """``instructkit view DIRS --port 0`` in a subprocess; ``url`` is what it printed."""
 
