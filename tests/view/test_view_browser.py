@@ -91,7 +91,7 @@ def shot(pg, name: str) -> None:
     d = os.environ.get("INSTRUCTKIT_VIEW_SCREENSHOTS")
     if d:
         Path(d).mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(Path(d) / f"view-{name}.png"), full_page=name in ("qdit", "glan", "active"))
+        pg.screenshot(path=str(Path(d) / f"view-{name}.png"), full_page=name in ("qdit", "glan", "active", "record"))
 
 
 def run_no(name: str) -> int:
@@ -163,6 +163,8 @@ def test_records_search_filter_and_provenance(viewer, runs, page):
     first = next(x for x in insts if x["meta"]["task_id"] == task)
     prov = page.inner_text("#provenance")
     assert first["meta"]["dataset"] in prov and f"row\t{first['meta']['row']}" in prov and task in prov
+    the_task = next(t for t in lines(runs["dyn"] / "tasks.jsonl") if t["id"] == task)
+    assert f"tasks.prompt\t{the_task['meta']['prompt']}" in prov  # the prompt version that designed its task
     src = " ".join(page.inner_text("#source-row").split())
     from instructkit.sources import load_source
 
@@ -251,6 +253,17 @@ def test_dedup_groups_kept_and_dropped(viewer, runs, page):
     assert page.locator(".group").count() == min(20, len(groups)) > 0
     g = groups[0]
     assert page.locator("#group-1 .dropped li").count() == g["size"] - 1
+    # side by side: what the kept record and each dropped one say (near-duplicates often differ only there)
+    kept = next(x for x in lines(runs["dedup"] / "kept.jsonl") if x["id"] == g["kept_id"])
+    dropped = {x["id"]: x for x in lines(runs["dedup"] / "dropped.jsonl")}
+    def shows(rec: dict, text: str) -> bool:
+        text = " ".join(text.split())
+        return all(" ".join(rec[k].split())[:60] in text for k in ("input", "output") if rec.get(k))
+
+    assert shows(kept, page.inner_text("#group-1 .kept pre.snip"))
+    members = [m for m in g["members"] if m != g["kept_id"]]
+    assert all(shows(dropped[m], page.locator("#group-1 .dropped li").nth(k).inner_text())
+               for k, m in enumerate(members))
     page.click("#group-1 .kept a")
     page.wait_for_load_state()
     assert g["kept_id"] in page.inner_text("h1")

@@ -165,6 +165,13 @@ def active(idx: RunIndex) -> dict[str, Any]:
             "strategy": (idx.run.manifest.get("config") or {}).get("strategy")}
 
 
+def _pair_text(rec: dict[str, Any], limit: int = 240) -> str:
+    """Input and output of a deduplicated record, cut: near-duplicates often share their instruction and differ
+    only there, so the group shows them beside each other."""
+    parts = [f"{k}: {' '.join(str(rec[k]).split())[:limit]}" for k in ("input", "output") if rec.get(k)]
+    return "\n".join(parts)
+
+
 def dedup(idx: RunIndex, page: int = 1, size: int = 20) -> dict[str, Any]:
     """Groups of near-duplicates: the kept record beside the dropped ones, with their similarity."""
     if "groups" not in idx.run.streams:
@@ -182,8 +189,9 @@ def dedup(idx: RunIndex, page: int = 1, size: int = 20) -> dict[str, Any]:
                 continue
             d = idx.find("dropped", mid) if "dropped" in idx.run.streams else None
             dropped.append({"id": mid, "rid": d[0]["rid"] if d else None, "title": d[0]["title"] if d else "",
-                            "similarity": sims[i] if i < len(sims) else None})
-        out.append({"id": g.get("id"), "size": g.get("size"), "kept_id": g.get("kept_id"),
-                    "kept": {"rid": kept[0]["rid"], "title": kept[0]["title"]} if kept else None, "dropped": dropped})
+                            "text": _pair_text(d[1]) if d else "", "similarity": sims[i] if i < len(sims) else None})
+        out.append({"id": g.get("id"), "size": g.get("size"), "kept_id": g.get("kept_id"), "dropped": dropped,
+                    "kept": {"rid": kept[0]["rid"], "title": kept[0]["title"], "text": _pair_text(kept[1])}
+                    if kept else None})
     return {"present": True, "groups": out, "total": total, "page": page, "pages": max(1, -(-total // size)),
             "counts": idx.run.manifest.get("counts") or {}}
