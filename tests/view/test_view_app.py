@@ -87,15 +87,20 @@ def test_compare_counts_and_records_only_in_one(client, tmp_path):
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     r = run_cli("view", tmp_path / "missing")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no such directory" in r.stderr
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "data.jsonl").write_text('{"id": "x"}\n')
+    r = run_cli("view", tmp_path / "plain")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not a run directory" in r.stderr
     run = write_run(tmp_path / "r")
     with open(run / "kept.jsonl", "a") as f:
         f.write('{"id": "torn')
     r = run_cli("view", run, "--html", tmp_path / "x.html", env={"INSTRUCTKIT_CACHE": str(tmp_path / "c")})
     assert r.returncode == 2 and "kept.jsonl: line 3: torn last line" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0, r.stderr
     assert not (tmp_path / "x.html").exists()
     (run / "manifest.json").write_text("{")
     r = run_cli("view", run, env={"INSTRUCTKIT_CACHE": str(tmp_path / "c")})
-    assert r.returncode == 2 and "corrupt manifest" in r.stderr
+    assert r.returncode == 2 and "corrupt manifest" in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
 
 
 def test_html_report_is_self_contained_and_escaped(tmp_path):

@@ -204,6 +204,16 @@ def test_dynosaur_tasks_and_their_instances(viewer, runs, page):
     t = tasks[0]
     assert page.inner_text("#task-instruction") == t["instruction"]
     assert page.locator("#instances tr").count() - 1 == min(20, sum(x["meta"]["task_id"] == t["id"] for x in insts))
+    # the grown run holds a classification task too: its fields, label space and instance count, per row
+    tasks2, insts2 = lines(runs["dyn2"] / "tasks.jsonl"), lines(runs["dyn2"] / "instances.jsonl")
+    goto(page, f"{viewer.url}r/{run_no('dyn2')}/tasks")
+    assert any(t2.get("label_space") for t2 in tasks2), "no classification task: the label space goes unchecked"
+    for k, t2 in enumerate(tasks2):
+        cells = page.locator("#tasks tr").nth(k + 1).locator("td").all_inner_texts()
+        assert cells[0] == t2["instruction"][:160] or cells[0].endswith("...")
+        assert cells[1] == f"{', '.join(t2['input_fields'])} → {t2['output_field']}" and cells[2] == t2["kind"]
+        assert cells[3] == ", ".join(t2.get("label_space") or [])
+        assert cells[6] == str(sum(x["meta"]["task_id"] == t2["id"] for x in insts2))
 
 
 def test_glan_tree_with_coverage_and_questions(viewer, runs, page):
