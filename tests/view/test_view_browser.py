@@ -242,6 +242,8 @@ def test_qdit_sweep_and_map(viewer, runs, page):
     pool = len((runs["qdit"].parent / "pool.jsonl").read_text().splitlines())
     assert page.locator('#qdit-map circle[data-group="0"]').count() == len(sel) == 5
     assert page.locator('#qdit-map circle[data-group="1"]').count() == pool - 5
+    # the map projects the vectors QDIT embedded (the run and the viewer share this $INSTRUCTKIT_CACHE)
+    assert "2-D PCA of the embeddings QDIT selected on (minilm" in page.inner_text("main")
     # selected / not selected is a filter of the records page
     page.goto(f"{viewer.url}r/{run_no('qdit')}/records?stream=pool&selected=1")
     assert page.inner_text("#total").startswith("5 records")

@@ -131,3 +131,38 @@ def test_map_projection_and_svg_escape_titles():
     assert d(0, 1) < d(0, 2) and d(2, 3) < d(1, 3)
     svg = plots.scatter_svg(xy, [0, 1, 0, 1], ["<script>x</script>", "a&b", "c", "d"], ["sel", "<b>"])
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&lt;b&gt;" in svg
+
+
+def test_qdit_map_projects_the_cached_embeddings_and_falls_back_to_text(tmp_path):
+    import numpy as np
+
+    from instructkit.embed import EmbeddingCache, resolve_embedder
+    from instructkit.view.methods import qdit_map
+
+    texts = {"a": "alpha one", "b": "beta two", "c": "gamma three", "d": "delta four"}
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": k, "instruction": t, "output": "x"}) + "\n" for k, t in texts.items()))
+    run = tmp_path / "qdit"
+    run.mkdir()
+    config = {"input": str(pool), "embedder": "minilm", "text": "instruction"}
+    (run / "manifest.json").write_text(json.dumps({"command": "select qdit", "status": "complete", "config": config}))
+    (run / "selected.jsonl").write_text("".join(json.dumps({"id": k, "instruction": texts[k], "output": "x",
+                                                            "meta": {"qdit": {"rank": i}}}) + "\n"
+                                                for i, k in enumerate("ac")))
+    # a and b point one way, c and d the other: the words alone say nothing of that
+    vecs = {"a": [1, 0, 0], "b": [0.95, 0.05, 0], "c": [0, 0, 1], "d": [0.05, 0, 0.95]}
+    identity = resolve_embedder("minilm")[0]
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")
+    cache.put_many([(EmbeddingCache.key(identity, texts[k]), np.array(v, dtype=np.float32)) for k, v in vecs.items()])
+    cache.close()
+    svg, note = qdit_map(open_run_index(run))
+    assert "embeddings QDIT selected on" in note and "2 selected and 2 unselected" in note
+    import re
+
+    x = {title: float(cx) for cx, title in re.findall(r'<circle cx="([\d.]+)"[^>]*><title>([^<]+)</title>', svg)}
+    assert abs(x["alpha one"] - x["beta two"]) < 60 and abs(x["gamma three"] - x["delta four"]) < 60
+    assert abs(x["alpha one"] - x["gamma three"]) > 400  # the two groups at the two ends of the first axis
+    config["embedder"] = "st:another-model"  # vectors of another embedder are not these: back to the text map
+    (run / "manifest.json").write_text(json.dumps({"command": "select qdit", "status": "complete", "config": config}))
+    _, note = qdit_map(open_run_index(run))
+    assert "hashed TF-IDF" in note and "4 of 4 vectors are not in the embedding cache" in note

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from instructkit.view import plots
+from instructkit.view.embedmap import cached_vectors
 from instructkit.view.index import RunIndex
 
 MAP_POINTS = 3000  # most points on the QDIT map (all selected ones, then a seeded sample of the rest)
@@ -97,7 +98,7 @@ def _map_text(rec: dict[str, Any]) -> str:
 
 
 def qdit(idx: RunIndex, links: bool = True) -> dict[str, Any]:
-    """The summary, the sweep, and selected vs unselected examples on a 2-D map (PCA of hashed TF-IDF)."""
+    """The summary, the sweep, and selected vs unselected examples on a 2-D map of their embeddings."""
     out: dict[str, Any] = {"errors": []}
     try:
         out["summary"] = idx.run.side_json("summary.json") or {}
@@ -134,12 +135,16 @@ def qdit_map(idx: RunIndex, links: bool = True) -> tuple[str, str]:
     points = sel + [p for p in rest if p is not None]
     if len(points) < 2:
         return "", "fewer than two examples: nothing to map"
-    xy = plots.pca_2d(plots.hashed_tfidf([_map_text(rec) for _, rec in points]))
+    vectors, source = cached_vectors(idx.run.manifest.get("config") or {}, [rec for _, rec in points])
+    if vectors is not None:
+        xy, how = plots.pca_2d(vectors), f"2-D PCA of the embeddings QDIT selected on ({source}, from the embedding cache)"
+    else:
+        xy = plots.pca_2d(plots.hashed_tfidf([_map_text(rec) for _, rec in points]))
+        how = f"2-D PCA of hashed TF-IDF of instruction + input (embeddings not available: {source})"
     groups = [0 if (r["selected"] == 1) else 1 for r, _ in points]
     note = (f"{len(sel)} selected and {len(points) - len(sel)} unselected examples"
             + (" (a sample)" if len(rest_ids) < idx.q("SELECT COUNT(*) FROM records WHERE stream=?", (stream,))[0][0]
-               - len(sel) else "")
-            + "; 2-D PCA of hashed TF-IDF of instruction + input (the run keeps no embeddings)")
+               - len(sel) else "") + "; " + how)
     if stream == "selected":
         note += "; the input pool is not readable, so only selected examples are shown"
     svg = plots.scatter_svg(xy, groups, [r["title"] for r, _ in points], ["selected", "not selected"],
