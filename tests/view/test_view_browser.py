@@ -255,6 +255,13 @@ def test_active_task_map(viewer, runs, page):
     scores, sel = lines(runs["active"] / "scores.jsonl"), lines(runs["active"] / "selected.jsonl")
     assert page.locator("#task-map circle[data-group]").count() == len(scores) == 3
     assert page.locator('#task-map circle[data-group="0"]').count() == len(sel) == 1
+    # prompt uncertainty across, prediction probability up (as in the taskmap PNG): the ranks follow the scores
+    circles = page.eval_on_selector_all("#task-map circle[data-group]", "cs => cs.map(c => [c.textContent, "
+                                        "+c.getAttribute('cx'), +c.getAttribute('cy')])")
+    x = {t.split(":")[0]: cx for t, cx, _ in circles}
+    y = {t.split(":")[0]: cy for t, _, cy in circles}
+    assert sorted(x, key=x.get) == [s["task_id"] for s in sorted(scores, key=lambda s: s["pu"])]
+    assert sorted(y, key=y.get) == [s["task_id"] for s in sorted(scores, key=lambda s: -s["pp"])]  # SVG y grows down
     assert page.eval_on_selector("figure img", "img => img.complete && img.naturalWidth") > 100
 
 

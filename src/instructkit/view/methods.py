@@ -158,10 +158,11 @@ def active(idx: RunIndex) -> dict[str, Any]:
     chosen = {rec.get("task_id") or rec.get("id") for _, rec in idx.iter_stream("selected")} \
         if "selected" in idx.run.streams else set()
     pts = [s for s in scores if isinstance(s.get("pu"), (int, float)) and isinstance(s.get("pp"), (int, float))]
-    svg = plots.scatter_svg([[s["pp"], s["pu"]] for s in pts], [0 if s.get("task_id") in chosen else 1 for s in pts],
+    # PU across, PP up: the axes of the Active-IT paper's task map and of ``instructkit taskmap``'s PNG
+    svg = plots.scatter_svg([[s["pu"], s["pp"]] for s in pts], [0 if s.get("task_id") in chosen else 1 for s in pts],
                             [f"{s.get('task_id')}: PU {s['pu']:.3f} PP {s['pp']:.3f}" for s in pts],
-                            ["selected", "not selected"], "prediction probability (PP)",
-                            "prompt uncertainty (PU)") if pts else ""
+                            ["selected", "not selected"], "prompt uncertainty (PU)",
+                            "prediction probability (PP)") if pts else ""
     rows = sorted(({"task_id": s.get("task_id"), "pu": s.get("pu"), "pp": s.get("pp"),
                     "perplexity": s.get("perplexity"), "kind": s.get("kind"), "selected": s.get("task_id") in chosen}
                    for s in scores), key=lambda r: -(r["pu"] or 0))

@@ -48,9 +48,11 @@ def scatter_svg(xy: np.ndarray | Sequence[Sequence[float]], groups: Sequence[int
     pad = 40
     if len(xy):
         lo, hi = xy.min(axis=0), xy.max(axis=0)
+        margin = np.where(hi - lo == 0, 0.5, (hi - lo) * 0.05)  # no point drawn on (and half outside) the frame
+        lo, hi = lo - margin, hi + margin
     else:
         lo, hi = np.zeros(2), np.ones(2)
-    span = np.where(hi - lo == 0, 1.0, hi - lo)
+    span = hi - lo
     px = pad + (xy[:, 0] - lo[0]) / span[0] * (width - 2 * pad)
     py = height - pad - (xy[:, 1] - lo[1]) / span[1] * (height - 2 * pad)
     parts = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
