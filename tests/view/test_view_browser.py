@@ -217,6 +217,15 @@ def test_dynosaur_tasks_and_their_instances(viewer, runs, page):
 
 
 def test_glan_tree_with_coverage_and_questions(viewer, runs, page):
+    m = json.loads((runs["glan"] / "manifest.json").read_text())
+    goto(page, f"{viewer.url}r/{run_no('glan')}/")  # the overview: GLAN's stages, nodes done and missing
+    rows = page.locator("#steps tr.step")
+    assert rows.count() == len(m["stages"]) > 0
+    for k, (name, st) in enumerate(m["stages"].items()):
+        cells = rows.nth(k).locator("td").all_inner_texts()
+        assert cells[0] == name and cells[1:5] == [f"{st[c]:,}" for c in ("planned", "done", "failed", "missing")]
+        if "this_run" in st:
+            assert cells[5] == f"{st['this_run']['calls']:,}"
     goto(page, f"{viewer.url}r/{run_no('glan')}/glan")
     page.click("#expand-all")
     shot(page, "glan")

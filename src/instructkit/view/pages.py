@@ -94,6 +94,22 @@ def stages(run_path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def step_names(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps of a one-command pipeline (GLAN's node loop: subjects ... answer_checks), each with its nodes
+    planned / done / failed / missing and this run's calls and tokens (``manifest.stages`` as a dict)."""
+    steps = manifest.get("stages")
+    if not isinstance(steps, dict):
+        return []
+    out = []
+    for name, st in steps.items():
+        st = st if isinstance(st, dict) else {}
+        this = st.get("this_run") if isinstance(st.get("this_run"), dict) else {}
+        tokens = [this.get(k) for k in ("prompt_tokens", "completion_tokens") if isinstance(this.get(k), int)]
+        out.append({"name": str(name), **{k: st.get(k) for k in ("planned", "done", "failed", "missing")},
+                    "calls": this.get("calls"), "tokens": sum(tokens) if tokens else None})
+    return out
+
+
 def overview(idx: RunIndex) -> dict[str, Any]:
     m = idx.run.manifest
     ledgers = {k: flatten(m[k]) for k in _LEDGER_KEYS if isinstance(m.get(k), dict) and m[k]}
@@ -107,6 +123,7 @@ def overview(idx: RunIndex) -> dict[str, Any]:
         "failures": flatten(m["failures"]) if isinstance(m.get("failures"), dict) else {},
         "timings": timings(m),
         "stages": stages(idx.run.path, m),
+        "steps": step_names(m),
         "outputs": idx.run.outputs,
         "streams": idx.streams(),
         "images": idx.run.images,
