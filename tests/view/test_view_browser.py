@@ -132,6 +132,8 @@ def test_overview_shows_the_manifest(viewer, runs, page):
     text = page.inner_text("main")
     assert m["status"] in text and f"tasks_kept\t{m['counts']['tasks_kept']}" in text
     assert f"calls\t{m['usage']['calls']}" in text  # the usage ledger
+    assert f"total_tokens\t{m['usage']['total_tokens']:,}" in text and "estimated_cost_usd\t" in text  # and its cost
+    assert m["created"] in page.inner_text("#timings") and "seconds" in page.inner_text("#timings")
     assert page.locator(".card", has_text="instances").inner_text().split()[0] == str(m["counts"]["instances"])
 
 
@@ -456,3 +458,36 @@ def test_glan_record_provenance_names_its_taxonomy_concepts_and_prompts(viewer, 
     q = next(x for x in lines(runs["glan"] / "questions.jsonl") if x["id"] == meta["question_id"])
     a = next(x for x in lines(runs["glan"] / "answers.jsonl") if x["id"] == meta["answer_id"])
     assert f"questions.prompt\t{q['template']}" in prov and f"answers.prompt\t{a['template']}" in prov
+
+
+def test_records_paging_and_a_search_across_pages(view_env, browser, tmp_path):
+    # a real run of 130 records without a model: dedup --method exact keeps all of them
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"id": f"p{i:03d}", "instruction": f"Item {i}: name a {'red' if i % 3 else 'blue'} "
+                                        f"thing number {i}", "output": f"answer {i}"}) + "\n" for i in range(130)))
+    r = run_cli("dedup", data, "--out", tmp_path / "dd", "--method", "exact", "--quiet", env=view_env[1])
+    assert r.returncode == 0, r.stderr
+    kept = lines(tmp_path / "dd" / "kept.jsonl")
+    v = Viewer([tmp_path / "dd"], view_env[1])
+    pg = browser.new_page()
+    try:
+        pg.goto(f"{v.url}r/0/records")
+        assert pg.inner_text("#total").startswith(f"{len(kept)} records") and "page 1 of 3" in pg.inner_text(".pager")
+        pg.click("#next")
+        pg.wait_for_load_state()
+        ids = pg.eval_on_selector_all("table.records a.rec", "els => els.map(e => e.textContent)")
+        assert ids == [x["id"] for x in kept[50:100]] and "page 2 of 3" in pg.inner_text(".pager")
+        pg.fill("#f-q", "red")  # a search keeps its words while paging
+        pg.click("#f-go")
+        pg.wait_for_load_state()
+        red = [x["id"] for x in kept if "red" in x["instruction"]]
+        assert pg.inner_text("#total").startswith(f"{len(red)} records") and 50 < len(red) < 100
+        pg.click("#next")
+        pg.wait_for_load_state()
+        assert pg.eval_on_selector_all("table.records a.rec", "els => els.map(e => e.textContent)") == red[50:]
+    except Exception:
+        pg.screenshot(path=str(artifacts_dir() / "test_records_paging_and_a_search_across_pages.png"), full_page=True)
+        raise
+    finally:
+        pg.close()
+        v.stop()
