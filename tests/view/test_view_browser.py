@@ -388,7 +388,7 @@ def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, browser, tm
         v.stop()
 
 
-def test_recipe_overview_shows_its_stages_and_opens_each(viewer, runs, page):
+def test_recipe_overview_shows_its_stages_and_opens_each(viewer, runs, view_env, page):
     stages = recipe_stages(runs)
     goto(page, f"{viewer.url}r/{run_no('recipe')}/")
     shot(page, "recipe")
@@ -412,6 +412,14 @@ def test_recipe_overview_shows_its_stages_and_opens_each(viewer, runs, page):
     page.click("#tab-tasks")
     page.wait_for_load_state()
     assert page.locator("#tasks a.task").count() == len(tasks) > 0
+    # the --html report of a recipe lists its stages too
+    out = runs["recipe"].parent / "recipe-report.html"
+    r = run_cli("view", runs["recipe"], "--html", out, "--quiet", env=view_env[1])
+    assert r.returncode == 0, r.stderr
+    page.goto(out.as_uri())
+    assert page.locator("#stages tr.stage").count() == len(stages)
+    assert [page.locator("#stages tr.stage td").nth(1 + 7 * k).inner_text().split()[0] for k in range(len(stages))] \
+        == [s["dir"] for s in stages]
 
 
 def _select(page, name: str, value: str) -> None:
