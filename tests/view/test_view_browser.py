@@ -2,8 +2,9 @@
 
 The runs are made once per session by the commands themselves with the embedded model: Dynosaur
 (and a grown copy to compare), GLAN, select qdit and dedup over the Dynosaur instances plus two
-records that try to run script, select active. Screenshots of failing tests go to tmp/artifacts/
-(or $INSTRUCTKIT_TEST_ARTIFACTS); with $INSTRUCTKIT_VIEW_SCREENSHOTS=DIR every page is also saved
+records that try to run script, select active, and a two-stage recipe. Fixtures live in
+view_browser_fixtures.py. Screenshots of failing tests go to tmp/artifacts/ (or
+$INSTRUCTKIT_TEST_ARTIFACTS); with $INSTRUCTKIT_VIEW_SCREENSHOTS=DIR every page is also saved
 there (that is how docs/img/view-*.png are made).
 """
 
@@ -11,101 +12,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from conftest import run_cli
-from view_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, Viewer, artifacts_dir, lines, make_recipe_run,
-                          make_runs)
+from view_browser_fixtures import (ORDER, browser, goto, page, recipe_stages, run_no, runs, shot,  # noqa: F401
+                                   view_env, viewer)
+from view_support import ROOT, Viewer, lines
 
 pytestmark = pytest.mark.slow
-ORDER = ("dyn", "dyn2", "glan", "qdit", "dedup", "active", "recipe")  # the recipe's stages open after it
-
-
-@pytest.fixture(scope="session")
-def view_env(tmp_path_factory):
-    # $INSTRUCTKIT_VIEW_TEST_RUNS=DIR keeps the runs between sessions (while working on the viewer)
-    keep = os.environ.get("INSTRUCTKIT_VIEW_TEST_RUNS")
-    base = Path(keep) if keep else tmp_path_factory.mktemp("view")
-    return base, {"INSTRUCTKIT_CACHE": str(base / "cache"), "INSTRUCTKIT_THREADS": "1"}
-
-
-@pytest.fixture(scope="session")
-def runs(view_env, glan_run):
-    base, env = view_env
-    made = {k: Path(v) for k, v in json.loads((base / "runs.json").read_text()).items()} \
-        if (base / "runs.json").exists() else {}
-    if set(made) >= set(ORDER):
-        return made
-    made = made or make_runs(base, env, glan=glan_run[2])
-    made["recipe"] = make_recipe_run(base, env)
-    (base / "runs.json").write_text(json.dumps({k: str(v) for k, v in made.items()}))
-    return made
-
-
-@pytest.fixture(scope="session")
-def viewer(runs, view_env):
-    v = Viewer([runs[n] for n in ORDER], view_env[1])
-    yield v
-    v.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # module scope, not session: Playwright's sync API marks an asyncio loop as running in this thread until
-    # it stops, and every later test that calls asyncio.run() would fail with "cannot be called from a running
-    # event loop" (CI ran the whole suite in one process and 57 tests after this module failed so).
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: make install puts it there (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    """A fresh page that fails the test on a script error, a dialog or a CSP violation; screenshot on failure."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    failed_before = request.session.testsfailed
-    yield pg
-    if request.session.testsfailed > failed_before:
-        pg.screenshot(path=str(artifacts_dir() / f"{request.node.name}.png"), full_page=True)
-    ctx.close()
-    assert not problems, problems
-
-
-def shot(pg, name: str) -> None:
-    d = os.environ.get("INSTRUCTKIT_VIEW_SCREENSHOTS")
-    if d:
-        Path(d).mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(Path(d) / f"view-{name}.png"), full_page=name in ("qdit", "glan", "active", "record"))
-
-
-def run_no(name: str) -> int:
-    return ORDER.index(name)
-
-
-def goto(pg, url: str) -> None:
-    resp = pg.goto(url)
-    assert resp is not None and resp.status == 200, (url, resp and resp.status)
-    assert "could not be shown" not in pg.content()
-
-
-def recipe_stages(runs) -> list[dict]:
-    return json.loads((runs["recipe"] / "manifest.json").read_text())["stages"]
 
 
 def test_every_page_of_every_run_opens(viewer, runs, page):
@@ -385,117 +303,4 @@ def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, browser, tm
         assert pg.goto(f"{v.url}r/0/").status == 200 and "Traceback" not in pg.content()
         pg.close()
     finally:
-        v.stop()
-
-
-def test_recipe_overview_shows_its_stages_and_opens_each(viewer, runs, view_env, page):
-    stages = recipe_stages(runs)
-    goto(page, f"{viewer.url}r/{run_no('recipe')}/")
-    shot(page, "recipe")
-    m = json.loads((runs["recipe"] / "manifest.json").read_text())
-    rows = page.locator("#stages tr.stage")
-    assert rows.count() == len(stages) == 2
-    for k, s in enumerate(stages):
-        cells = rows.nth(k).locator("td").all_inner_texts()
-        assert s["dir"] in cells[1] and s["stage"] in cells[1] and cells[2] == s["status"] == "complete"
-        assert cells[3] == f"{s['usage']['calls']:,}" and cells[4] == f"{s['usage']['total_tokens']:,}"
-        sub = json.loads((runs["recipe"] / s["dir"] / "manifest.json").read_text())
-        assert cells[6] == str(round(sub["this_run"].get("wall_s", 0), 1)) or "wall_s" not in sub["this_run"]
-    assert f"total_tokens\t{m['usage']['total_tokens']:,}" in page.inner_text("main")  # the recipe's ledger
-    timings = page.inner_text("#timings")
-    assert m["created"] in timings and m["updated"] in timings and "seconds" in timings
-    # each stage is a run of its own in the viewer: the Dynosaur stage has its tasks, the dedup stage its groups
-    page.click("#stages a.stage-link >> nth=0")
-    page.wait_for_load_state()
-    assert page.locator("#tab-tasks").count() == 1 and stages[0]["dir"] in page.inner_text("header")
-    tasks = lines(runs["recipe"] / stages[0]["dir"] / "tasks.jsonl")
-    page.click("#tab-tasks")
-    page.wait_for_load_state()
-    assert page.locator("#tasks a.task").count() == len(tasks) > 0
-    # the --html report of a recipe lists its stages too
-    out = runs["recipe"].parent / "recipe-report.html"
-    r = run_cli("view", runs["recipe"], "--html", out, "--quiet", env=view_env[1])
-    assert r.returncode == 0, r.stderr
-    page.goto(out.as_uri())
-    assert page.locator("#stages tr.stage").count() == len(stages)
-    assert [page.locator("#stages tr.stage td").nth(1 + 7 * k).inner_text().split()[0] for k in range(len(stages))] \
-        == [s["dir"] for s in stages]
-
-
-def _select(page, name: str, value: str) -> None:
-    with page.expect_navigation():
-        page.select_option(f"#f-{name}", value)
-
-
-def test_each_records_filter_matches_the_file(viewer, runs, page):
-    from instructkit.view.extract import columns
-
-    checked = set()
-    for name, stream in (("dyn2", "instances"), ("glan", "examples"), ("qdit", "pool")):
-        rows = lines(runs[name] / f"{stream}.jsonl") if stream != "pool" else \
-            lines(runs["qdit"].parent / "pool.jsonl")
-        for col in ("dataset", "task", "kind", "label", "tax"):
-            values = {columns(r)[col] for r in rows} - {None}
-            if not values:
-                continue
-            value = sorted(values)[-1]
-            goto(page, f"{viewer.url}r/{run_no(name)}/records?stream={stream}")
-            _select(page, col, value)
-            want = sum(columns(r)[col] == value for r in rows)
-            assert page.inner_text("#total").startswith(f"{want} record"), (name, col, value)
-            assert page.locator("table.records tr").count() - 1 == min(50, want)
-            checked.add(col)
-    assert checked == {"dataset", "task", "kind", "label", "tax"}, checked  # every filter the issue names
-    sel = lines(runs["qdit"] / "selected.jsonl")
-    pool = lines(runs["qdit"].parent / "pool.jsonl")
-    goto(page, f"{viewer.url}r/{run_no('qdit')}/records?stream=pool")
-    _select(page, "selected", "0")
-    assert page.inner_text("#total").startswith(f"{len(pool) - len(sel)} records")
-
-
-def test_glan_record_provenance_names_its_taxonomy_concepts_and_prompts(viewer, runs, page):
-    ex = lines(runs["glan"] / "examples.jsonl")[0]
-    goto(page, f"{viewer.url}r/{run_no('glan')}/records?stream=examples&q={ex['id']}")
-    page.click("table.records a.rec >> nth=0")
-    page.wait_for_load_state()
-    prov = page.inner_text("#provenance")
-    meta = ex["meta"]
-    for key in ("field", "sub_field", "discipline", "subject"):
-        assert f"{key}\t{meta[key]}" in prov
-    assert all(c in prov for c in meta["concepts"])
-    q = next(x for x in lines(runs["glan"] / "questions.jsonl") if x["id"] == meta["question_id"])
-    a = next(x for x in lines(runs["glan"] / "answers.jsonl") if x["id"] == meta["answer_id"])
-    assert f"questions.prompt\t{q['template']}" in prov and f"answers.prompt\t{a['template']}" in prov
-
-
-def test_records_paging_and_a_search_across_pages(view_env, browser, tmp_path):
-    # a real run of 130 records without a model: dedup --method exact keeps all of them
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps({"id": f"p{i:03d}", "instruction": f"Item {i}: name a {'red' if i % 3 else 'blue'} "
-                                        f"thing number {i}", "output": f"answer {i}"}) + "\n" for i in range(130)))
-    r = run_cli("dedup", data, "--out", tmp_path / "dd", "--method", "exact", "--quiet", env=view_env[1])
-    assert r.returncode == 0, r.stderr
-    kept = lines(tmp_path / "dd" / "kept.jsonl")
-    v = Viewer([tmp_path / "dd"], view_env[1])
-    pg = browser.new_page()
-    try:
-        pg.goto(f"{v.url}r/0/records")
-        assert pg.inner_text("#total").startswith(f"{len(kept)} records") and "page 1 of 3" in pg.inner_text(".pager")
-        pg.click("#next")
-        pg.wait_for_load_state()
-        ids = pg.eval_on_selector_all("table.records a.rec", "els => els.map(e => e.textContent)")
-        assert ids == [x["id"] for x in kept[50:100]] and "page 2 of 3" in pg.inner_text(".pager")
-        pg.fill("#f-q", "red")  # a search keeps its words while paging
-        pg.click("#f-go")
-        pg.wait_for_load_state()
-        red = [x["id"] for x in kept if "red" in x["instruction"]]
-        assert pg.inner_text("#total").startswith(f"{len(red)} records") and 50 < len(red) < 100
-        pg.click("#next")
-        pg.wait_for_load_state()
-        assert pg.eval_on_selector_all("table.records a.rec", "els => els.map(e => e.textContent)") == red[50:]
-    except Exception:
-        pg.screenshot(path=str(artifacts_dir() / "test_records_paging_and_a_search_across_pages.png"), full_page=True)
-        raise
-    finally:
-        pg.close()
         v.stop()
