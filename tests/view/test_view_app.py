@@ -156,11 +156,15 @@ def test_a_recipe_run_opens_with_its_stages_and_their_timings(tmp_path):
     (recipe / "manifest.json").write_text(json.dumps({"command": "run", "status": "failed", "stages": stages,
                                                       "created": "2026-01-01T10:00:00+0000",
                                                       "updated": "2026-01-01T10:02:00+0000"}))
-    dirs = with_stages([recipe])
-    assert dirs == [recipe, recipe / "01-dedup"]  # a stage that never wrote its run dir is not opened
+    other = write_run(tmp_path / "other")
+    dirs = with_stages([recipe, other])
+    assert dirs == [recipe, recipe / "01-dedup", other]  # a stage that never wrote its run dir is not opened
     c = TestClient(build_app(Viewer([open_run_index(d) for d in dirs])), raise_server_exceptions=False)
     html = c.get("/r/0/").text
     rows = re.findall(r'<tr class="stage">(.*?)</tr>', html, re.S)
     assert len(rows) == 2 and 'href="/r/1/"' in rows[0] and "/r/" not in rows[1]
     assert "kept 2" in rows[0] and ">65.0<" in rows[0] and "status-failed" in rows[1]  # counts, seconds, status
     assert re.search(r"<th>seconds</th><td>120.0</td>", html)
+    # compare: by default the two runs named on the command line, not a recipe and its own stage
+    assert 'href="/compare?a=0&amp;b=2"' in c.get("/").text
+    assert re.search(r"<h2>recipe <small>\(run\)</small> vs other", c.get("/compare").text)

@@ -47,6 +47,11 @@ class Viewer:
         idx.refresh()
         return idx
 
+    def given(self) -> list[int]:
+        """Numbers of the runs named on the command line (a recipe's stage directories follow their recipe)."""
+        recipes = {x.run.path.resolve() for x in self.indexes if x.run.command == "run"}
+        return [j for j, x in enumerate(self.indexes) if x.run.path.resolve().parent not in recipes]
+
     def render(self, name: str, **ctx: Any) -> str:
         ctx.setdefault("runs", [x.run for x in self.indexes])
         return self.env.get_template(name).render(**ctx)
@@ -97,7 +102,8 @@ def _page(params: dict[str, str]) -> int:
 
 
 def compare_page(viewer: Viewer, params: dict[str, str]) -> tuple[int, str]:
-    a, b = params.get("a", "0"), params.get("b", "1")
+    given = viewer.given() + [0, 1]  # by default the first two runs named on the command line
+    a, b = params.get("a", str(given[0])), params.get("b", str(given[1]))
     ia = viewer.run(int(a)) if a.isdigit() else None
     ib = viewer.run(int(b)) if b.isdigit() else None
     if ia is None or ib is None:
@@ -122,7 +128,7 @@ def build_app(viewer: Viewer):
         if len(viewer.indexes) == 1:
             return RedirectResponse("/r/0/", status_code=302)
         with viewer.lock:
-            return html(200, viewer.render("home.html", indexes=viewer.indexes))
+            return html(200, viewer.render("home.html", indexes=viewer.indexes, given=viewer.given()))
 
     def run_view(request: Request) -> Response:
         i, view = request.path_params["i"], request.path_params.get("view") or "overview"
