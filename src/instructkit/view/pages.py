@@ -94,7 +94,7 @@ def stages(run_path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def step_names(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def step_table(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The steps of a one-command pipeline (GLAN's node loop: subjects ... answer_checks), each with its nodes
     planned / done / failed / missing and this run's calls and tokens (``manifest.stages`` as a dict)."""
     steps = manifest.get("stages")
@@ -123,7 +123,7 @@ def overview(idx: RunIndex) -> dict[str, Any]:
         "failures": flatten(m["failures"]) if isinstance(m.get("failures"), dict) else {},
         "timings": timings(m),
         "stages": stages(idx.run.path, m),
-        "steps": step_names(m),
+        "steps": step_table(m),
         "outputs": idx.run.outputs,
         "streams": idx.streams(),
         "images": idx.run.images,
