@@ -198,7 +198,8 @@ def test_eval_readers_convert_like_the_contract(scratch):
     f.write_bytes(gzip.compress(json.dumps({"Definition": "Say it.", "Instances": [
         {"id": "a", "input": None, "output": [0, "zero"]}]}).encode()))
     (task,) = load_tasks([scratch])  # a folder of .json.gz task files
-    assert task.id == "task1" and task.instances[0].input == "" and task.instances[0].meta["references"] == ["0", "zero"]
+    assert task.id == "task1" and task.instances[0].input == ""
+    assert task.instances[0].meta["references"] == ["0", "zero"]
     run_dir = scratch / "dyn"
     run_dir.mkdir()
     (run_dir / "tasks.jsonl").write_text(json.dumps({"id": "t1", "instruction": "Count."}) + "\n")
