@@ -208,3 +208,16 @@ def test_eval_readers_convert_like_the_contract(scratch):
         + json.dumps({"instruction": "Count.", "input": "r", "output": [1], "meta": {"task_id": "t1"}}) + "\n")
     res = run("eval", "local", "--tasks", run_dir, "--out", scratch / "e", "--quiet")
     one_error_line(res, "instances.jsonl:2: output", "a list")
+
+
+@pytest.mark.slow
+def test_a_gguf_header_that_llama_cpp_cannot_load_is_one_line(scratch):
+    """The magic bytes pass the precheck; loading fails: one line, exit 2, the run directory marked failed."""
+    model = scratch / "broken.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 64)
+    task = scratch / "task1.json"
+    task.write_text(json.dumps({"Definition": "Say it.", "Instances": [{"id": "a", "input": "q", "output": ["x"]}]}))
+    out = scratch / "e"
+    res = run("eval", f"local:{model}", "--tasks", task, "--out", out, "--quiet")
+    one_error_line(res, "broken.gguf", "cannot load this model")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "failed"
