@@ -93,7 +93,7 @@ def test_eval_tasks_instances_file_unreadable(case, scratch):
     run_dir.mkdir()
     (run_dir / "tasks.jsonl").write_text(json.dumps({"id": "t1", "instruction": "Say it."}) + "\n")
     (run_dir / "instances.jsonl").write_bytes(content)
-    res = run("eval", "local", "--tasks", run_dir, "--out", scratch / "e", "--quiet")
+    res = run("eval", "local", "--tasks", run_dir, "--out", scratch / "e")
     one_error_line(res, "instances.jsonl", needle)
     assert not (scratch / "e").exists()
 
@@ -103,7 +103,7 @@ def test_eval_tasks_superni_file_unreadable(case, scratch):
     name, content, needle = UNREADABLE[case]
     f = scratch / name.replace(".jsonl", ".json")
     f.write_bytes(content)
-    res = run("eval", "local", "--tasks", f, "--out", scratch / "e", "--quiet")
+    res = run("eval", "local", "--tasks", f, "--out", scratch / "e")
     one_error_line(res, f.name, needle)
     assert not (scratch / "e").exists()
 
