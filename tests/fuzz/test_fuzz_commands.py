@@ -195,3 +195,20 @@ def test_seed_corpus_is_rejected_in_one_line(suffix, content, tmp_path):
     f.write_bytes(content)
     res = run("dedup", f, "--out", tmp_path / "run", "--quiet")
     assert res.code == 2 and len(res.error_lines()) == 1 and not (tmp_path / "run").exists()
+
+
+@FUZZ
+@seeded
+@given(sample=data_files())
+def test_eval_cli_dry_run(sample):
+    """``eval --tasks`` through the CLI: ``--dry-run`` reads every task, then only counts (no model call)."""
+    with Workdir(sample) as w:
+        run_dir = w.root / "dyn"
+        run_dir.mkdir()
+        (run_dir / "tasks.jsonl").write_text(json.dumps({"id": "t1", "instruction": "Say it."}) + "\n")
+        (run_dir / "instances.jsonl").write_bytes(sample[1])
+        for i, source in enumerate((w.input, run_dir)):
+            out = w.out / f"e{i}"
+            res = run("eval", "local", "--tasks", source, "--out", out, "--dry-run", "--quiet")
+            assert_outcome(res, out, None)
+            assert not out.exists()  # a dry run writes nothing, and a refused one neither
