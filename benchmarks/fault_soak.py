@@ -43,15 +43,23 @@ def records(out: Path) -> dict[str, list[str]]:
     return {p.name: sorted(p.read_text().splitlines()) for p in sorted(out.glob("*.jsonl"))}
 
 
-def accounted(name: str, out: Path) -> bool:
-    """attempted = written + rejected + failed, as each command counts it."""
+def accounted(name: str, out: Path) -> str:
+    """attempted = written + rejected + failed, as each command counts it: the equation, and whether it holds."""
     m = json.loads((out / "manifest.json").read_text())
     if name == "dynosaur":
         c = m["counts"]
-        return c["tasks_proposed"] == c["tasks_kept"] + sum(c["tasks_rejected"].values())
+        rejected = sum(c["tasks_rejected"].values())
+        ok = c["tasks_proposed"] == c["tasks_kept"] + rejected
+        return (f"proposed {c['tasks_proposed']} = kept {c['tasks_kept']} + rejected {rejected} "
+                f"{dict(c['tasks_rejected'])}: {ok}")
     if name == "glan":
-        return all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in m["stages"].values())
-    return m["counts"]["selected"] == min(5, m["counts"]["pool"])  # every example scored, k selected
+        parts = [f"{k} {s['planned']}={s['done']}+{s['failed']}+{s['missing']}" for k, s in m["stages"].items()]
+        ok = all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in m["stages"].values())
+        return f"planned = done + failed + missing per stage ({', '.join(parts)}): {ok}"
+    s = json.loads((out / "summary.json").read_text())  # every example rated (or counted unrated), k selected
+    ok = sum(s["scores"].values()) == s["pool"] and m["counts"]["selected"] == min(s["requested_k"], s["pool"])
+    return f"pool {s['pool']} = rated {s['pool'] - s['scores']['unrated']} + unrated {s['scores']['unrated']}; " \
+           f"selected {m['counts']['selected']}: {ok}"
 
 
 def main() -> None:
@@ -85,13 +93,17 @@ def main() -> None:
             faulty = cli(args, tmp / f"{name[:3]}_faulty", model)
             usage = json.loads((tmp / f"{name[:3]}_faulty" / "manifest.json").read_text())["usage"]
             faults = {k: proxy.counts[k] for k in KINDS if proxy.counts[k]}
-            same = records(tmp / f"{name[:3]}_clean") == records(tmp / f"{name[:3]}_faulty")
+            before, after = records(tmp / f"{name[:3]}_clean"), records(tmp / f"{name[:3]}_faulty")
+            same = before == after
+            if not same:  # which files differ, in rows (clean -> faulty)
+                same = "False " + str({f: f"{len(before.get(f, []))}->{len(after.get(f, []))}"
+                                       for f in sorted({*before, *after}) if before.get(f) != after.get(f)})
             clean_usage = json.loads((tmp / f"{name[:3]}_clean" / "manifest.json").read_text())["usage"]
             print(f"{name}: exit {clean.returncode}/{faulty.returncode}; requests clean {clean_requests}, "
                   f"faulty {proxy.counts['requests']}; faults {sum(faults.values())} {faults}; "
                   f"retries {dict(Counter(usage.get('retries', {})))}; failures {usage.get('failures', {})} "
                   f"(clean run: {clean_usage.get('failures', {})}); "
-                  f"records equal: {same}; accounted: {accounted(name, tmp / f'{name[:3]}_faulty')}")
+                  f"records equal: {same}; accounting: {accounted(name, tmp / f'{name[:3]}_faulty')}")
             if faulty.returncode:
                 print(faulty.stderr[-1500:])
     print(f"run directories in {tmp}")

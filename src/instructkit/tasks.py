@@ -226,9 +226,21 @@ def read_json_file(p: Path) -> Any:
 
 
 # -- the eval reading ------------------------------------------------------------------------
-def _as_refs(value: Any, where: str) -> list[str]:
+def _eval_text(value: Any, field: str, where: str, row: dict[str, Any]) -> str:
+    """A text field of an eval instance under the record contract's conversions (``4`` -> ``"4"``,
+    ``null`` -> ``""``; lists, objects, booleans, NaN refused), so no ``"None"`` or ``"[1, 2]"`` is
+    scored as a reference. eval has no --skip-bad-rows: a bad instance is one line, exit 2."""
+    from instructkit.rowcheck import BadRowError, as_text
+
+    try:
+        return as_text(value, field, where, row)
+    except BadRowError as e:
+        raise UserError(f"{e.bad.message()}; fix the task file") from None
+
+
+def _as_refs(value: Any, where: str, row: dict[str, Any] | None = None) -> list[str]:
     refs = value if isinstance(value, list) else [value]
-    refs = [str(r) for r in refs if r is not None and str(r).strip()]
+    refs = [t for r in refs if (t := _eval_text(r, "output", where, row or {})).strip()]
     if not refs:
         raise UserError(f"{where}: instance has no reference output")
     return refs
@@ -245,15 +257,20 @@ def load_superni_for_eval(path: Path, instances: int | None = None) -> Task:
     definition = " ".join(definition) if isinstance(definition, list) else str(definition)
     demos = [(str(d.get("input", "")), str(d.get("output", ""))) for d in data.get("Positive Examples") or []
              if isinstance(d, dict)]
+    task_id = Path(path.name.removesuffix(".gz")).stem  # task1.json.gz is task1, as task1.json
+    if not isinstance(data["Instances"], list):
+        raise UserError(f"{path}: 'Instances' must be a list of {{'input', 'output'}} objects")
     rows = data["Instances"][: instances] if instances else data["Instances"]
     insts = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or "input" not in row:
             raise UserError(f"{path}: Instances[{i}] needs 'input' and 'output'")
-        insts.append(reference_instance(id=str(row.get("id") or f"{path.stem}-{i}"), input=str(row["input"]),
-                                         references=_as_refs(row.get("output"), f"{path}: Instances[{i}]")))
+        where = f"{path}: Instances[{i}]"
+        insts.append(reference_instance(id=str(row.get("id") or f"{task_id}-{i}"),
+                                        input=_eval_text(row["input"], "input", where, row),
+                                        references=_as_refs(row.get("output"), where, row)))
     labels = data.get("label_space") or data.get("Label Space")
-    return task_with_instances(id=path.stem, definition=definition, instances=insts, demos=demos,
+    return task_with_instances(id=task_id, definition=definition, instances=insts, demos=demos,
                                label_space=list(labels) if labels else None, origin=str(path))
 
 
@@ -262,9 +279,14 @@ def load_dynosaur_for_eval(tasks_file: Path, instances: int | None = None) -> li
     inst_file = tasks_file.with_name("instances.jsonl")
     if not inst_file.is_file():
         raise UserError(f"{tasks_file}: no instances.jsonl beside it (instances carry meta.task_id)")
+    from instructkit.rowcheck import BadRowError
+
     by_task: dict[str, list[Example]] = {}
-    for row in read_jsonl(inst_file):
-        ex = Example.from_dict(row)
+    try:  # the record contract, as for every example file: no "None" or "[1, 2]" becomes a reference
+        examples = _checked_examples(inst_file, None)
+    except BadRowError as e:
+        raise UserError(f"{e.bad.message()}; fix the row") from None
+    for ex in examples:
         tid = ex.meta.get("task_id")
         if tid:
             by_task.setdefault(str(tid), []).append(ex)
@@ -293,9 +315,9 @@ def _eval_load_one(p: Path, instances: int | None) -> list[Task]:
         named = manifest_output(p, "tasks") or (p / "tasks.jsonl")  # a Dynosaur run names its tasks
         if named.is_file():
             return load_dynosaur_for_eval(named, instances)
-        files = sorted(f for f in p.glob("*.json") if f.name != "manifest.json")
+        files = sorted(f for f in [*p.glob("*.json"), *p.glob("*.json.gz")] if f.name != "manifest.json")
         if not files:
-            raise UserError(f"{p}: holds neither tasks.jsonl nor Super-NI task .json files")
+            raise UserError(f"{p}: holds neither tasks.jsonl nor Super-NI task .json(.gz) files")
         return [load_superni_for_eval(f, instances) for f in files]
     if p.is_file() and p.suffix == ".jsonl":
         return load_dynosaur_for_eval(p, instances)

@@ -1,4 +1,5 @@
 """Faults in front of a real llama.cpp server change nothing: at temperature 0 (GLAN: fixed seeds)
+dynosaur, glan and ``select qdit --quality judge``
 a run through a proxy that breaks 20% of requests writes the same records as a fault-free run, and
 its cache holds no garbage answer (issue 20 item 2, issue 19's fault soak in small).
 
@@ -40,12 +41,15 @@ def cached_texts(out: Path) -> list[str]:
 def clean_then_faulty(proxy: FaultProxy, tmp_path: Path, args: list[str]) -> tuple[Path, Path]:
     proxy.rate = 0.0
     clean = tmp_path / "clean"
-    r = run_cli(*args, "--out", clean, "--model", f"openai:smol@{proxy.url}", *DOOR, timeout=900)
+    # a score/embedding cache of its own per run (qdit's judge): the faulty run must ask the model again
+    r = run_cli(*args, "--out", clean, "--model", f"openai:smol@{proxy.url}", *DOOR, timeout=900,
+                env={"INSTRUCTKIT_CACHE": str(tmp_path / "clean-cache")})
     assert r.returncode == 0, r.stderr[-3000:]
     proxy.rate = 0.2
     proxy.counts.clear()
     faulty = tmp_path / "faulty"
-    r = run_cli(*args, "--out", faulty, "--model", f"openai:smol@{proxy.url}", *DOOR, timeout=900)
+    r = run_cli(*args, "--out", faulty, "--model", f"openai:smol@{proxy.url}", *DOOR, timeout=900,
+                env={"INSTRUCTKIT_CACHE": str(tmp_path / "faulty-cache")})
     assert r.returncode == 0, r.stderr[-3000:]
     return clean, faulty
 
@@ -66,6 +70,23 @@ def test_dynosaur_under_20_percent_faults_equals_the_clean_run(llama_server, tmp
         clean, faulty = clean_then_faulty(proxy, tmp_path, ["dynosaur", ROOT / "examples" / "sentence_pairs",
                                                             "--rows", "6", "--max-tasks", "2"])
         assert_same_records_and_honest_usage(clean, faulty, proxy)
+    counts = json.loads((faulty / "manifest.json").read_text())["counts"]  # attempted = written + rejected
+    rejected = len((faulty / "rejected.jsonl").read_text().splitlines())
+    assert counts["tasks_proposed"] == counts["tasks_kept"] + sum(counts["tasks_rejected"].values()) >= 1
+    assert rejected >= sum(counts["tasks_rejected"].values())
+
+
+def test_qdit_judge_under_20_percent_faults_equals_the_clean_run(llama_server, tmp_path):
+    """``select qdit --quality judge``: one judge call per example; every example is rated despite the faults."""
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"instruction": f"Give one fact about the number {n}.", "output": f"{n} is "
+                                        + ("even" if n % 2 == 0 else "odd") + "."}) + "\n" for n in range(8)))
+    with FaultProxy(llama_server, rate=0.0, seed=7, hang_s=TIMEOUT + 1) as proxy:
+        clean, faulty = clean_then_faulty(proxy, tmp_path, ["select", "qdit", pool, "--k", "3", "--quality", "judge"])
+        assert_same_records_and_honest_usage(clean, faulty, proxy)
+    summary = json.loads((faulty / "summary.json").read_text())
+    assert summary["pool"] == 8 and summary["k"] == 3
+    assert sum(summary["scores"].values()) == 8 and summary["scores"]["unrated"] == 0, summary["scores"]
 
 
 def test_glan_under_20_percent_faults_equals_the_clean_run(llama_server, tmp_path):
@@ -75,6 +96,8 @@ def test_glan_under_20_percent_faults_equals_the_clean_run(llama_server, tmp_pat
         clean, faulty = clean_then_faulty(proxy, tmp_path, ["glan", "--taxonomy", taxonomy, *GLAN])
         assert_same_records_and_honest_usage(clean, faulty, proxy)
         assert len(records(faulty)["examples.jsonl"]) >= 1
+    stages = json.loads((faulty / "manifest.json").read_text())["stages"]  # attempted = done + failed + missing
+    assert stages and all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in stages.values()), stages
 
 
 def test_a_garbage_200_never_reaches_the_cache(llama_server, tmp_path):

@@ -155,4 +155,6 @@ SEEDS: list[tuple[str, bytes]] = [
     (".jsonl", b'{"instruction": "Say 0\\u0085.", "output": ""}\n'),                     # NEL: text, not a newline
     (".jsonl", b""),                                                                    # empty
     (".jsonl", GOOD_JSONL.encode()),                                                    # good (exit 0 path)
+    (".jsonl", b'{"instruction": "Say it.", "input": "a", "output": 0, "meta": {"task_id": "t1"}}\n'),  # eval: "0"
+    (".json", b'{"Definition": "Say it.", "Instances": [{"input": null, "output": ["b", 4]}]}'),  # Super-NI
 ]

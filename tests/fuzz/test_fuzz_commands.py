@@ -117,6 +117,20 @@ def test_select_qdit(sample):
 @FUZZ
 @seeded
 @given(sample=data_files())
+def test_select_active(sample):
+    """Task reading of Active-IT (``--strategy random`` needs no model), strict and with --skip-bad-rows."""
+    with Workdir(sample) as w:
+        for name, skip in (("strict", []), ("skip", ["--skip-bad-rows"])):
+            out = w.out / name
+            res = run("select", "active", w.input, "--k", "1", "--strategy", "random", "--out", out, "--quiet", *skip)
+            assert_outcome(res, out, None)
+            if res.code == 0:
+                check_text_rows(out / "selected_examples.jsonl")
+
+
+@FUZZ
+@seeded
+@given(sample=data_files())
 def test_inspect(sample):
     with Workdir(sample) as w:
         res = run("inspect", w.input, "--rows", "2", "--json", "--quiet")
@@ -158,12 +172,20 @@ def test_eval_task_loading(sample):
     from instructkit.loop.evaluate import load_tasks
 
     with Workdir(sample) as w:
-        try:
-            tasks = load_tasks([w.input])
-        except UserError as e:
-            assert "\n" not in str(e)
-        else:
-            assert all(t.instances for t in tasks)
+        run_dir = w.root / "dyn"  # the drawn file also as the instances of a Dynosaur run
+        run_dir.mkdir()
+        (run_dir / "tasks.jsonl").write_text(json.dumps({"id": "t1", "instruction": "Say it."}) + "\n")
+        (run_dir / "instances.jsonl").write_bytes(sample[1])
+        for source in (w.input, run_dir):
+            try:
+                tasks = load_tasks([source])
+            except UserError as e:
+                assert "\n" not in str(e)
+            else:
+                assert all(t.instances for t in tasks)
+                for inst in (i for t in tasks for i in t.instances):
+                    assert isinstance(inst.input, str) and inst.meta["references"]
+                    assert all(isinstance(r, str) and r.strip() for r in inst.meta["references"])
 
 
 @pytest.mark.parametrize("suffix, content", SEEDS[:3])
@@ -173,3 +195,20 @@ def test_seed_corpus_is_rejected_in_one_line(suffix, content, tmp_path):
     f.write_bytes(content)
     res = run("dedup", f, "--out", tmp_path / "run", "--quiet")
     assert res.code == 2 and len(res.error_lines()) == 1 and not (tmp_path / "run").exists()
+
+
+@FUZZ
+@seeded
+@given(sample=data_files())
+def test_eval_cli_dry_run(sample):
+    """``eval --tasks`` through the CLI: ``--dry-run`` reads every task, then only counts (no model call)."""
+    with Workdir(sample) as w:
+        run_dir = w.root / "dyn"
+        run_dir.mkdir()
+        (run_dir / "tasks.jsonl").write_text(json.dumps({"id": "t1", "instruction": "Say it."}) + "\n")
+        (run_dir / "instances.jsonl").write_bytes(sample[1])
+        for i, source in enumerate((w.input, run_dir)):
+            out = w.out / f"e{i}"
+            res = run("eval", "local", "--tasks", source, "--out", out, "--dry-run", "--quiet")
+            assert_outcome(res, out, None)
+            assert not out.exists()  # a dry run writes nothing, and a refused one neither

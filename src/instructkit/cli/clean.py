@@ -22,15 +22,21 @@ def check_out_dir(out: Path) -> None:
     check(out)
 
 
-def _load(path: Path, skip_bad_rows: bool = False):
+def _load(path: Path, skip_bad_rows: bool = False, say: bool = True):
     """(examples, bad rows) of ``path``: read before any output is created, so bad input writes nothing."""
-    from instructkit import ui
     from instructkit.io import read_examples
 
     exs, bad = read_examples(path, skip_bad_rows)
+    if say:
+        _say_read(path, exs, bad)
+    return exs, bad
+
+
+def _say_read(path: Path, exs: list, bad: list) -> None:
+    from instructkit import ui
+
     skipped = f", skipped {len(bad):,} bad rows (first: {bad[0].message()})" if bad else ""
     ui.info(f"[dim]read {len(exs):,} examples from {path}{skipped}[/dim]")
-    return exs, bad
 
 
 def register(app: typer.Typer) -> None:
@@ -145,8 +151,9 @@ def register(app: typer.Typer) -> None:
                              if bench_fields else None)
         input, benches = paths[0], list(against) + list(paths[1:])
         check_out_dir(out)
-        exs, bad = _load(input, skip_bad_rows)
-        result = decontaminate(exs, benches, cfg)
+        exs, bad = _load(input, skip_bad_rows, say=False)
+        result = decontaminate(exs, benches, cfg)  # reads the benchmarks: a bad one is the only line said
+        _say_read(input, exs, bad)
         counts = write_decontam(exs, result, out, cfg, bad_rows=bad)
         per = ", ".join(f"{k}: {v}" for k, v in counts["per_benchmark"].items()) or "none"
         ui.info(f"decontaminate: {counts['contaminated']:,} of {counts['input']:,} examples collide with "
