@@ -238,3 +238,35 @@ def test_ctrl_c_is_stopped_exit_130(name, tmp_path):
     assert proc.returncode == 130, err[-2000:]
     assert manifest(out)["status"] == "stopped" and "re-run the same command" in err
     assert "Traceback" not in err
+
+
+# -- run (a recipe): a stage's status is the recipe's ------------------------------------------------
+def recipe(tmp_path: Path, name: str, url: str, sources: list[Path], stage: str) -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(f"model: openai:smollm2@{url}\nsources: [{', '.join(map(str, sources))}]\nstages:\n"
+                 f"  - {stage}\n  - export: {{format: sharegpt}}\n")
+    return p
+
+
+def test_recipe_with_a_failed_glan_stage_is_failed_not_an_empty_file_error(tmp_path):
+    tax = tmp_path / "tax.yaml"
+    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    with FaultProxy(None, status=500) as bad:
+        rec = recipe(tmp_path, "g", bad.url, [], f"glan: {{taxonomy: {tax}, subject_samples: 1, max_subjects: 1}}")
+        r = run_cli("run", rec, "--out", tmp_path / "r", env={"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"})
+    m = assert_status(r, tmp_path / "r", "failed", 1, "failed: stage 01-glan ended failed")
+    assert [(s["dir"], s["status"]) for s in m["stages"]] == [("01-glan", "failed")]  # export never ran on nothing
+
+
+def test_recipe_with_a_partial_dynosaur_stage_is_partial_exit_3_then_complete(llama_server, tmp_path):
+    out = tmp_path / "r"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"sentence_pairs" in body) as proxy:
+        rec = recipe(tmp_path, "d", proxy.url, [NEWS, PAIRS], "dynosaur: {rows: 4, modes: aware, max_tasks: 2}")
+        env = {"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"}
+        m = assert_status(run_cli("run", rec, "--out", out, env=env), out, "partial", 3,
+                          "partial: stage 01-dynosaur ended partial")
+        assert [(s["dir"], s["status"]) for s in m["stages"]] == [("01-dynosaur", "partial")]
+        assert not (out / "02-export").exists()  # nothing trains on half a stage
+        proxy.fail_when = lambda body: False
+        m2 = assert_status(run_cli("run", rec, "--out", out, env=env), out, "complete", 0)
+    assert [s["status"] for s in m2["stages"]] == ["complete", "complete"]

@@ -137,7 +137,7 @@ class Pipeline:
                 fields["outputs"] = {"examples": _final_output(records, out)}
             run.update(**fields)
         except KeyboardInterrupt:
-            run.close("interrupted")
+            run.close("stopped")
             raise
         except BaseException:
             run.close("failed")
@@ -183,14 +183,28 @@ class Pipeline:
         this_run.merge(meter.ledger.snapshot())
         rec["usage"] = _stage_usage(d, _merged(rec["usage"], meter.ledger.snapshot()))
         rec["notes"] = ctx.notes
+        own = _own_status(d)  # the stage's command decided partial / failed / stopped by the one rule
         if budget is not None and budget.exhausted:
             rec["status"] = "stopped"
+        elif own in ("partial", "failed") or (own == "stopped" and "target" not in ctx.notes):
+            rec["status"] = own  # a target stage's stop at its max_calls is how it ends: the recipe goes on
         elif ctx.notes.get("failed"):
             rec["status"] = "failed"
         else:
             rec["status"] = "complete"
         run.update(stages=records)
         return rec
+
+
+def _own_status(d: Path) -> str | None:
+    """The status the stage's own run directory recorded (None: it keeps no manifest)."""
+    import json
+
+    try:
+        status = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
