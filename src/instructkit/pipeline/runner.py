@@ -84,6 +84,18 @@ class Pipeline:
                 raise UserError(f"sources: {s}: no such file or folder (relative paths are relative to the "
                                 f"recipe's folder, {self.base_dir})")
 
+    def check_models(self) -> None:
+        """Every model and embedder the stages will open, checked before the run directory exists
+        (a bad spec, a missing GGUF or key, ``st:/nonexistent``: one line, exit 2, nothing written)."""
+        from instructkit.embed import check_embedder
+        from instructkit.llm import check_spec
+
+        for name, opts in self.stages:
+            if uses_model(name, opts):
+                check_spec(getattr(opts, "model", None) or self.defaults.model)
+            if isinstance(getattr(opts, "embedder", None), str):
+                check_embedder(opts.embedder)
+
     def fingerprints(self) -> list[str]:
         fp = fpr.sources_fingerprint([self.resolve(s) for s in self.defaults.sources])
         out = []
@@ -105,6 +117,7 @@ class Pipeline:
 
         out = Path(out)
         self.check_sources()
+        self.check_models()
         fps = self.fingerprints()
         run = RunDir(out, command="run", config=self.to_dict(), argv=argv)
         try:
