@@ -7,6 +7,7 @@ reader, and the checks of ``--out`` (see ``docs/concepts/run-directories.md``).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -139,6 +140,18 @@ def remove_stale_temp_files(folder: Path) -> int:
             except OSError:
                 pass
     return n
+
+
+def remove_stale_temps_of(path: Path) -> None:
+    """Before an atomic write of ``path``: delete its ``.NAME.tmp-PID`` siblings whose writer was killed
+    (an output file outside a run directory, ``export --out train.jsonl``, has no run to clean it)."""
+    for f in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        m = _TMP_NAME.match(f.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
 
 def manifest_output(folder: str | Path, key: str = "examples", folders: bool = False) -> Path | None:

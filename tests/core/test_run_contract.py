@@ -304,3 +304,23 @@ def test_help_docs_and_code_say_the_same_exit_codes():
     rows = dict(re.findall(r"^\| `(\w+)` \| ([\d a-z]+?) \|", table, re.M))
     assert rows["complete"] == "0" and rows["partial"] == "3" and rows["failed"] == "1"
     assert rows["stopped"] == f"{EXIT_CODES['interrupted']} or {EXIT_CODES['stopped']}"
+
+
+def test_a_killed_export_leaves_a_temp_file_that_the_next_export_removes(tmp_path):
+    """A real kill -9 inside an atomic write outside any run directory (``export --out FILE``)."""
+    out = tmp_path / "train.jsonl"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom instructkit.runs import atomic_write_jsonl\n"
+        "def rows():\n    yield {'a': 1}\n    print('writing', flush=True)\n    time.sleep(60)\n    yield {'a': 2}\n"
+        f"atomic_write_jsonl({str(out)!r}, rows())\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    stale = list(tmp_path.glob(".train.jsonl.tmp-*"))
+    assert [p.name for p in stale] == [f".train.jsonl.tmp-{writer.pid}"] and not out.exists()
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
+    r = run_cli("export", data, "--format", "messages", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert not stale[0].exists() and len(out.read_text().splitlines()) == 1
