@@ -4,7 +4,8 @@ every file written, stdout and stderr for the secret and for its base64 (the for
 ``Authorization: Basic`` header carries). A second pass has the server fail and echo that header
 back in its error message, which then travels into rejected.jsonl, the manifest and the terminal.
 Both passes end with the viewer: ``instructkit view RUN --html`` of every run directory (the
-report and the viewer's SQLite index, kept under the test's folder) is grepped the same way.
+report and the viewer's SQLite index, kept under the test's folder) and every page the live viewer
+serves for them (overview, records, rejected, the method's page, each raw file) are grepped the same way.
 """
 
 from __future__ import annotations
@@ -80,7 +81,33 @@ def view_every_run(tmp_path: Path, texts: list[str]) -> list[Path]:
     return reports
 
 
-def test_planted_secrets_appear_nowhere(llama_server, tmp_path):
+METHOD_PAGE = {"dynosaur": "tasks", "glan": "glan", "select qdit": "qdit", "select active": "active", "dedup": "dedup"}
+
+
+def live_pages(tmp_path: Path, monkeypatch) -> list[str]:
+    """Every page the live viewer serves for the runs under ``tmp_path`` (in process, no socket)."""
+    from starlette.testclient import TestClient
+
+    from instructkit.view.app import Viewer, build_app
+    from instructkit.view.load import open_run_index
+
+    monkeypatch.setenv("INSTRUCTKIT_CACHE", str(tmp_path / "view-cache"))
+    runs = sorted(p.parent for p in tmp_path.rglob("manifest.json"))
+    client = TestClient(build_app(Viewer([open_run_index(r) for r in runs])), raise_server_exceptions=False)
+    texts = [client.get("/").text]
+    for i, run in enumerate(runs):
+        command = json.loads((run / "manifest.json").read_text()).get("command", "")
+        views = ["overview", "records", "rejected", *[f"record/{k}" for k in range(3)],
+                 *([METHOD_PAGE[command]] if command in METHOD_PAGE else []),
+                 *[f"file/{f.name}" for f in run.iterdir() if f.is_file()]]
+        for v in views:
+            r = client.get(f"/r/{i}/{v}")
+            assert r.status_code < 500, (run.name, v, r.text[-500:])
+            texts.append(r.text)
+    return texts
+
+
+def test_planted_secrets_appear_nowhere(llama_server, tmp_path, monkeypatch):
     texts = []
     with FaultProxy(llama_server, rate=0.0) as proxy:
         for args in commands(planted(proxy.url), tmp_path):
@@ -93,10 +120,11 @@ def test_planted_secrets_appear_nowhere(llama_server, tmp_path):
     reports = view_every_run(tmp_path, texts)
     assert {p.stem for p in reports} >= {"dyn", "glan", "qdit", "dedup", "eval"}
     assert "smol@http://" in (tmp_path / "reports" / "dyn.html").read_text()  # the model URL is shown, masked
+    texts += live_pages(tmp_path, monkeypatch)
     assert leaks(tmp_path, texts) == []
 
 
-def test_a_server_echoing_the_credential_does_not_leak_it(llama_server, tmp_path):
+def test_a_server_echoing_the_credential_does_not_leak_it(llama_server, tmp_path, monkeypatch):
     texts = []
     with FaultProxy(llama_server, rate=1.0, kinds=("server",), echo_auth=True) as proxy:
         model = planted(proxy.url)
@@ -114,4 +142,6 @@ def test_a_server_echoing_the_credential_does_not_leak_it(llama_server, tmp_path
     view_every_run(tmp_path, texts)
     html = (tmp_path / "reports" / "glan.html").read_text()
     assert re.search(r"you sent Authorization: (Basic )?&lt;redacted&gt;", html)  # the viewer shows the echo, masked
-    assert leaks(tmp_path, texts) == []
+    pages = live_pages(tmp_path, monkeypatch)
+    assert any(re.search(r"you sent Authorization: (Basic )?&lt;redacted&gt;", t) for t in pages)
+    assert leaks(tmp_path, texts + pages) == []
