@@ -122,8 +122,11 @@ def scores(rep: np.ndarray, truth: list[int]) -> tuple[float, float, int]:
     return right / planted, (right / len(dropped) if len(dropped) else 1.0), len(dropped)
 
 
-def long_field_child(mb: float) -> None:
-    """In a fresh process: dedup 50 short records + one ``mb``-MB field; print peak RSS and time as JSON."""
+def long_field_child(mb: float, method: str = "minhash") -> None:
+    """In a fresh process: dedup 50 short records + one ``mb``-MB field; print peak RSS and time as JSON.
+
+    ``data_rss_mb`` is the peak RSS once the records are built (before dedup): what the data itself costs.
+    """
     import json
     import resource
 
@@ -138,21 +141,25 @@ def long_field_child(mb: float) -> None:
     exs.append(Example("long", " ".join(words), "x"))
     del words
     ui.set_quiet(True)
+    data_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     t0 = time.perf_counter()
-    res = dedup(exs, DedupConfig(method="minhash"))
-    print(json.dumps({"mb": mb, "seconds": round(time.perf_counter() - t0, 1), "kept": len(res.kept),
+    res = dedup(exs, DedupConfig(method=method))
+    print(json.dumps({"mb": mb, "method": method, "seconds": round(time.perf_counter() - t0, 1),
+                      "kept": len(res.kept), "data_rss_mb": data_rss,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 
 
 def long_field_row(mb: float) -> None:
+    """The long-record row for minhash, and for exact dedup beside it (the floor: hashing whole texts)."""
     import json
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--long-field-child", str(mb)], capture_output=True,
-                         text=True, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"long record: one {r['mb']:g} MB field + 50 short records, minhash dedup: peak RSS "
-          f"{r['peak_rss_mb']:,} MB, {r['seconds']} s (child process)")
+    for method in ("minhash", "exact"):
+        out = subprocess.run([sys.executable, __file__, "--long-field-child", str(mb), "--long-field-method",
+                              method], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"long record: one {r['mb']:g} MB field + 50 short records, {method} dedup: peak RSS "
+              f"{r['peak_rss_mb']:,} MB (records alone {r['data_rss_mb']:,} MB), {r['seconds']} s (child process)")
 
 
 def main() -> None:
@@ -165,9 +172,10 @@ def main() -> None:
     ap.add_argument("--same-bands", action="store_true", help="ours uses datasketch's bands × rows too")
     ap.add_argument("--long-field-mb", type=float, default=50.0, help="size of the long-record row (0: skip)")
     ap.add_argument("--long-field-child", type=float, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--long-field-method", default="minhash", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.long_field_child is not None:
-        return long_field_child(args.long_field_child)
+        return long_field_child(args.long_field_child, args.long_field_method)
     ui.set_quiet(True)
     if args.n <= 0:
         return long_field_row(args.long_field_mb) if args.long_field_mb > 0 else None

@@ -78,12 +78,28 @@ def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
         raise UserError(f"--out {out}: use a .json (one list) or .jsonl (one row per line) file name")
 
 
+def check_export_out(fmt: str, out: str | Path) -> None:
+    """Bad ``--format`` or ``--out`` as one line (exit 2) before any input is read or anything written."""
+    from instructkit.run_contract import check_out_dir, check_out_file
+
+    out = Path(out)
+    if fmt not in FORMATS:
+        raise UserError(f"--format '{fmt}' not understood; use {', '.join(FORMATS)}")
+    if fmt == "hf":
+        check_out_dir(out)
+        return
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file path ending in .json or .jsonl")
+    if out.suffix.lower() not in (".json", ".jsonl"):
+        raise UserError(f"--out {out}: use a .json (one list) or .jsonl (one row per line) file name")
+    check_out_file(out)
+
+
 def export_examples(examples: Sequence[Example], fmt: str, out: str | Path, system: str | None = None,
                     with_meta: bool = True, name: str | None = None, source: str | None = None) -> Path:
     """Write ``examples`` as ``fmt`` to ``out``; returns the path written."""
     out = Path(out)
-    if fmt not in FORMATS:
-        raise UserError(f"--format '{fmt}' not understood; use {', '.join(FORMATS)}")
+    check_export_out(fmt, out)
     if not examples:
         raise UserError("nothing to export: the input holds no examples")
     if fmt == "hf":

@@ -7,6 +7,7 @@ reader, and the checks of ``--out`` (see ``docs/concepts/run-directories.md``).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -81,28 +82,40 @@ def out_error(path: Path, e: OSError) -> UserError:
     return UserError(f"--out {path}: cannot write there: {cause}{where}; choose another path")
 
 
-def check_out_dir(path: str | Path) -> None:
+def check_out_dir(path: str | Path, shown: str | Path | None = None) -> None:
     """Fail early, as one line, when ``path`` cannot become a run directory; leaves nothing behind.
 
     Commands call it before loading models or data, so a bad ``--out`` costs nothing: a path
     below a regular file, a read-only or refusing file system (the nearest existing folder is
     probed with a temporary folder, removed at once), a missing mount.
+    ``shown``: the path the error names (an output file whose folder ``path`` is).
     """
     import tempfile
 
     p = Path(path)
+    name = shown if shown is not None else p
     if p.exists() and not p.is_dir():
-        raise UserError(f"--out {p}: exists and is not a directory; choose another path")
+        raise UserError(f"--out {name}: {p} exists and is not a directory; choose another path"
+                        if shown is not None else f"--out {p}: exists and is not a directory; choose another path")
     anc = p.absolute()
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
-        raise UserError(f"--out {p}: {anc} is a file, not a directory; choose another path")
+        raise UserError(f"--out {name}: {anc} is a file, not a directory; choose another path")
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".instructkit-probe-", dir=anc))
     except OSError as e:
-        raise UserError(f"--out {p}: cannot write there: {e.strerror or type(e).__name__} ({anc}); "
+        raise UserError(f"--out {name}: cannot write there: {e.strerror or type(e).__name__} ({anc}); "
                         "choose another path") from None
+
+
+def check_out_file(path: str | Path) -> None:
+    """:func:`check_out_dir` for an output file (``export --out train.jsonl``): its folder must be
+    creatable and writable, and the path itself must not be a folder."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"--out {p}: is a folder; give a file path")
+    check_out_dir(p.parent, shown=p)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -127,6 +140,18 @@ def remove_stale_temp_files(folder: Path) -> int:
             except OSError:
                 pass
     return n
+
+
+def remove_stale_temps_of(path: Path) -> None:
+    """Before an atomic write of ``path``: delete its ``.NAME.tmp-PID`` siblings whose writer was killed
+    (an output file outside a run directory, ``export --out train.jsonl``, has no run to clean it)."""
+    for f in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        m = _TMP_NAME.match(f.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
 
 def manifest_output(folder: str | Path, key: str = "examples", folders: bool = False) -> Path | None:

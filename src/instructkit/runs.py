@@ -38,7 +38,8 @@ from instructkit import prompts
 from instructkit.errors import UserError
 from instructkit.redact import redact, register_secret  # noqa: F401 - re-exported (moved to redact.py)
 from instructkit.run_contract import (STATUSES, check_out_dir, decide_status, manifest_output,  # noqa: F401
-                                      merge_usage, out_error, remove_stale_temp_files, usage_snapshot)
+                                      merge_usage, out_error, remove_stale_temp_files, remove_stale_temps_of,
+                                      usage_snapshot)
 
 
 def _json_line(record: dict[str, Any]) -> str:
@@ -49,6 +50,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps_of(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -65,6 +67,7 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> i
     """Write records as JSONL atomically; returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps_of(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     n = 0
     with open(tmp, "w", encoding="utf-8") as f:

@@ -110,22 +110,6 @@ def test_dynosaur_failed_partial_then_complete(llama_server, tmp_path):
     assert m2["counts"]["datasets_used"] == 2 and m2["counts"]["instances"] > m["counts"]["instances"]
 
 
-def test_dynosaur_interrupted_is_stopped(tmp_path):
-    out = tmp_path / "stop"
-    with FaultProxy(None, delay=60) as hang:
-        proc = subprocess.Popen([sys.executable, "-m", "instructkit", "dynosaur", str(NEWS), "--rows", "2",
-                                 "--modes", "aware", "--out", str(out), *model(hang.url), *NO_RETRY],
-                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while hang.seen == 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert hang.seen == 1, "the model call never arrived"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
-    assert manifest(out)["status"] == "stopped" and "re-run the same command" in err
-
-
 # -- glan -----------------------------------------------------------------------------------------
 def glan_args(out: Path, spec: str, tax: Path) -> list:
     return ["glan", "--out", out, "--taxonomy", tax, "--subject-samples", "1", "--max-subjects", "1",
@@ -208,3 +192,81 @@ def test_eval_failed_partial_then_complete(llama_server, tmp_path):
     assert m2["counts"]["instances"] == 4 and m2["counts"]["generated_now"] == 2
     results = json.loads((out / "results.json").read_text())
     assert results["tasks"]["task_plural_noun"]["instances"] == 2
+
+
+# -- stopped: every command, at a budget (exit 3) and on Ctrl-C (exit 130) --------------------------
+def stoppable(name: str, out: Path, url: str) -> list:
+    """A small run of ``name`` against ``url`` that makes at least one model call."""
+    spec = f"openai:smollm2@{url}"
+    tax = out.parent / "tax.yaml"
+    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    args = {"dynosaur": ["dynosaur", NEWS, "--rows", "2", "--modes", "aware", "--max-tasks", "1", "--model", spec],
+            "glan": ["glan", "--taxonomy", tax, "--subject-samples", "1",
+                     "--max-subjects", "1", "--max-sessions", "2", "--questions-per-syllabus", "1", "--model", spec],
+            "select active": ["select", "active", EVEN_ODD, PLURAL, "--k", "1", "--instances", "2",
+                              "--perturbations", "2", "--max-tokens", "8", "--model", spec],
+            "eval": ["eval", spec, "--tasks", EVEN_ODD, PLURAL, "--instances", "2", "--demos", "0",
+                     "--max-tokens", "8"]}[name]
+    return [*args, "--out", out, *NO_RETRY]
+
+
+COMMANDS = ["dynosaur", "glan", "select active", "eval"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_budget_stop_is_stopped_exit_3_and_said_so(name, tmp_path):
+    """--max-tokens-total 1 refuses the first call: nothing failed, the run stopped (no server needed)."""
+    out = tmp_path / "b"
+    r = run_cli(*stoppable(name, out, refused_url()), "--max-tokens-total", "1")
+    m = assert_status(r, out, "stopped", 3, "stopped: ")
+    assert m["stopped"] == "budget"
+    assert "budget" in r.stderr.splitlines()[-1] and "failed on model errors" not in r.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_ctrl_c_is_stopped_exit_130(name, tmp_path):
+    out = tmp_path / "stop"
+    with FaultProxy(None, delay=60) as hang:
+        proc = subprocess.Popen([sys.executable, "-m", "instructkit", *map(str, stoppable(name, out, hang.url))],
+                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while hang.seen == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert hang.seen >= 1, "the model call never arrived"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert manifest(out)["status"] == "stopped" and "re-run the same command" in err
+    assert "Traceback" not in err
+
+
+# -- run (a recipe): a stage's status is the recipe's ------------------------------------------------
+def recipe(tmp_path: Path, name: str, url: str, sources: list[Path], stage: str) -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(f"model: openai:smollm2@{url}\nsources: [{', '.join(map(str, sources))}]\nstages:\n"
+                 f"  - {stage}\n  - export: {{format: sharegpt}}\n")
+    return p
+
+
+def test_recipe_with_a_failed_glan_stage_is_failed_not_an_empty_file_error(tmp_path):
+    tax = tmp_path / "tax.yaml"
+    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    with FaultProxy(None, status=500) as bad:
+        rec = recipe(tmp_path, "g", bad.url, [], f"glan: {{taxonomy: {tax}, subject_samples: 1, max_subjects: 1}}")
+        r = run_cli("run", rec, "--out", tmp_path / "r", env={"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"})
+    m = assert_status(r, tmp_path / "r", "failed", 1, "failed: stage 01-glan ended failed")
+    assert [(s["dir"], s["status"]) for s in m["stages"]] == [("01-glan", "failed")]  # export never ran on nothing
+
+
+def test_recipe_with_a_partial_dynosaur_stage_is_partial_exit_3_then_complete(llama_server, tmp_path):
+    out = tmp_path / "r"
+    with FaultProxy(llama_server, status=500, fail_when=lambda body: b"sentence_pairs" in body) as proxy:
+        rec = recipe(tmp_path, "d", proxy.url, [NEWS, PAIRS], "dynosaur: {rows: 4, modes: aware, max_tasks: 2}")
+        env = {"INSTRUCTKIT_OPENAI_MAX_RETRIES": "0"}
+        m = assert_status(run_cli("run", rec, "--out", out, env=env), out, "partial", 3,
+                          "partial: stage 01-dynosaur ended partial")
+        assert [(s["dir"], s["status"]) for s in m["stages"]] == [("01-dynosaur", "partial")]
+        assert not (out / "02-export").exists()  # nothing trains on half a stage
+        proxy.fail_when = lambda body: False
+        m2 = assert_status(run_cli("run", rec, "--out", out, env=env), out, "complete", 0)
+    assert [s["status"] for s in m2["stages"]] == ["complete", "complete"]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from conftest import run_cli
 from instructkit.errors import UserError
 from instructkit.llm.usage import UsageLedger
 from instructkit.runs import RunDir, check_out_dir, decide_status, manifest_output, merge_usage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def manifest(d):
@@ -180,6 +183,65 @@ def test_cli_bad_out_is_one_line_exit_2_before_reading_input(tmp_path, out):
         assert len(lines) == 1 and lines[0].startswith("error: --out ") and "Traceback" not in r.stderr, r.stderr
 
 
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only folder: a read-only tmpfs for root (who writes through file modes), else mode 555."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
+                                 capture_output=True, text=True)
+        assert mounted.returncode == 0, f"root could not mount a read-only tmpfs: {mounted.stderr}"
+    else:
+        ro.chmod(0o555)
+    yield ro
+    if os.geteuid() == 0:
+        subprocess.run(["umount", str(ro)], check=True)
+    else:
+        ro.chmod(0o755)
+
+
+def every_command_with_an_out(data, tasks, tmp_path) -> list[tuple]:
+    """(args before --out, what --out names inside the bad place) for every command that writes."""
+    ev, tr = tmp_path / "eval_tasks", tmp_path / "train_tasks"
+    for d, names in ((ev, ["plural_noun"]), (tr, ["even_or_odd", "digit_to_word"])):
+        d.mkdir(exist_ok=True)
+        for n in names:
+            (d / f"task_{n}.json").write_text((tasks / f"task_{n}.json").read_text())
+    tax = tmp_path / "tax.yaml"
+    tax.write_text("Natural Sciences:\n  Physical Sciences: [Chemistry]\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"sources: [{data}]\nstages:\n  - dedup: {{method: exact}}\n")
+    return [(("dedup", data, "--method", "exact"), "run"), (("decontaminate", data, "--against", data), "run"),
+            (("select", "qdit", data, "--k", "1"), "run"), (("select", "active", tr, "--k", "1"), "run"),
+            (("dynosaur", "examples/news_topics", "--rows", "2"), "run"), (("glan", "--taxonomy", tax), "run"),
+            (("eval", "local", "--tasks", ev), "run"), (("train", data, "--model", "hf:embedded"), "run"),
+            (("export", data, "--format", "messages"), "train.jsonl"), (("export", data, "--format", "hf"), "hf"),
+            (("taskmap", tr), "map.png"), (("replay", tr, tr, "--k", "1"), "run"),
+            (("active-loop", tr, "--rounds", "1", "--k", "1", "--eval", ev), "run"),
+            (("replay-run", tr, tr, "--k", "1", "--eval-per-stage", ev, ev), "run"), (("run", recipe), "run")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["below a file", "read-only", "refused by the kernel"])
+def test_every_command_bad_out_is_one_line_exit_2_and_nothing_written(tmp_path, read_only_dir, where):
+    """Issue 20 item 5 over every command that writes: one line naming --out, exit 2, no traceback, nothing made."""
+    f = tmp_path / "FILE"
+    f.write_text("x")
+    base = {"below a file": f, "read-only": read_only_dir, "refused by the kernel": Path("/proc/instructkit-t")}[where]
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for args, name in every_command_with_an_out(data, Path("examples/active"), tmp_path):
+        r = run_cli(*args, "--out", base / name, env={"INSTRUCTKIT_THREADS": "1"}, cwd=ROOT)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, (args, r.stderr[-1500:])
+        assert lines[0].startswith(f"error: --out {base / name}: "), (args, lines)
+    assert not list(read_only_dir.iterdir()) and f.read_text() == "x"
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert set(made) - set(before) <= {"eval_tasks", "train_tasks", "tax.yaml", "r.yaml"}, made
+
+
 def test_stale_temp_files_of_a_killed_write_are_removed(tmp_path):
     d = tmp_path / "r"
     d.mkdir()
@@ -226,3 +288,39 @@ def test_items_refused_by_a_budget_make_a_stopped_run_not_a_failed_one(tmp_path)
     from instructkit.cli.outcome import EXIT_CODES
 
     assert EXIT_CODES["stopped"] == 3 and EXIT_CODES["failed"] == 1
+
+
+def test_help_docs_and_code_say_the_same_exit_codes():
+    """`instructkit --help`, docs/concepts/run-directories.md and cli/outcome.py agree on the contract."""
+    import re
+
+    from instructkit.cli.outcome import EXIT_CODES
+
+    shown = " ".join(run_cli("--help").stdout.split())
+    for status in ("complete", "partial", "failed", "interrupted"):
+        assert f"{EXIT_CODES[status]} {status}" in shown, (status, shown[-600:])
+    assert "3 partial" in shown and "or stopped at a budget" in shown and "2 bad input" in shown
+    table = (ROOT / "docs" / "concepts" / "run-directories.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([\d a-z]+?) \|", table, re.M))
+    assert rows["complete"] == "0" and rows["partial"] == "3" and rows["failed"] == "1"
+    assert rows["stopped"] == f"{EXIT_CODES['interrupted']} or {EXIT_CODES['stopped']}"
+
+
+def test_a_killed_export_leaves_a_temp_file_that_the_next_export_removes(tmp_path):
+    """A real kill -9 inside an atomic write outside any run directory (``export --out FILE``)."""
+    out = tmp_path / "train.jsonl"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom instructkit.runs import atomic_write_jsonl\n"
+        "def rows():\n    yield {'a': 1}\n    print('writing', flush=True)\n    time.sleep(60)\n    yield {'a': 2}\n"
+        f"atomic_write_jsonl({str(out)!r}, rows())\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    stale = list(tmp_path.glob(".train.jsonl.tmp-*"))
+    assert [p.name for p in stale] == [f".train.jsonl.tmp-{writer.pid}"] and not out.exists()
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")
+    r = run_cli("export", data, "--format", "messages", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert not stale[0].exists() and len(out.read_text().splitlines()) == 1

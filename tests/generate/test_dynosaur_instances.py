@@ -145,8 +145,10 @@ def test_process_dataset_unparseable_answer(tmp_path):
     llm = scripted_llm(tmp_path, ["no json at all"] * 3)  # asked again twice by the door, the same each time
     res = asyncio.run(process_dataset(llm, MC, DynosaurConfig(modes=("unaware",))))
     assert llm.backend.n_calls == 3
-    assert [r.reason for r in res.rejections] == [F.UNPARSEABLE] and not res.tasks
-    assert res.reason == "no valid task"
+    # issue 20: not the JSON asked for, every try: a model error (the dataset is retried by the next
+    # run), not a dataset done with no task
+    assert res.status == "failed" and "bad answer" in res.error and "unaware" in res.error
+    assert not res.tasks and llm.ledger.retries["bad_answer"] == 2
 
 
 def test_dataset_with_one_usable_field_is_skipped_without_a_call(tmp_path):

@@ -91,3 +91,40 @@ def test_a_gguf_header_that_llama_cpp_cannot_load_is_one_line(tmp_path):
     r = run_cli("chat", "--model", f"local:{broken}", "hello", timeout=120)
     lines = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith(("gguf_", "llama_"))]
     assert r.returncode == 2 and len(lines) == 1 and "cannot load" in lines[0], r.stderr[-2000:]
+
+
+def _stage_folders(tmp_path: Path) -> tuple[Path, Path, Path]:
+    s1, s2, ev = (tmp_path / n for n in ("s1", "s2", "ev"))
+    for d, name in ((s1, "even_or_odd"), (s2, "digit_to_word"), (ev, "plural_noun")):
+        d.mkdir()
+        (d / f"task_{name}.json").write_text((ACTIVE / f"task_{name}.json").read_text())
+    return s1, s2, ev
+
+
+def test_recipes_and_loops_check_models_and_embedders_before_the_run_directory(tmp_path):
+    """`run` (every stage's model and embedder), `replay`, `replay-run`, `active-loop`, `train`."""
+    s1, s2, ev = _stage_folders(tmp_path)
+    bad_model, bad_embedder, pool = tmp_path / "m.yaml", tmp_path / "e.yaml", tmp_path / "pool.jsonl"
+    pool.write_text('{"instruction": "Say hi.", "input": "", "output": "hi"}\n')
+    bad_model.write_text(f"model: banana:foo\nsources: [{DATA}]\nstages:\n  - dynosaur: {{rows: 2}}\n")
+    bad_embedder.write_text(f"sources: [{DATA}]\nstages:\n  - dedup: {{method: semantic, embedder: "
+                            "'st:/nonexistent/embedder'}\n")
+    cases = [
+        (["run", bad_model], "model spec 'banana:foo' not understood"),
+        (["run", bad_embedder], "st:/nonexistent/embedder"),
+        (["replay", s1, s2, "--k", "1", "--embedder", "st:/nonexistent/embedder"], "st:/nonexistent/embedder"),
+        (["replay-run", s1, s2, "--k", "1", "--eval-per-stage", ev, ev, "--embedder", "st:/nonexistent/embedder"],
+         "st:/nonexistent/embedder"),
+        (["replay-run", s1, s1, "--k", "1", "--eval-per-stage", ev, ev], "is in stage 1 and stage 2"),
+        (["replay-run", s1, s2, "--k", "1", "--eval-per-stage", ev, ev, "--model", "hf:/nonexistent/model"],
+         "no such model folder"),
+        (["active-loop", s1, "--rounds", "1", "--k", "1", "--eval", ev, "--model", "hf:/nonexistent/model"],
+         "no such model folder"),
+        (["train", pool, "--model", "hf:/nonexistent/model"], "no such model folder"),
+    ]
+    for i, (args, needle) in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        r = run_cli(*args, "--out", out, timeout=120)
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], (args, r.stderr[-2000:])
+        assert not out.exists(), args

@@ -19,6 +19,10 @@ app = typer.Typer(
     help="Curate instruction-tuning data: grow it from datasets (Dynosaur), synthesize it from a "
          "taxonomy (GLAN), select it for quality and diversity (QDIT) or prompt sensitivity "
          "(Active-IT), clean it and export it for training.",
+    # the status contract (cli/outcome.py, docs/concepts/run-directories.md), where scripts look first
+    epilog="Exit codes: 0 complete, 3 partial (some items failed on model errors; re-run retries them) or "
+           "stopped at a budget, 1 failed (nothing usable), 2 bad input (nothing written), 130 interrupted "
+           "(re-run resumes). manifest.json's status says the same in words.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -188,10 +188,11 @@ def register(app: typer.Typer) -> None:
         Example: instructkit export runs/dedup/kept.jsonl --format messages --out train.jsonl
         """
         from instructkit import ui
-        from instructkit.export import export_examples
+        from instructkit.export import check_export_out, export_examples
         from instructkit.rowcheck import write_bad_rows_beside
 
         quiet = setup(quiet)
+        check_export_out(format, out)
         exs, bad = _load(input, skip_bad_rows)
         written = export_examples(exs, format, out, system=system, with_meta=not no_meta, name=name,
                                   source=str(input))

@@ -175,11 +175,10 @@ def register(app: typer.Typer) -> None:
             ex.close()
         if not quiet:
             _summary(out, result)
-        from instructkit.cli.outcome import exit_for_status
+        from instructkit.cli.outcome import exit_for_status, failure_words
 
-        words = ", ".join(f"{k} {v}" for k, v in sorted(result.model_errors.items()) if v)
-        exit_for_status(result.status, f"{result.unfinished} node(s) failed on model errors"
-                        + (f" ({words})" if words else "") + f", {len(result.examples)} example(s) written")
+        exit_for_status(result.status, failure_words(result.unfinished, None, "node(s)", result.model_errors)
+                        + f", {len(result.examples)} example(s) written")
 
 
 def _summary(out: Path, result) -> None:

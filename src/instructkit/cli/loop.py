@@ -114,12 +114,14 @@ def register(app: typer.Typer) -> None:
         """
         from instructkit import ui
         from instructkit.loop.active_loop import LoopConfig, run_active_loop
+        from instructkit.run_contract import check_out_dir
 
         quiet = setup(quiet)
         cfg = LoopConfig(tasks=[str(p) for p in tasks], eval_tasks=[str(p) for p in eval_tasks], out=str(out),
                          k=k, rounds=rounds, strategy=strategy, base=base, instances=instances,
                          perturbations=perturbations, drop=drop, max_tokens=max_tokens, cls_ratio=cls_ratio,
                          **train_eval)
+        check_out_dir(out)  # one line, exit 2, before the tasks are read or a model loads
         res = run_active_loop(cfg, argv=sys.argv[1:])
         if quiet:
             return
@@ -161,12 +163,14 @@ def register(app: typer.Typer) -> None:
         LoRA stages merge the previous stage's adapter and train a fresh one on top (see the README).
         """
         from instructkit.loop.replay_run import ReplayRunConfig, run_replay_stages
+        from instructkit.run_contract import check_out_dir
 
         quiet = setup(quiet)
         stage_list, eval_list = split_stage_args(list(stages), list(eval_per_stage))
         cfg = ReplayRunConfig(stages=stage_list, eval_sets=eval_list, out=str(out), budget=budget,
                               strategy=strategy, base=base, objective=objective, embedder=embedder,
                               max_per_task=max_per_task, **train_eval)
+        check_out_dir(out)
         res = run_replay_stages(cfg, argv=sys.argv[1:])
         if not quiet:
             typer.echo(res["markdown"])

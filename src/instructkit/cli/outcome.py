@@ -24,14 +24,29 @@ import typer
 EXIT_CODES = {"complete": 0, "partial": 3, "failed": 1, "stopped": 3, "interrupted": 130}
 
 
-def failure_words(failed: int, total: int, noun: str, kinds: Mapping[str, int] | None = None) -> str:
-    """``"2 of 5 datasets failed on model errors (server 2)"``.
+def failure_words(failed: int, total: int | None, noun: str, kinds: Mapping[str, int] | None = None) -> str:
+    """``"2 of 5 datasets failed on model errors (server 2)"``; items a budget refused (kind ``budget``)
+    are said apart: they did not fail, the run stopped before them.
 
     >>> failure_words(2, 5, "datasets", {"server": 2})
     '2 of 5 datasets failed on model errors (server 2)'
+    >>> failure_words(3, 5, "tasks", {"server": 1, "budget": 2})
+    '1 of 5 tasks failed on model errors (server 1); 2 of 5 tasks not done: the budget refused them (raise --max-cost or --max-tokens-total to continue)'
+    >>> failure_words(1, None, "node(s)", {"budget": 1})
+    '1 node(s) not done: the budget refused them (raise --max-cost or --max-tokens-total to continue)'
     """
-    why = ", ".join(f"{k} {v}" for k, v in sorted((kinds or {}).items()) if v)
-    return f"{failed} of {total} {noun} failed on model errors" + (f" ({why})" if why else "")
+    kinds = dict(kinds or {})
+    refused = int(kinds.pop("budget", 0) or 0)
+    errors = failed - refused
+    of = f" of {total}" if total is not None else ""
+    why = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()) if v)
+    parts = []
+    if errors > 0 or not refused:
+        parts.append(f"{errors}{of} {noun} failed on model errors" + (f" ({why})" if why else ""))
+    if refused:
+        parts.append(f"{refused}{of} {noun} not done: the budget refused them "
+                     "(raise --max-cost or --max-tokens-total to continue)")
+    return "; ".join(parts)
 
 
 def exit_for_status(status: str, detail: str = "") -> None:

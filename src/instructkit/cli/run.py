@@ -95,10 +95,15 @@ def register(app: typer.Typer) -> None:
         manifest = pipe.run(out, max_cost=max_cost, max_tokens_total=max_tokens_total, argv=sys.argv[1:])
         if not quiet:
             typer.echo(format_summary(manifest, out))
-        if manifest["status"] == "failed":
-            raise typer.Exit(1)
-        if manifest["status"] == "stopped":  # clean stop at the budget: resumable, but not a training file yet
-            raise typer.Exit(3)
+        from instructkit.cli.outcome import exit_for_status
+
+        # the one status contract (cli/outcome.py): partial 3, failed 1, stopped at the budget 3
+        stage = next((s for s in manifest.get("stages") or [] if s.get("status") != "complete"), None)
+        detail = (f"stage {stage['dir']} ended {stage['status']} (see {out / stage['dir'] / 'manifest.json'})"
+                  if stage else "")
+        if manifest["status"] == "stopped" and manifest.get("stopped") == "budget":
+            detail += "; the recipe's budget ran out: re-run with a higher --max-cost / --max-tokens-total"
+        exit_for_status(manifest["status"], detail)
 
 
 def format_summary(manifest: dict, out: Path) -> str:

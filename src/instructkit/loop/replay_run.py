@@ -99,6 +99,7 @@ def _plan(cfg: ReplayRunConfig, plan_dir: Path, argv: list[str] | None) -> None:
 
 
 def _validate(cfg: ReplayRunConfig) -> list[list]:
+    from instructkit.embed import check_embedder
     from instructkit.loop.evaluate import load_tasks as load_eval_tasks
     from instructkit.llm.hf_load import resolve
     from instructkit.select.active.tasks_io import load_tasks
@@ -113,7 +114,13 @@ def _validate(cfg: ReplayRunConfig) -> list[list]:
     if not cfg.base.startswith("hf:"):
         raise UserError(f"--model {cfg.base}: give hf:embedded or hf:PATH (training needs a transformers model)")
     resolve(cfg.base[3:])
-    train_ids = {t.id for p in cfg.stages for t in load_tasks([p], cfg.task_field)}
+    check_embedder(cfg.embedder)
+    seen: dict[str, int] = {}  # the replay plan checks this too, but only once the run directory exists
+    for i, p in enumerate(cfg.stages, 1):
+        for t in load_tasks([p], cfg.task_field):
+            if seen.setdefault(t.id, i) != i:
+                raise UserError(f"task '{t.id}' is in stage {seen[t.id]} and stage {i}; a task belongs to one stage")
+    train_ids = set(seen)
     evals = [load_eval_tasks([p], instances=cfg.eval_instances) for p in cfg.eval_sets]
     both = sorted(train_ids & {t.id for e in evals for t in e})
     if both:

@@ -84,6 +84,18 @@ class Pipeline:
                 raise UserError(f"sources: {s}: no such file or folder (relative paths are relative to the "
                                 f"recipe's folder, {self.base_dir})")
 
+    def check_models(self) -> None:
+        """Every model and embedder the stages will open, checked before the run directory exists
+        (a bad spec, a missing GGUF or key, ``st:/nonexistent``: one line, exit 2, nothing written)."""
+        from instructkit.embed import check_embedder
+        from instructkit.llm import check_spec
+
+        for name, opts in self.stages:
+            if uses_model(name, opts):
+                check_spec(getattr(opts, "model", None) or self.defaults.model)
+            if isinstance(getattr(opts, "embedder", None), str):
+                check_embedder(opts.embedder)
+
     def fingerprints(self) -> list[str]:
         fp = fpr.sources_fingerprint([self.resolve(s) for s in self.defaults.sources])
         out = []
@@ -105,6 +117,7 @@ class Pipeline:
 
         out = Path(out)
         self.check_sources()
+        self.check_models()
         fps = self.fingerprints()
         run = RunDir(out, command="run", config=self.to_dict(), argv=argv)
         try:
@@ -137,7 +150,7 @@ class Pipeline:
                 fields["outputs"] = {"examples": _final_output(records, out)}
             run.update(**fields)
         except KeyboardInterrupt:
-            run.close("interrupted")
+            run.close("stopped")
             raise
         except BaseException:
             run.close("failed")
@@ -183,14 +196,28 @@ class Pipeline:
         this_run.merge(meter.ledger.snapshot())
         rec["usage"] = _stage_usage(d, _merged(rec["usage"], meter.ledger.snapshot()))
         rec["notes"] = ctx.notes
+        own = _own_status(d)  # the stage's command decided partial / failed / stopped by the one rule
         if budget is not None and budget.exhausted:
             rec["status"] = "stopped"
+        elif own in ("partial", "failed") or (own == "stopped" and "target" not in ctx.notes):
+            rec["status"] = own  # a target stage's stop at its max_calls is how it ends: the recipe goes on
         elif ctx.notes.get("failed"):
             rec["status"] = "failed"
         else:
             rec["status"] = "complete"
         run.update(stages=records)
         return rec
+
+
+def _own_status(d: Path) -> str | None:
+    """The status the stage's own run directory recorded (None: it keeps no manifest)."""
+    import json
+
+    try:
+        status = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

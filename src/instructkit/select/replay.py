@@ -203,6 +203,9 @@ def run_replay(stage_paths: list[str], out: str, budget: int, strategy: str = "i
         raise UserError(f"--objective {objective}: use one of {', '.join(OBJECTIVES)}")
     if len(stage_paths) < 2:
         raise UserError("give at least two stages (STAGE1 STAGE2 ...): replay starts at stage 2")
+    from instructkit.embed import check_embedder
+
+    check_embedder(embedder)  # before anything is written or loaded
     check_out_dir(out)
     bad_rows: list | None = [] if skip_bad_rows else None
     stages = [load_tasks([p], task_field, bad_rows=bad_rows) for p in stage_paths]

@@ -359,6 +359,11 @@ async def process_dataset(llm: "LLM", card: DatasetCard, cfg: DynosaurConfig | N
         res.cache_hits += int(comp.cached)
         res.calls += int(not comp.cached)
         parsed = F.parse_tasks(comp.text, mode)
+        if parsed.error and comp.parse_error and comp.finish_reason != "length":
+            # failed its schema after the door's retries and nothing parses: a transient fault (a
+            # garbage 200), not the model's answer; like a 500 the dataset is left for the re-run
+            res.status, res.error = "failed", f"{mode}: bad answer (not the JSON asked for): {comp.parse_error}"
+            return res
         _flag_reply(res, card, mode, comp, parsed)
         res.proposed += len(parsed.proposals)
         proposals.extend(parsed.proposals)

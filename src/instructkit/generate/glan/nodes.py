@@ -13,7 +13,9 @@ the node's record, and what a rejection names; :func:`run_nodes` runs every stag
 3. **append or reject**: a model error rejects the node with ``model_error:<kind>`` and leaves it
    without a record, so the next run retries it; a reply becomes the node's record, appended to
    the stream, and a record that carries a ``failure`` is also rejected with that reason (a
-   failure is an answer, so it is not retried);
+   failure is an answer, so it is not retried) - unless the answer failed its schema (after the
+   door's bounded retries) and nothing was salvaged from it: that is ``model_error:bad_answer``,
+   retried like any model error (a salvage is kept, marked ``repaired``);
 4. **account**: planned / done / failed / missing (and repaired) per stage, for the manifest.
 
 Ids, records and prompts are the stage's own: this loop adds nothing to them, so the streams and
@@ -63,6 +65,11 @@ class NodeStage(Generic[N]):
     precheck: Callable[[N], str | None] = _never        # a reason to drop the node without a call
 
 
+def _bad_answer(res: Any) -> bool:
+    """An answer that failed its schema, not because it was cut at max_tokens (that one is the model's)."""
+    return bool(getattr(res, "parse_error", None)) and getattr(res, "finish_reason", "") != "length"
+
+
 async def run_nodes(ctx: Ctx, st: NodeStage[N], nodes: list[N], generate: bool) -> dict[str, dict[str, Any]]:
     """Run ``st`` over ``nodes`` (calls only when ``generate``); returns the stream's records by id.
 
@@ -80,6 +87,14 @@ async def run_nodes(ctx: Ctx, st: NodeStage[N], nodes: list[N], generate: bool) 
             ctx.run.reject(nid, f"model_error:{res.kind}", stage=st.stage, error=str(res)[:300], **st.context(node))
             return
         record = st.record(node, res)
+        if record.get("failure") and _bad_answer(res):
+            # the answer failed its schema after the door's retries and nothing could be salvaged:
+            # a transient fault (a proxy's garbage 200), not the model's answer, so it is a model error
+            # like a 500: no record, retried by the next run, counted by kind (never kept for good)
+            ctx.stages[st.calls].model_errors["bad_answer"] += 1
+            ctx.run.reject(nid, "model_error:bad_answer", stage=st.stage, error=str(res.parse_error)[:300],
+                           **st.context(node), **st.failure_details(record))
+            return
         stream.append(record)
         if record.get("failure"):
             ctx.run.reject(nid, record["failure"], stage=st.stage, **st.context(node), **st.failure_details(record))

@@ -93,12 +93,14 @@ def write_taskmap(scores: str | Path, out: str | Path, pu_threshold: float | Non
 
     >>> write_taskmap("runs/round1/scores.jsonl", "runs/round1/map.png")   # doctest: +SKIP
     """
+    from instructkit.run_contract import check_out_file
     from instructkit.runs import atomic_write_json, atomic_write_text
     from instructkit.select.active.uncertainty import read_scores
 
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise UserError(f"--out {out}: give a .png file name (the table goes beside it as .csv and .json)")
+    check_out_file(out)  # a folder that cannot be written: one line before the scores are read
     rows = sorted(read_scores(scores).values(), key=lambda r: r["task_id"])
     th, regions = assign_regions(rows, pu_threshold, pp_threshold)
     plot_taskmap(rows, th, out)
