@@ -75,6 +75,22 @@ def test_bad_pages_show_an_error_panel_not_a_traceback(client, tmp_path):
     assert client.get("/r/0/").status_code == 200
 
 
+def test_every_method_page_of_a_run_without_its_data_says_so(tmp_path):
+    """A hand-typed URL for a method page the run has no data for (dedup of a GLAN run...) is a page that
+    says so, never a 500: every page name, on a run holding only examples."""
+    from starlette.testclient import TestClient
+
+    run = tmp_path / "plain"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"command": "export", "status": "complete"}))
+    (run / "examples.jsonl").write_text(json.dumps({"id": "e1", "instruction": "hi", "output": "yo"}) + "\n")
+    client = TestClient(build_app(Viewer([open_run_index(run)])), raise_server_exceptions=False)
+    for view in ("", "records", "rejected", "tasks", "glan", "qdit", "active", "dedup", "dedup?page=3"):
+        r = client.get(f"/r/0/{view}")
+        assert r.status_code == 200, (view, r.status_code)
+        assert "Traceback" not in r.text and "Internal Server Error" not in r.text, view
+
+
 def test_compare_counts_and_records_only_in_one(client, tmp_path):
     with open(tmp_path / "r2" / "kept.jsonl", "a") as f:
         f.write(json.dumps({"id": "only-in-b", "instruction": "new one"}) + "\n")

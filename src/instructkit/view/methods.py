@@ -181,7 +181,7 @@ def _pair_text(rec: dict[str, Any], limit: int = 240) -> str:
 def dedup(idx: RunIndex, page: int = 1, size: int = 20) -> dict[str, Any]:
     """Groups of near-duplicates: the kept record beside the dropped ones, with their similarity."""
     if "groups" not in idx.run.streams:
-        return {"present": False, "groups": [], "total": 0}
+        return {"present": False, "groups": [], "total": 0, "page": 1, "pages": 1}
     rows, total = idx.search("groups", {}, "", page, size)
     kept_stream = "kept" if "kept" in idx.run.streams else None
     out = []
