@@ -1,8 +1,9 @@
 """Fault soak at the LLM door (issue 19): dynosaur, glan and ``select qdit --quality judge`` through a
 proxy that breaks a fraction of requests, against a real llama.cpp server, compared with a fault-free run.
 
-For each command: one clean run and one faulty run (same proxy, so the same model URL and ids),
-then: the records written are equal; every failure was retried or recorded with its kind; and
+For each command: one clean run and one faulty run (same proxy, so the same model URL and ids); a
+faulty run that ends ``partial`` or ``failed`` (exit 3 / 1: items left on model errors) is re-run, faults
+still on, as the status line tells a user to, and the re-runs are counted. Then: the records written are equal; every failure was retried or recorded with its kind; and
 nothing vanished (dynosaur: proposed = kept + rejected; glan: planned = done + failed + missing
 per stage; qdit: every example scored). Prints requests, faults by kind and retries by kind.
 
@@ -91,6 +92,10 @@ def main() -> None:
             proxy.rate = a.rate
             proxy.counts.clear()
             faulty = cli(args, tmp / f"{name[:3]}_faulty", model)
+            reruns = 0
+            while faulty.returncode in (1, 3) and reruns < 3:  # failed/partial on model errors: the re-run
+                reruns += 1                                     # retries them (faults still on), as a user would
+                faulty = cli(args, tmp / f"{name[:3]}_faulty", model)
             usage = json.loads((tmp / f"{name[:3]}_faulty" / "manifest.json").read_text())["usage"]
             faults = {k: proxy.counts[k] for k in KINDS if proxy.counts[k]}
             before, after = records(tmp / f"{name[:3]}_clean"), records(tmp / f"{name[:3]}_faulty")
@@ -103,7 +108,7 @@ def main() -> None:
                   f"faulty {proxy.counts['requests']}; faults {sum(faults.values())} {faults}; "
                   f"retries {dict(Counter(usage.get('retries', {})))}; failures {usage.get('failures', {})} "
                   f"(clean run: {clean_usage.get('failures', {})}); "
-                  f"records equal: {same}; accounting: {accounted(name, tmp / f'{name[:3]}_faulty')}")
+                  f"re-runs after partial/failed: {reruns}; records equal: {same}; accounting: {accounted(name, tmp / f'{name[:3]}_faulty')}")
             if faulty.returncode:
                 print(faulty.stderr[-1500:])
     print(f"run directories in {tmp}")
