@@ -139,27 +139,13 @@ def test_check_out_dir_below_a_file_and_unwritable(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def test_read_only_directory(tmp_path):
+def test_read_only_directory(read_only_dir):
     """A read-only folder (non-root) or a read-only mount (root, who writes through file modes)."""
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    if os.geteuid() == 0:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
-                                 capture_output=True, text=True)
-        assert mounted.returncode == 0, f"root could not mount a read-only tmpfs: {mounted.stderr}"
-    else:
-        ro.chmod(0o555)
-    try:
-        with pytest.raises(UserError, match="not writable|cannot write there"):
-            RunDir(ro / "run", command="demo")
-        with pytest.raises(UserError, match="cannot write there"):
-            check_out_dir(ro / "run")
-        assert not (ro / "run").exists()
-    finally:
-        if os.geteuid() == 0:
-            subprocess.run(["umount", str(ro)], check=True)
-        else:
-            ro.chmod(0o755)
+    with pytest.raises(UserError, match="not writable|cannot write there"):
+        RunDir(read_only_dir / "run", command="demo")
+    with pytest.raises(UserError, match="cannot write there"):
+        check_out_dir(read_only_dir / "run")
+    assert not (read_only_dir / "run").exists()
 
 
 def test_path_the_kernel_refuses_is_one_line(tmp_path):
