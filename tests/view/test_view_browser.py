@@ -267,12 +267,11 @@ def test_path_traversal_is_404(viewer, runs):
         assert _raw_get(viewer.url, bad) == 404, bad
 
 
-def test_html_report_opens_from_disk_with_no_network(runs, view_env, browser, tmp_path):
+def test_html_report_opens_from_disk_with_no_network(runs, view_env, page, tmp_path):
     out = tmp_path / "qdit-report.html"
     r = run_cli("view", runs["qdit"], "--html", out, "--quiet", env=view_env[1])
     assert r.returncode == 0, r.stderr
-    ctx = browser.new_context()
-    pg = ctx.new_page()
+    pg = page  # the fixture fails the test on a script error and saves a screenshot on failure
     requests: list[str] = []
     pg.on("request", lambda req: requests.append(req.url))
     pg.goto(out.as_uri())
@@ -284,16 +283,15 @@ def test_html_report_opens_from_disk_with_no_network(runs, view_env, browser, tm
     assert pg.locator("#records details.record").count() == 5
     assert "<script>window.__xss=1</script>" in pg.inner_text("#records") or \
         "xsscanary" not in out.read_text()  # the sample is the first 5 selected; the canary may not be among them
-    ctx.close()
 
 
-def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, browser, tmp_path):
+def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, page, tmp_path):
     run = tmp_path / "qdit-copy"
     shutil.copytree(runs["qdit"], run, ignore=shutil.ignore_patterns(".lock"))
     (run / "summary.json").write_text('{"pool": 8')
     v = Viewer([run], view_env[1])
     try:
-        pg = browser.new_page()
+        pg = page
         assert pg.goto(f"{v.url}r/0/qdit").status == 200
         assert "summary.json: not valid JSON" in pg.inner_text(".panel.error")
         with open(run / "selected.jsonl", "a") as f:
@@ -301,6 +299,5 @@ def test_a_bad_file_shows_a_panel_and_the_rest_works(runs, view_env, browser, tm
         assert pg.goto(f"{v.url}r/0/records?stream=selected").status == 200
         assert "torn last line" in pg.inner_text("main")
         assert pg.goto(f"{v.url}r/0/").status == 200 and "Traceback" not in pg.content()
-        pg.close()
     finally:
         v.stop()
