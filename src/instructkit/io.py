@@ -164,8 +164,13 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         # a run directory also holds rejected items and temp files: those are not examples
         files = sorted(f for f in list(p.glob("*.jsonl")) + list(p.glob("*.parquet"))
                        if not f.name.startswith(".") and f.name != "rejected.jsonl")
-        if not files:
-            raise UserError(f"{p}: folder holds no dataset (no dataset_info.json, .jsonl or .parquet)")
+        if not files:  # a dataset folder laid out as on the hub: README.md card, data/train-*.parquet
+            from instructkit.sources.loaders import example_files
+
+            found = example_files(p)
+            if found is None:
+                raise UserError(f"{p}: folder holds no dataset (no dataset_info.json, .jsonl or .parquet)")
+            files = found[1]
         for f in files:
             yield from iter_rows(f)
         return

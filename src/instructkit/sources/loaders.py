@@ -287,6 +287,34 @@ def _load_folder(folder: Path, src: str, *, config: str | None, split: str | Non
     return cards
 
 
+def example_files(folder: Path) -> tuple[str, list[Path]] | None:
+    """The data files of one split of a dataset folder laid out as on the hub (a README.md card's
+    ``configs``, or files named by split on top or under ``data/``), for the example readers (dedup,
+    select, export...): split ``train`` if there is one, else the first; None if the folder holds no
+    data file. A folder of several configs is an error naming them (give one config's folder or file)."""
+    readme = folder / "README.md"
+    card = read_card(readme) if readme.is_file() else CardFile()
+    where = str(readme) if readme.is_file() else str(folder)
+    try:
+        configs = _declared_configs(folder, card, where) if card.meta.get("configs") \
+            else _discovered_configs(folder, where)
+    except UserError:
+        if card.meta.get("configs"):
+            raise  # the card names files that are not there: say so
+        return None
+    if len(configs) > 1:
+        names = ", ".join(c or "default" for c in configs)
+        raise UserError(f"{folder}: holds several configs ({names}); give one config's folder or a data file")
+    cfg, split_files = next(iter(configs.items()))
+    names = order_splits(list(split_files))
+    chosen = _choose_split(str(folder), cfg, names, None)
+    if len(names) > 1:
+        others = ", ".join(n for n in names if n != chosen)
+        ui.info(f"{folder}: reading split '{chosen}' ({len(split_files[chosen])} file(s)); not read: {others} "
+                "(give a split's file to read it)")
+    return chosen, split_files[chosen]
+
+
 def _choose_split(src: str, cfg: str | None, names: list[str], split: str | None) -> str:
     if split is not None:
         if split not in names:
