@@ -128,30 +128,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _remove_if_stale(f: Path) -> bool:
+    """Delete ``f`` if it is a ``.NAME.tmp-PID`` file whose writing process is gone; True if deleted."""
+    m = _TMP_NAME.match(f.name)
+    if not (m and f.is_file() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1)))):
+        return False
+    try:
+        f.unlink()
+    except OSError:
+        return False
+    return True
+
+
 def remove_stale_temp_files(folder: Path) -> int:
     """Delete ``.NAME.tmp-PID`` files left by an atomic write whose process was killed."""
-    n = 0
-    for f in folder.rglob(".*.tmp-*"):
-        m = _TMP_NAME.match(f.name)
-        if m and f.is_file() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            try:
-                f.unlink()
-                n += 1
-            except OSError:
-                pass
-    return n
+    return sum(_remove_if_stale(f) for f in folder.rglob(".*.tmp-*"))
 
 
 def remove_stale_temps_of(path: Path) -> None:
     """Before an atomic write of ``path``: delete its ``.NAME.tmp-PID`` siblings whose writer was killed
     (an output file outside a run directory, ``export --out train.jsonl``, has no run to clean it)."""
     for f in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
-        m = _TMP_NAME.match(f.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            try:
-                f.unlink()
-            except OSError:
-                pass
+        _remove_if_stale(f)
 
 
 def manifest_output(folder: str | Path, key: str = "examples", folders: bool = False) -> Path | None:
