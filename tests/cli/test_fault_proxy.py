@@ -95,9 +95,21 @@ def test_glan_under_20_percent_faults_equals_the_clean_run(llama_server, tmp_pat
     with FaultProxy(llama_server, rate=0.0, seed=3, hang_s=TIMEOUT + 1) as proxy:
         clean, faulty = clean_then_faulty(proxy, tmp_path, ["glan", "--taxonomy", taxonomy, *GLAN])
         assert_same_records_and_honest_usage(clean, faulty, proxy)
-        assert len(records(faulty)["examples.jsonl"]) >= 1
+    # The chain reached the answer stage through the faults. Whether a 135M model's answers then pass the
+    # answer checks depends on its text, which differs between CPUs (llama.cpp's kernels): a check on the
+    # examples count failed on the CI machine with records equal to the clean run's. Hence the accounting
+    # below, which holds for any text: every answer is either an example or a rejection with its reason.
+    recs = records(faulty)
+    assert len(recs["answers.jsonl"]) >= 1, {k: len(v) for k, v in recs.items()}
     stages = json.loads((faulty / "manifest.json").read_text())["stages"]  # attempted = done + failed + missing
     assert stages and all(s["planned"] == s["done"] + s["failed"] + s["missing"] for s in stages.values()), stages
+    answered = [a for a in map(json.loads, recs["answers.jsonl"]) if not a.get("failure")]
+    checked = stages["answer_checks"]
+    assert checked["planned"] == len(answered) >= 1 and checked["done"] == len(recs["examples.jsonl"])
+    rejected = faulty / "rejected.jsonl"  # written only when something is rejected
+    lines = rejected.read_text().splitlines() if rejected.exists() else []
+    assert checked["failed"] == sum(checked["rejected"].values()) == sum(
+        1 for r in map(json.loads, lines) if r.get("stage") == "answers")
 
 
 def test_a_garbage_200_never_reaches_the_cache(llama_server, tmp_path):
