@@ -51,6 +51,16 @@ def test_record_text_is_escaped_in_every_page(client):
     assert "script-src 'self'" in client.get("/r/0/records").headers["content-security-policy"]
 
 
+def test_a_search_marks_its_words_in_the_title_or_in_the_field_that_matched(client):
+    page = client.get("/r/0/records?q=WINDOW").text  # in the title (an escaped <script>): marked there
+    assert "&lt;script&gt;<mark>window</mark>.__xss=1" in page and '<div class="hit">' not in page
+    page = client.get("/r/0/records?q=fine").text  # only in the output: the title, then the output's words
+    assert re.search(r'<td class="text">&lt;script&gt;window\.__xss=1&lt;/script&gt;<div class="hit">'
+                     r'<span class="field">output:</span> <mark>fine</mark></div></td>', page), page
+    assert "<mark>" not in client.get("/r/0/records").text  # no search, no marks
+    assert "<mark>" not in client.get("/r/0/records?q=win").text  # a part of a word is no hit (as the index)
+
+
 def test_only_files_inside_the_run_are_served(client, tmp_path):
     (tmp_path / "outside.txt").write_text("secret")
     assert client.get("/r/0/file/sweep.png").status_code == 200

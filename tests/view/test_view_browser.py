@@ -68,6 +68,9 @@ def test_records_search_filter_and_provenance(viewer, runs, page):
     page.click("#f-go")
     page.wait_for_load_state()
     assert page.inner_text("#total").startswith(f"{want} records"), word
+    marked = page.eval_on_selector_all("table.records td.text", "els => els.map(e => "
+                                       "[...e.querySelectorAll('mark')].map(m => m.textContent.toLowerCase()))")
+    assert len(marked) == min(want, 50) and all(word in m for m in marked), marked  # each row shows its hit
     shot(page, "records")
     # filter by task (the select applies itself), count = instances of that task in the file
     page.goto(f"{viewer.url}r/{i}/records")

@@ -120,6 +120,14 @@ def test_records_paging_and_a_search_across_pages(view_env, browser, tmp_path):
         pg.click("#next")
         pg.wait_for_load_state()
         assert pg.eval_on_selector_all("table.records a.rec", "els => els.map(e => e.textContent)") == red[50:]
+        marks = pg.eval_on_selector_all("table.records td.text mark", "els => els.map(e => e.textContent)")
+        assert marks == ["red"] * len(red[50:])  # the searched word, marked once in each title shown
+        assert pg.is_visible("table.records td.text mark")
+        pg.fill("#f-q", "answer")  # a word only in the output: shown under the title, marked
+        pg.click("#f-go")
+        pg.wait_for_load_state()
+        hits = pg.eval_on_selector_all("table.records td.text div.hit", "els => els.map(e => e.textContent)")
+        assert hits[:2] == [f"output: {x['output']}" for x in kept[:2]], hits[:2]
     except Exception:
         pg.screenshot(path=str(artifacts_dir() / "test_records_paging_and_a_search_across_pages.png"), full_page=True)
         raise

@@ -76,3 +76,70 @@ def body_text(rec: Any, limit: int = _BODY_LIMIT) -> str:
 
     walk(rec)
     return " ".join(out)[:limit]
+
+
+# -- search hits ------------------------------------------------------------------------------------
+def query_tokens(text: str) -> list[str]:
+    """The words a search matches on, lower-cased, split as the full-text index splits them
+    (unicode61: runs of letters and digits), so "co-op" or "co_op" finds "co" then "op"."""
+    import re
+
+    seen: dict[str, None] = {}
+    for w in re.findall(r"[^\W_]+", text.lower()):
+        if not w.startswith("zq") or len(w) != 18:  # never a filter's hidden token
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+def highlight(text: str, tokens: list[str], width: int = 160) -> list[tuple[str, bool]] | None:
+    """``text`` around its first search hit, cut to about ``width`` characters, as (piece, is_hit)
+    pairs for the page to mark (escaped like any text: no markup is built here); None when no
+    token of the search occurs in ``text`` as a whole word."""
+    import re
+
+    if not tokens or not text:
+        return None
+    pat = re.compile(r"(?<![^\W_])(" + "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+                     + r")(?![^\W_])", re.IGNORECASE)  # whole words, "_" splitting them as in the index
+    first = pat.search(text)
+    if first is None:
+        return None
+    start = max(0, first.start() - width // 3)
+    if start:  # begin at a word
+        space = text.find(" ", start, first.start())
+        start = space + 1 if space != -1 else start
+    end = min(len(text), start + width)
+    piece = text[start:end]
+    out: list[tuple[str, bool]] = [("…", False)] if start else []
+    at = 0
+    for m in pat.finditer(piece):
+        if m.start() > at:
+            out.append((piece[at:m.start()], False))
+        out.append((m.group(0), True))
+        at = m.end()
+    if at < len(piece):
+        out.append((piece[at:], False))
+    if end < len(text):
+        out.append(("…", False))
+    return out
+
+
+def field_hit(rec: Any, tokens: list[str], width: int = 160) -> tuple[str, list[tuple[str, bool]]] | None:
+    """(the name of the first field whose text holds a word of the search, e.g. "output" or
+    "meta.dataset", its highlighted piece), or None."""
+    def walk(v: Any, path: str) -> tuple[str, list[tuple[str, bool]]] | None:
+        if isinstance(v, dict):
+            items = v.items()
+        elif isinstance(v, list):
+            items = ((f"{i}", x) for i, x in enumerate(v))
+        else:
+            text = v if isinstance(v, str) else None if v is None or isinstance(v, bool) else str(v)
+            pieces = highlight(" ".join(text.split()), tokens, width) if text else None
+            return (path, pieces) if pieces else None
+        for k, x in items:
+            found = walk(x, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+        return None
+
+    return walk(rec, "")

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from instructkit.view import extract
 from instructkit.view.index import FILTERS, RunIndex
 
 PAGE_SIZE = 50
@@ -148,6 +149,14 @@ def records(idx: RunIndex, params: dict[str, str]) -> dict[str, Any]:
     text = (params.get("q") or "").strip()
     rows, total = idx.search(stream, filters, text, page, PAGE_SIZE, COUNT_CAP) if stream else ([], 0)
     facets = idx.facets(stream) if stream else {}
+    tokens = extract.query_tokens(text)
+    for row in rows if tokens else ():  # the words that made each record a hit: one seek per row shown
+        row["hl_title"] = extract.highlight(row.get("title") or "", tokens, width=240)
+        if row["hl_title"] is None:
+            try:
+                row["hl_body"] = extract.field_hit(idx.load(row), tokens)
+            except (OSError, ValueError):
+                row["hl_body"] = None  # the file changed under the index: the title alone is shown
     return {"stream": stream, "streams": list(streams.values()), "error": streams.get(stream, {}).get("error"),
             "rows": rows, "total": total, "capped": total >= COUNT_CAP and bool(filters or text), "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "filters": filters, "q": text, "facets": {c: v for c, v in facets.items() if v},
