@@ -223,6 +223,13 @@ class RunDir:
                                                  or self.manifest.get("usage") or {})
         self.manifest.pop("usage_total", None)
         self.manifest.pop("this_run", None)
+        # seconds spent running, summed over the runs (a killed run counts up to its last checkpoint):
+        # a resumed run's created..updated span would also count the time nothing ran
+        self._t0 = time.monotonic()
+        try:
+            self._seconds_before = max(0.0, float(self.manifest.get("seconds") or 0))
+        except (TypeError, ValueError):
+            self._seconds_before = 0.0
         self.manifest.setdefault("command", command)
         self.manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.manifest["runs"] = int(self.manifest.get("runs", 0)) + 1
@@ -264,16 +271,23 @@ class RunDir:
         self.manifest.update(redact(fields))
         self.save_manifest()
 
+    def wall_s(self) -> float:
+        """Seconds since this run opened its directory."""
+        return round(time.monotonic() - self._t0, 1)
+
     def save_manifest(self) -> None:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.manifest["seconds"] = round(self._seconds_before + self.wall_s(), 1)
         atomic_write_json(self.path / "manifest.json", self.manifest)
 
     def record_usage(self, usage: Any, **this_run: Any) -> None:
         """Save ``usage`` (this run's ledger or snapshot) as ``this_run.usage`` and, added to the
         earlier runs', as ``usage``; a checkpoint a killed run leaves behind."""
         now = usage_snapshot(usage)
-        self.manifest["this_run"] = {**dict(self.manifest.get("this_run") or {}), **redact(this_run),
-                                     "usage": redact(now)}
+        facts = {**dict(self.manifest.get("this_run") or {}), **redact(this_run), "usage": redact(now)}
+        if "wall_s" not in this_run:  # a command may time itself; else: since this run opened its directory
+            facts["wall_s"] = self.wall_s()
+        self.manifest["this_run"] = facts
         self.manifest["usage"] = redact(merge_usage(self.usage_before, now))
         self.save_manifest()
 

@@ -74,6 +74,28 @@ def test_rundir_manifest_resume_and_status(tmp_path):
     assert m["status"] == "failed" and m["runs"] == 2 and m["created"]
 
 
+def test_seconds_add_up_over_resumed_runs_and_not_the_time_between(tmp_path, monkeypatch):
+    """``seconds`` is the time the runs spent running (each to its last checkpoint), ``this_run.wall_s``
+    this run's; the idle hour between two runs counts in neither (``updated - created`` would count it)."""
+    import instructkit.runs as runs
+
+    clock = [1000.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
+    with RunDir(tmp_path / "r", command="demo") as run:
+        clock[0] += 12.0
+        run.finish(counts={"examples": 1}, usage={})
+    clock[0] += 3600.0  # an hour with nothing running
+    with RunDir(tmp_path / "r", command="demo") as run:
+        clock[0] += 5.0
+        run.record_usage({})  # a checkpoint, then the run is killed: its 5 s count, the rest is lost
+        m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+        assert m["seconds"] == 17.0 and m["this_run"]["wall_s"] == 5.0 and m["runs"] == 2
+        clock[0] += 1.0
+        run.finish(counts={"examples": 1}, usage={}, this_run={"wall_s": 4.5})  # a command that timed itself
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert m["seconds"] == 18.0 and m["this_run"]["wall_s"] == 4.5
+
+
 def test_rundir_refuses_another_command(tmp_path):
     RunDir(tmp_path / "r", command="a").close()
     with pytest.raises(UserError, match="holds a 'a' run"):

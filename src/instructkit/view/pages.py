@@ -53,11 +53,20 @@ def method_pages(idx: RunIndex) -> list[tuple[str, str]]:
     return out
 
 
-def _seconds(manifest: dict[str, Any]) -> float | None:
-    """How long a run took: this run's ``wall_s`` when recorded, else ``updated - created`` (all its runs)."""
+def _this_run_seconds(manifest: dict[str, Any]) -> float | None:
     wall = (manifest.get("this_run") or {}).get("wall_s") if isinstance(manifest.get("this_run"), dict) else None
-    if isinstance(wall, (int, float)):
-        return round(float(wall), 1)
+    return round(float(wall), 1) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else None
+
+
+def _seconds(manifest: dict[str, Any]) -> float | None:
+    """How long a run took: the seconds its runs spent running (``seconds``, summed over resumes),
+    else this run's ``wall_s``, else ``updated - created`` (older manifests)."""
+    total = manifest.get("seconds")
+    if isinstance(total, (int, float)) and not isinstance(total, bool):
+        return round(float(total), 1)
+    wall = _this_run_seconds(manifest)
+    if wall is not None:
+        return wall
     try:
         start, end = (datetime.strptime(str(manifest[k]), "%Y-%m-%dT%H:%M:%S%z") for k in ("created", "updated"))
     except (KeyError, ValueError):
@@ -67,7 +76,8 @@ def _seconds(manifest: dict[str, Any]) -> float | None:
 
 def timings(manifest: dict[str, Any]) -> dict[str, Any]:
     out = {"created": manifest.get("created"), "updated": manifest.get("updated"), "runs": manifest.get("runs"),
-           "seconds": _seconds(manifest)}
+           "seconds": _seconds(manifest),
+           "this run seconds": _this_run_seconds(manifest) if isinstance(manifest.get("runs"), int) and manifest["runs"] > 1 else None}
     return {k: v for k, v in out.items() if v is not None}
 
 
