@@ -127,7 +127,39 @@ def main() -> None:
     report["cpus"] = os.cpu_count()
     proc.terminate()
     proc.wait()
+    report.update(marks_cost(run, cache))
     print(json.dumps(report, indent=1))
+
+
+def marks_cost(run: Path, cache: Path) -> dict[str, float]:
+    """What marking the search words costs a records page, side by side in this process: the same
+    query on the same index with the marks, then without (median of 15 each, ms); and the ratio."""
+    import statistics
+
+    os.environ["INSTRUCTKIT_CACHE"] = str(cache)
+    sys.path.insert(0, str(ROOT / "src"))
+    from instructkit.view import extract, pages
+    from instructkit.view.load import open_run_index
+
+    idx = open_run_index(run)
+    real, out = extract.query_tokens, {}
+    try:
+        for word in ("zanzibarite", "glacier"):
+            ms = {}
+            for marks in (True, False):
+                extract.query_tokens = real if marks else (lambda text: [])
+                times = []
+                for _ in range(15):
+                    t0 = time.perf_counter()
+                    pages.records(idx, {"q": word})
+                    times.append((time.perf_counter() - t0) * 1000)
+                ms[marks] = statistics.median(times)
+            out[f"records page q={word}: with marks / without (ms)"] = f"{ms[True]:.1f} / {ms[False]:.1f}"
+            out[f"records page q={word}: marks ratio"] = round(ms[True] / ms[False], 2)
+    finally:
+        extract.query_tokens = real
+        idx.close()
+    return out
 
 
 if __name__ == "__main__":
