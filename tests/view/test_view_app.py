@@ -61,6 +61,19 @@ def test_a_search_marks_its_words_in_the_title_or_in_the_field_that_matched(clie
     assert "<mark>" not in client.get("/r/0/records?q=win").text  # a part of a word is no hit (as the index)
 
 
+def test_a_record_opened_from_a_search_marks_its_words_in_every_field(client):
+    page = client.get("/r/0/records?q=fine+window").text
+    link = re.search(r'<a class="rec" href="(/r/0/record/\d+\?q=fine%20window)">a1<', page)
+    assert link, page  # the record's link carries the search
+    page = client.get(link.group(1).replace("&amp;", "&")).text
+    assert '<pre class="fval"><mark>fine</mark></pre>' in page  # the output
+    assert '<pre class="fval">&lt;script&gt;<mark>window</mark>.__xss=1&lt;/script&gt;</pre>' in page  # escaped
+    assert 'href="/r/0/records?stream=kept&q=fine%20window"' in page  # back to the search
+    hostile = client.get("/r/0/record/1", params={"q": "<script>alert(1)</script> fine"}).text
+    assert "<script>alert" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt; fine" in hostile
+    assert "<mark>" not in client.get("/r/0/record/1").text  # opened without a search: nothing marked
+
+
 def test_only_files_inside_the_run_are_served(client, tmp_path):
     (tmp_path / "outside.txt").write_text("secret")
     assert client.get("/r/0/file/sweep.png").status_code == 200

@@ -72,6 +72,13 @@ def test_records_search_filter_and_provenance(viewer, runs, page):
                                        "[...e.querySelectorAll('mark')].map(m => m.textContent.toLowerCase()))")
     assert len(marked) == min(want, 50) and all(word in m for m in marked), marked  # each row shows its hit
     shot(page, "records")
+    # a record opened from the search marks the word in its fields, and leads back to the search
+    page.click("table.records a.rec >> nth=0")
+    page.wait_for_load_state()
+    assert word in [m.lower() for m in page.eval_on_selector_all("#fields mark", "els => els.map(e => e.textContent)")]
+    assert page.inner_text("#search-words") == word
+    page.go_back()
+    page.wait_for_load_state()
     # filter by task (the select applies itself), count = instances of that task in the file
     page.goto(f"{viewer.url}r/{i}/records")
     task = insts[-1]["meta"]["task_id"]

@@ -72,7 +72,7 @@ def page_for(viewer: Viewer, i: int, view: str, params: dict[str, str], extra: s
     if view == "records":
         return 200, viewer.run_page(i, idx, "records.html", "records", r=pages.records(idx, params))
     if view == "record":
-        d = pages.record_detail(idx, int(extra)) if extra.isdigit() else None
+        d = pages.record_detail(idx, int(extra), params.get("q") or "") if extra.isdigit() else None
         if d is None:
             return 404, viewer.render("error.html", title="Not found", message="no such record")
         return 200, viewer.run_page(i, idx, "record.html", "records", d=d)

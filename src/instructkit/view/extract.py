@@ -91,16 +91,41 @@ def query_tokens(text: str) -> list[str]:
     return list(seen)
 
 
+def _word_pattern(tokens: list[str]):
+    import re
+
+    return re.compile(r"(?<![^\W_])(" + "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+                      + r")(?![^\W_])", re.IGNORECASE)  # whole words, "_" splitting them as in the index
+
+
+def _pieces(text: str, pat: Any) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    at = 0
+    for m in pat.finditer(text):
+        if m.start() > at:
+            out.append((text[at:m.start()], False))
+        out.append((m.group(0), True))
+        at = m.end()
+    if at < len(text):
+        out.append((text[at:], False))
+    return out
+
+
+def mark_all(text: str, tokens: list[str]) -> list[tuple[str, bool]] | None:
+    """All of ``text`` as (piece, is_hit) pairs, every whole-word hit of the search marked; None without a hit."""
+    if not tokens or not text:
+        return None
+    pieces = _pieces(text, _word_pattern(tokens))
+    return pieces if any(hit for _, hit in pieces) else None
+
+
 def highlight(text: str, tokens: list[str], width: int = 160) -> list[tuple[str, bool]] | None:
     """``text`` around its first search hit, cut to about ``width`` characters, as (piece, is_hit)
     pairs for the page to mark (escaped like any text: no markup is built here); None when no
     token of the search occurs in ``text`` as a whole word."""
-    import re
-
     if not tokens or not text:
         return None
-    pat = re.compile(r"(?<![^\W_])(" + "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
-                     + r")(?![^\W_])", re.IGNORECASE)  # whole words, "_" splitting them as in the index
+    pat = _word_pattern(tokens)
     first = pat.search(text)
     if first is None:
         return None
@@ -109,16 +134,8 @@ def highlight(text: str, tokens: list[str], width: int = 160) -> list[tuple[str,
         space = text.find(" ", start, first.start())
         start = space + 1 if space != -1 else start
     end = min(len(text), start + width)
-    piece = text[start:end]
     out: list[tuple[str, bool]] = [("…", False)] if start else []
-    at = 0
-    for m in pat.finditer(piece):
-        if m.start() > at:
-            out.append((piece[at:m.start()], False))
-        out.append((m.group(0), True))
-        at = m.end()
-    if at < len(piece):
-        out.append((piece[at:], False))
+    out += _pieces(text[start:end], pat)
     if end < len(text):
         out.append(("…", False))
     return out

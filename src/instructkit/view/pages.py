@@ -243,16 +243,19 @@ def linked_prompts(idx: RunIndex, links: list[dict[str, Any]]) -> dict[str, Any]
     return out
 
 
-def record_detail(idx: RunIndex, rid: int) -> dict[str, Any] | None:
+def record_detail(idx: RunIndex, rid: int, q: str = "") -> dict[str, Any] | None:
+    """A record's page; ``q``: the search that led here, its words marked in the fields."""
     got = idx.record(rid)
     if got is None:
         return None
     row, rec = got
     src, src_error = source_row(rec)
     links = related(idx, rec)
-    fields = {k: v for k, v in rec.items() if k != "meta"}
-    return {"row": row, "fields": {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, indent=1,
-                                                                              default=str) for k, v in fields.items()},
+    fields = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, indent=1, default=str)
+              for k, v in rec.items() if k != "meta"}
+    tokens = extract.query_tokens(q)
+    marks = {k: m for k, v in fields.items() if (m := extract.mark_all(v, tokens))} if tokens else {}
+    return {"row": row, "fields": fields, "marks": marks, "q": q.strip(),
             "provenance": {**provenance(rec), **linked_prompts(idx, links)}, "related": links, "source_row": src,
             "source_error": src_error, "raw": json.dumps(rec, ensure_ascii=False, indent=2, default=str)}
 
