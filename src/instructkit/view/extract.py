@@ -7,6 +7,7 @@ Everything else is still searchable through :func:`body_text`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TITLE_KEYS = ("instruction", "question", "text", "name", "subject", "reason", "prompt", "task_id", "item_id")
@@ -82,23 +83,15 @@ def body_text(rec: Any, limit: int = _BODY_LIMIT) -> str:
 def query_tokens(text: str) -> list[str]:
     """The words a search matches on, lower-cased, split as the full-text index splits them
     (unicode61: runs of letters and digits), so "co-op" or "co_op" finds "co" then "op"."""
-    import re
-
-    seen: dict[str, None] = {}
-    for w in re.findall(r"[^\W_]+", text.lower()):
-        if not w.startswith("zq") or len(w) != 18:  # never a filter's hidden token
-            seen.setdefault(w, None)
-    return list(seen)
+    return list(dict.fromkeys(re.findall(r"[^\W_]+", text.lower())))
 
 
-def _word_pattern(tokens: list[str]):
-    import re
-
+def _word_pattern(tokens: list[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![^\W_])(" + "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
                       + r")(?![^\W_])", re.IGNORECASE)  # whole words, "_" splitting them as in the index
 
 
-def _pieces(text: str, pat: Any) -> list[tuple[str, bool]]:
+def _pieces(text: str, pat: re.Pattern[str]) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     at = 0
     for m in pat.finditer(text):
